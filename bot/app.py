@@ -1,0 +1,122 @@
+"""The app factory: the only place where config, gateway, store, registry and routes are wired together."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import time
+import uuid
+import weakref
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from flask import Flask, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from bot import logs, metrics
+from bot.config import Config, ConfigError, environment, load_config
+from bot.dispatch import Context
+from bot.security import WebhookKeys
+from bot.store import Store, open_store
+
+log = logging.getLogger(__name__)
+MAX_BODY_BYTES = 1024 * 1024
+POOL_THREADS = 16
+
+_apps: weakref.WeakSet[Flask] = weakref.WeakSet()
+
+
+@dataclass
+class Services:
+    ctx: Context
+    keys: WebhookKeys
+    clock: Callable[[], float]
+
+
+def create_app(
+    config: Config | None = None,
+    *,
+    feishu: object | None = None,
+    store: Store | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Flask:
+    """Build the bot. With no config, read the environment (and .env); a bad value exits with one line."""
+    if config is None:
+        try:
+            config = load_config(environment())
+        except ConfigError as err:
+            raise SystemExit(f"approval-bot: configuration error: {err}") from None
+    logs.configure()
+    from bot.feishu import FeishuGateway  # loads lark_oapi: once, here, in the master under preload
+    from handlers import registry
+
+    gateway = feishu or FeishuGateway(
+        config.app_id, config.app_secret.reveal(), config.base_url, config.api_timeout_s,
+        observer=metrics.observe_feishu,
+    )
+    store = store or open_store(config.database_url)
+    pool = ThreadPoolExecutor(max_workers=POOL_THREADS, thread_name_prefix="bot-work")
+    ctx = Context(config=config, feishu=gateway, store=store, pool=pool, clock=clock, registry=registry())
+    keys = WebhookKeys(
+        encrypt_key=config.encrypt_key.reveal(),
+        verification_token=config.verification_token.reveal(),
+        app_id=config.app_id,
+        max_skew_s=config.max_clock_skew_s,
+        insecure=config.insecure_demo,
+    )
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.extensions["approval_bot"] = Services(ctx=ctx, keys=keys, clock=clock)
+    _install_routes(app)
+    _apps.add(app)
+    atexit.register(pool.shutdown, wait=True, cancel_futures=False)
+    return app
+
+
+def _install_routes(app: Flask) -> None:
+    from bot.webhook import bp as webhook_bp
+
+    app.register_blueprint(webhook_bp)
+
+    @app.before_request
+    def _request_id() -> None:
+        incoming = request.headers.get("X-Request-Id", "")
+        g.request_id = incoming if incoming.isalnum() and len(incoming) <= 64 else uuid.uuid4().hex
+
+    @app.after_request
+    def _echo_request_id(response: Response) -> Response:
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        return response
+
+    @app.get("/healthz")
+    def healthz() -> tuple[Response, int]:
+        store: Store = app.extensions["approval_bot"].ctx.store
+        if store.ping():
+            return jsonify({"status": "ok"}), 200
+        return jsonify({"status": "store unreachable"}), 503
+
+    @app.get("/metrics")
+    def prometheus() -> Response:
+        payload, content_type = metrics.exposition()
+        return Response(payload, content_type=content_type)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(err: HTTPException) -> tuple[Response, int]:
+        status = err.code or 400
+        if status == 413:
+            metrics.REJECTED.labels("too_large").inc()
+        return jsonify({"code": status, "msg": (err.name or "error").lower()}), status
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception) -> tuple[Response, int]:
+        ref = uuid.uuid4().hex[:12]
+        log.error("unexpected %s ref=%s", type(err).__name__, ref, exc_info=True)
+        return jsonify({"code": 500, "msg": "internal error", "ref": ref}), 500
+
+
+def after_fork() -> None:
+    """Called by gunicorn in each new worker: connections opened in the master must not be shared."""
+    for app in list(_apps):
+        app.extensions["approval_bot"].ctx.store.after_fork()
+

@@ -1,0 +1,254 @@
+"""An approval instance as the bot sees it: a pure, typed reading of the v4 instance lookup (seed 004).
+
+No I/O. `from_instance` takes the `data` object of `GET /open-apis/approval/v4/instances/{id}`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.rules import WIDGET_TYPES, ApprovalType, InstanceStatus, Roles
+
+DEFAULT_ATTENDANCE_ID_FIELD = "attendance_approval_id"
+
+
+@dataclass(frozen=True)
+class Widget:
+    id: str
+    name: str
+    type: str
+    value: Any = None
+    custom_id: str = ""
+    ext: Any = None
+    open_ids: tuple[str, ...] = ()
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    user_id: str
+    open_id: str
+    status: str
+    node_name: str = ""
+    start_time: int = 0  # ms
+    end_time: int = 0  # ms
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    type: str
+    create_time: int  # ms
+    user_id: str = ""
+    open_id: str = ""
+    comment: str = ""
+    task_id: str = ""
+    user_id_list: tuple[str, ...] = ()
+    open_id_list: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Attachment:
+    title: str
+    url: str
+    type: str = ""
+    size: int = 0
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: str
+    comment: str
+    create_time: int  # ms
+    user_id: str = ""
+    open_id: str = ""
+    files: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True)
+class Approval:
+    instance_code: str
+    approval_name: str
+    approval_code: str
+    serial_number: str
+    status: InstanceStatus
+    raw_status: str
+    user_id: str
+    open_id: str
+    department_id: str
+    start_time: int  # ms
+    end_time: int  # ms
+    form: tuple[Widget, ...]
+    tasks: tuple[Task, ...]
+    timeline: tuple[TimelineEntry, ...]
+    comments: tuple[Comment, ...]
+    approval_type: ApprovalType | None
+    attendance_id: str  # what approval_infos/process acts on
+
+    @property
+    def requester_ids(self) -> frozenset[str]:
+        return frozenset(i for i in (self.user_id, self.open_id) if i)
+
+    def roles(self) -> Roles:
+        pending = frozenset(
+            i for t in self.tasks if t.status.upper() == "PENDING" for i in (t.user_id, t.open_id) if i
+        )
+        passed = frozenset(
+            i for e in self.timeline if e.type.upper() == "PASS" for i in (e.user_id, e.open_id) if i
+        )
+        return Roles(requester=self.requester_ids, pending_approvers=pending, passed_by=passed)
+
+    def last_decision(self) -> TimelineEntry | None:
+        """The newest PASS/REJECT/REVERT entry, for "approved by X at …"."""
+        decisive = [e for e in self.timeline if e.type.upper() in {"PASS", "REJECT", "REVERT", "REVERTED"}]
+        return max(decisive, key=lambda e: e.create_time) if decisive else None
+
+
+class InstanceFormatError(ValueError):
+    """The instance lookup answered something we cannot read."""
+
+
+def _str(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _ms(value: Any) -> int:
+    try:
+        return int(str(value).strip() or 0)
+    except ValueError:
+        return 0
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if isinstance(value, list | tuple):
+        return tuple(_str(v) for v in value if v is not None)
+    return ()
+
+
+def parse_form(form: Any) -> tuple[Widget, ...]:
+    """`form` is a JSON string holding a list of widgets (seed 004); a list is accepted too."""
+    if form in (None, ""):
+        return ()
+    if isinstance(form, str):
+        try:
+            form = json.loads(form)
+        except ValueError as exc:
+            raise InstanceFormatError("form is not JSON") from exc
+    if not isinstance(form, list):
+        raise InstanceFormatError("form is not a list of widgets")
+    return tuple(_widget(w) for w in form if isinstance(w, Mapping))
+
+
+def _widget(w: Mapping[str, Any]) -> Widget:
+    return Widget(
+        id=_str(w.get("id")),
+        name=_str(w.get("name")),
+        type=_str(w.get("type")),
+        value=w.get("value"),
+        custom_id=_str(w.get("custom_id")),
+        ext=w.get("ext"),
+        open_ids=_strings(w.get("open_ids")),
+        raw=dict(w),
+    )
+
+
+def approval_type_of(form: tuple[Widget, ...]) -> ApprovalType | None:
+    for widget in form:
+        found = WIDGET_TYPES.get(widget.type)
+        if found is not None:
+            return found
+    return None
+
+
+def attendance_id_of(form: tuple[Widget, ...], instance_code: str, field_id: str) -> str:
+    for widget in form:
+        if field_id and widget.custom_id == field_id and widget.value not in (None, ""):
+            return _str(widget.value).strip()
+    return instance_code
+
+
+def from_instance(
+    data: Mapping[str, Any], instance_id: str = "", attendance_id_field: str = DEFAULT_ATTENDANCE_ID_FIELD
+) -> Approval:
+    if not isinstance(data, Mapping):
+        raise InstanceFormatError("instance data is not an object")
+    form = parse_form(data.get("form"))
+    code = _str(data.get("instance_code")) or instance_id
+    raw_status = _str(data.get("status"))
+    return Approval(
+        instance_code=code,
+        approval_name=_str(data.get("approval_name")),
+        approval_code=_str(data.get("approval_code")),
+        serial_number=_str(data.get("serial_number")),
+        status=InstanceStatus.parse(raw_status),
+        raw_status=raw_status,
+        user_id=_str(data.get("user_id")),
+        open_id=_str(data.get("open_id")),
+        department_id=_str(data.get("department_id")),
+        start_time=_ms(data.get("start_time")),
+        end_time=_ms(data.get("end_time")),
+        form=form,
+        tasks=tuple(
+            Task(
+                id=_str(t.get("id")),
+                user_id=_str(t.get("user_id")),
+                open_id=_str(t.get("open_id")),
+                status=_str(t.get("status")),
+                node_name=_str(t.get("node_name")),
+                start_time=_ms(t.get("start_time")),
+                end_time=_ms(t.get("end_time")),
+            )
+            for t in data.get("task_list") or ()
+            if isinstance(t, Mapping)
+        ),
+        timeline=tuple(
+            sorted(
+                (
+                    TimelineEntry(
+                        type=_str(e.get("type")),
+                        create_time=_ms(e.get("create_time")),
+                        user_id=_str(e.get("user_id")),
+                        open_id=_str(e.get("open_id")),
+                        comment=_str(e.get("comment")),
+                        task_id=_str(e.get("task_id")),
+                        user_id_list=_strings(e.get("user_id_list")),
+                        open_id_list=_strings(e.get("open_id_list")),
+                    )
+                    for e in data.get("timeline") or ()
+                    if isinstance(e, Mapping)
+                ),
+                key=lambda e: e.create_time,
+            )
+        ),
+        comments=tuple(
+            sorted(
+                (
+                    Comment(
+                        id=_str(c.get("id")),
+                        comment=_str(c.get("comment")),
+                        create_time=_ms(c.get("create_time")),
+                        user_id=_str(c.get("user_id")),
+                        open_id=_str(c.get("open_id")),
+                        files=tuple(
+                            Attachment(
+                                title=_str(f.get("title")),
+                                url=_str(f.get("url")),
+                                type=_str(f.get("type")),
+                                size=_ms(f.get("file_size")),
+                            )
+                            for f in c.get("files") or ()
+                            if isinstance(f, Mapping)
+                        ),
+                    )
+                    for c in data.get("comment_list") or ()
+                    if isinstance(c, Mapping)
+                ),
+                key=lambda c: c.create_time,
+            )
+        ),
+        approval_type=approval_type_of(form),
+        attendance_id=attendance_id_of(form, code, attendance_id_field),
+    )

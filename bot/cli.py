@@ -1,0 +1,116 @@
+"""`approval-bot`: demo | serve | sandbox | check-config."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from bot.config import ConfigError, environment, load_config
+
+
+def check_config() -> int:
+    """The start-up verdict, without starting anything."""
+    try:
+        config = load_config(environment())
+    except ConfigError as err:
+        print(f"approval-bot: configuration error: {err}", file=sys.stderr)  # noqa: T201
+        return 2
+    mode = "insecure demo mode (loopback only)" if config.insecure_demo else "signed and encrypted events"
+    store = config.database_url.split(":", 1)[0]
+    print(f"approval-bot: configuration OK: app {config.app_id}, {mode}, store {store}, "  # noqa: T201
+          f"Feishu at {config.base_url}, locale {config.locale}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """gunicorn with the production settings (the same command as the Procfile)."""
+    if args.port:
+        os.environ["PORT"] = str(args.port)
+    argv = ["gunicorn", "-c", "python:bot.gunicorn_conf", "bot.app:create_app()"]
+    os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", *argv[1:]])  # noqa: S606
+    return 0  # pragma: no cover
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from sandbox.server import run_sandbox
+
+    run_sandbox(args.port)
+    return 0
+
+
+def demo_environment(sandbox_url: str, data_dir: Path) -> dict[str, str]:
+    """Embedded defaults: the sandbox's app credentials and fresh keys for this run."""
+    return {
+        "FEISHU_APP_ID": "cli_sandbox_app",
+        "FEISHU_APP_SECRET": "sandbox-app-secret",
+        "FEISHU_VERIFICATION_TOKEN": secrets.token_urlsafe(24),
+        "FEISHU_ENCRYPT_KEY": secrets.token_urlsafe(24),
+        "FEISHU_BASE_URL": sandbox_url,
+        "BOT_ADMINS": "ou_admin",
+        "DATABASE_URL": f"sqlite:///{data_dir / 'demo.sqlite3'}",
+        "BOT_LOCALE": os.environ.get("BOT_LOCALE", "zh_cn"),
+    }
+
+
+def _demo(args: argparse.Namespace) -> int:
+    """Sandbox + bot (+ the playground page) on 127.0.0.1, until Ctrl-C."""
+    from sandbox.demo import attach_bot
+    from sandbox.server import ServerThread
+    from sandbox.state import SandboxState
+
+    from bot.app import create_app
+
+    data_dir = Path(tempfile.mkdtemp(prefix="approval-bot-demo-"))
+    state = SandboxState()
+    from sandbox.app import create_sandbox_app
+
+    sandbox = ServerThread(create_sandbox_app(state), port=args.sandbox_port).start()
+    env = demo_environment(sandbox.url, data_dir)
+    bot = ServerThread(create_app(load_config(env)), port=args.port).start()
+    playground = attach_bot(state, sandbox, bot.url, env)
+    print(f"approval-bot demo\n  playground: {playground}\n  bot:        {bot.url}\n"  # noqa: T201
+          f"  sandbox:    {sandbox.url}\nPress Ctrl-C to stop.", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    bot.stop()
+    sandbox.stop()
+    print("stopped.")  # noqa: T201
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="approval-bot", description="Feishu attendance approvals in chat")
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="sandbox + bot + playground on 127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000, help="bot port (default 8000)")
+    demo.add_argument("--sandbox-port", type=int, default=8089, help="sandbox and playground port (default 8089)")
+    demo.set_defaults(run=_demo)
+    serve = sub.add_parser("serve", help="run the bot under gunicorn with the production settings")
+    serve.add_argument("--port", type=int, default=0, help="port (default $PORT or 8000)")
+    serve.set_defaults(run=_serve)
+    box = sub.add_parser("sandbox", help="the local Feishu emulator alone")
+    box.add_argument("--port", type=int, default=8089)
+    box.set_defaults(run=_sandbox)
+    check = sub.add_parser("check-config", help="validate the environment and say what is missing")
+    check.set_defaults(run=lambda _args: check_config())
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except OSError as err:
+        print(f"approval-bot: {err.strerror or err}", file=sys.stderr)  # noqa: T201
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,393 @@
+"""The Feishu gateway: the only module that imports lark_oapi.
+
+Every call has a timeout (the client's), reads retry 5xx and rate limits within a deadline, the process call is
+never retried after it may have reached Feishu, a rejected tenant token is refreshed once, and every failure
+becomes a `FeishuError(code, msg, log_id, kind)` that `errors.user_message` turns into a manager-readable line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import lark_oapi as lark
+import requests
+from lark_oapi.api.approval.v4 import GetInstanceRequest, QueryTaskRequest
+from lark_oapi.api.attendance.v1 import ProcessApprovalInfoRequest, ProcessApprovalInfoRequestBody
+from lark_oapi.api.contact.v3 import GetUserRequest
+from lark_oapi.api.im.v1 import (
+    CreateMessageRequest,
+    CreateMessageRequestBody,
+    P2ImMessageReceiveV1,
+    PatchMessageRequest,
+    PatchMessageRequestBody,
+    ReplyMessageRequest,
+    ReplyMessageRequestBody,
+)
+from lark_oapi.core.cache import ICache
+from lark_oapi.core.exception import ObtainAccessTokenException
+from lark_oapi.core.model import BaseRequest
+from lark_oapi.core.token.manager import TokenManager
+from lark_oapi.event.callback.model.p2_card_action_trigger import P2CardActionTrigger
+
+from bot.inbound import CardClick, Mention, MessageIn
+from bot.rules import Actor
+
+log = logging.getLogger(__name__)
+# The SDK logs request bodies (and card tokens) at DEBUG: keep it quiet whatever the root level is.
+logging.getLogger("Lark").setLevel(logging.WARNING)
+
+TOKEN_ERRORS = frozenset({99991661, 99991663, 99991668, 99991671})
+RETRYABLE_CODES = frozenset({99991400, 1395001})
+MAX_RATE_LIMIT_WAIT_S = 5.0
+
+
+class FeishuError(Exception):
+    """A failed Open API call. `kind`: api, timeout, network, server, rate_limit."""
+
+    def __init__(
+        self, code: int, msg: str, *, log_id: str = "", kind: str = "api", http_status: int | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(f"feishu {kind} error {code}")
+        self.code = code
+        self.msg = msg
+        self.log_id = log_id
+        self.kind = kind
+        self.http_status = http_status
+        self.retry_after_s = retry_after_s
+
+    @property
+    def outcome_unknown(self) -> bool:
+        """A write that failed this way may still have been applied."""
+        return self.kind in {"timeout", "network", "server"}
+
+
+class _TokenCache(ICache):
+    """A locked in-process token cache (the SDK's default is an unlocked global)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: dict[str, tuple[str, float]] = {}
+
+    def get(self, key: str) -> str:
+        with self._lock:
+            value, expires = self._items.get(key, ("", 0.0))
+        return value if expires > time.time() else ""
+
+    def set(self, key: str, value: str, expire: int) -> None:
+        with self._lock:
+            self._items[key] = (value, float(expire))
+
+
+@dataclass(frozen=True)
+class Page:
+    tasks: tuple[Mapping[str, Any], ...]
+    next_token: str | None
+    total: int | None
+
+
+Observer = Callable[[str, float, str], None]  # endpoint, seconds, outcome
+
+
+class FeishuGateway:
+    def __init__(
+        self,
+        app_id: str,
+        app_secret: str,
+        base_url: str,
+        timeout_s: float = 2.0,
+        observer: Observer | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._app_id = app_id
+        self._cache = _TokenCache()
+        self._client = (
+            lark.Client.builder()
+            .app_id(app_id)
+            .app_secret(app_secret)
+            .domain(base_url)
+            .timeout(timeout_s)
+            .cache(self._cache)
+            .log_level(lark.LogLevel.WARNING)
+            .build()
+        )
+        self.timeout_s = timeout_s
+        self._observer = observer
+        self._sleep = sleep
+        self._names: dict[tuple[str, str], tuple[str, float]] = {}
+        self._names_lock = threading.Lock()
+        self._bot_open_id = ""
+
+    # -- the calls -------------------------------------------------------------------------------------------
+
+    def get_instance(self, instance_id: str, deadline: float | None = None) -> dict[str, Any]:
+        request = GetInstanceRequest.builder().instance_id(instance_id).build()
+        body = self._call("instance_get", lambda: self._client.approval.v4.instance.get(request), deadline=deadline)
+        return dict(body.get("data") or {})
+
+    def query_tasks(
+        self, user_id: str, page_size: int = 10, page_token: str = "", deadline: float | None = None
+    ) -> Page:
+        builder = QueryTaskRequest.builder().user_id(user_id).topic(1).user_id_type("open_id").page_size(page_size)
+        if page_token:
+            builder = builder.page_token(page_token)
+        request = builder.build()
+        body = self._call("tasks_query", lambda: self._client.approval.v4.task.query(request), deadline=deadline)
+        data = body.get("data") or {}
+        tasks = tuple(t for t in data.get("tasks") or () if isinstance(t, Mapping))
+        count = data.get("count") or {}
+        total = count.get("total") if isinstance(count, Mapping) else None
+        next_token = data.get("page_token") if data.get("has_more") else None
+        return Page(tasks, next_token or None, int(total) if isinstance(total, int) else None)
+
+    def process(self, approval_id: str, approval_type: str, status: int) -> dict[str, Any]:
+        """approval_infos/process. Never retried once it may have reached Feishu."""
+        request = (
+            ProcessApprovalInfoRequest.builder()
+            .request_body(
+                ProcessApprovalInfoRequestBody.builder()
+                .approval_id(approval_id)
+                .approval_type(approval_type)
+                .status(status)
+                .build()
+            )
+            .build()
+        )
+        body = self._call("process", lambda: self._client.attendance.v1.approval_info.process(request), write=True)
+        data = body.get("data") or {}
+        return {"approval_info": data.get("approval_info") or {}, "log_id": body.get("_log_id", "")}
+
+    def send_card(self, receive_id: str, card: Mapping[str, Any], id_type: str = "open_id", uuid: str = "") -> str:
+        builder = (
+            CreateMessageRequestBody.builder().receive_id(receive_id).msg_type("interactive").content(_dump(card))
+        )
+        if uuid:
+            builder = builder.uuid(uuid[:50])
+        request = CreateMessageRequest.builder().receive_id_type(id_type).request_body(builder.build()).build()
+        body = self._call("message_create", lambda: self._client.im.v1.message.create(request), write=True)
+        return str((body.get("data") or {}).get("message_id") or "")
+
+    def reply_card(self, message_id: str, card: Mapping[str, Any], uuid: str = "") -> str:
+        builder = ReplyMessageRequestBody.builder().msg_type("interactive").content(_dump(card))
+        if uuid:
+            builder = builder.uuid(uuid[:50])
+        request = ReplyMessageRequest.builder().message_id(message_id).request_body(builder.build()).build()
+        body = self._call("message_reply", lambda: self._client.im.v1.message.reply(request), write=True)
+        return str((body.get("data") or {}).get("message_id") or "")
+
+    def patch_card(self, message_id: str, card: Mapping[str, Any]) -> None:
+        request = (
+            PatchMessageRequest.builder()
+            .message_id(message_id)
+            .request_body(PatchMessageRequestBody.builder().content(_dump(card)).build())
+            .build()
+        )
+        self._call("message_patch", lambda: self._client.im.v1.message.patch(request), write=True, retry_reads=True)
+
+    def delayed_update(self, token: str, card: Mapping[str, Any]) -> None:
+        """Update the clicked card with the callback token (no typed SDK method exists)."""
+        request = (
+            BaseRequest.builder()
+            .http_method(lark.HttpMethod.POST)
+            .uri("/open-apis/interactive/v1/card/update")
+            .token_types({lark.AccessTokenType.TENANT})
+            .headers({"Content-Type": "application/json; charset=utf-8"})
+            .body({"token": token, "card": dict(card)})
+            .build()
+        )
+        self._call("card_update", lambda: self._client.request(request), write=True)
+
+    def user_name(self, user_id: str, id_type: str = "open_id", locale: str = "zh_cn") -> str | None:
+        """A display name, cached for an hour; None when the contact API refuses (no scope, unknown)."""
+        key = (user_id, locale)
+        with self._names_lock:
+            cached = self._names.get(key)
+        if cached and cached[1] > time.monotonic():
+            return cached[0] or None
+        request = GetUserRequest.builder().user_id(user_id).user_id_type(id_type).build()
+        try:
+            body = self._call("user_get", lambda: self._client.contact.v3.user.get(request),
+                              deadline=time.monotonic() + self.timeout_s)
+        except FeishuError:
+            return None
+        user = (body.get("data") or {}).get("user") or {}
+        name = str((locale == "en_us" and user.get("en_name")) or user.get("name") or "")
+        with self._names_lock:
+            if len(self._names) > 10_000:
+                self._names.clear()
+            self._names[key] = (name, time.monotonic() + 3600)
+        return name or None
+
+    def bot_open_id(self) -> str:
+        """The bot's own open_id (to recognise its @mention), fetched once."""
+        if self._bot_open_id:
+            return self._bot_open_id
+        request = (
+            BaseRequest.builder()
+            .http_method(lark.HttpMethod.GET)
+            .uri("/open-apis/bot/v3/info")
+            .token_types({lark.AccessTokenType.TENANT})
+            .build()
+        )
+        try:
+            body = self._call("bot_info", lambda: self._client.request(request), deadline=time.monotonic() + 2)
+        except FeishuError:
+            return ""
+        self._bot_open_id = str((body.get("bot") or {}).get("open_id") or "")
+        return self._bot_open_id
+
+    # -- plumbing ----------------------------------------------------------------------------------------------
+
+    def _call(
+        self, endpoint: str, send: Callable[[], Any], *, write: bool = False, retry_reads: bool | None = None,
+        deadline: float | None = None,
+    ) -> dict[str, Any]:
+        """Send, and return the parsed body; raise FeishuError. Reads retry within `deadline`."""
+        retry = (not write) if retry_reads is None else retry_reads
+        deadline = deadline if deadline is not None else time.monotonic() + 3 * self.timeout_s
+        refreshed = False
+        attempt = 0
+        while True:
+            attempt += 1
+            started = time.monotonic()
+            try:
+                body = self._send_once(send)
+                self._observe(endpoint, started, "ok")
+                return body
+            except FeishuError as err:
+                self._observe(endpoint, started, err.kind if err.kind != "api" else str(err.code))
+                if err.code in TOKEN_ERRORS and not refreshed:
+                    refreshed = True  # the request never reached the API: safe to send again
+                    self._forget_token()
+                    continue
+                wait = self._retry_wait(err, attempt)
+                if not retry or wait is None or time.monotonic() + wait >= deadline:
+                    raise
+                self._sleep(wait)
+
+    def _send_once(self, send: Callable[[], Any]) -> dict[str, Any]:
+        try:
+            response = send()
+        except requests.Timeout:
+            raise FeishuError(-1, "timeout", kind="timeout") from None
+        except requests.RequestException:
+            raise FeishuError(-1, "connection failed", kind="network") from None
+        except ObtainAccessTokenException as exc:
+            raise FeishuError(int(exc.code or -1), str(exc.msg or ""), kind="api") from None
+        except ValueError:  # a non-JSON body, typically from a proxy in front of Feishu
+            raise FeishuError(-1, "unreadable answer", kind="server") from None
+        raw = response.raw
+        status = getattr(raw, "status_code", 0) or 0
+        log_id = response.get_log_id() or ""
+        try:
+            body = json.loads(raw.content or b"{}")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise FeishuError(-1, "unreadable answer", kind="server", http_status=status, log_id=log_id)
+        code = body.get("code")
+        if status >= 500 and code in (None, 0):
+            raise FeishuError(-1, f"HTTP {status}", kind="server", http_status=status, log_id=log_id)
+        if code != 0:
+            error = body.get("error") if isinstance(body.get("error"), dict) else {}
+            log_id = log_id or str(error.get("log_id") or "")
+            kind = "rate_limit" if code == 99991400 or status == 429 else ("server" if status >= 500 else "api")
+            raise FeishuError(
+                int(code) if isinstance(code, int) else -1, str(body.get("msg") or ""), log_id=log_id, kind=kind,
+                http_status=status, retry_after_s=_reset_header(raw.headers),
+            )
+        body["_log_id"] = log_id
+        return body
+
+    @staticmethod
+    def _retry_wait(err: FeishuError, attempt: int) -> float | None:
+        if attempt >= 4:
+            return None
+        if err.kind == "rate_limit":
+            wait = err.retry_after_s if err.retry_after_s is not None else 0.5 * attempt
+            return wait if wait <= MAX_RATE_LIMIT_WAIT_S else None
+        if err.kind in {"server", "timeout", "network"} or err.code in RETRYABLE_CODES:
+            return min(1.0, 0.1 * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
+        return None
+
+    def _forget_token(self) -> None:
+        # The SDK never evicts a token Feishu refused; an empty value makes it fetch a new one.
+        for key in (f"self_tenant_token:{self._app_id}", f"self_app_token:{self._app_id}"):
+            TokenManager.cache.set(key, "", 0)
+
+    def _observe(self, endpoint: str, started: float, outcome: str) -> None:
+        if self._observer is not None:
+            self._observer(endpoint, time.monotonic() - started, outcome)
+
+
+def _reset_header(headers: Mapping[str, str] | None) -> float | None:
+    if not headers:
+        return None
+    for key, value in headers.items():
+        if key.lower() == "x-ogw-ratelimit-reset":
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                return None
+    return None
+
+
+def _dump(card: Mapping[str, Any]) -> str:
+    return json.dumps(card, ensure_ascii=False, separators=(",", ":"))
+
+
+# -- typed events ----------------------------------------------------------------------------------------------
+
+
+def parse_message(plaintext: bytes, event_id: str) -> MessageIn:
+    """`im.message.receive_v1` through the SDK's typed model, into our own frozen dataclass."""
+    event = lark.JSON.unmarshal(plaintext.decode("utf-8"), P2ImMessageReceiveV1).event
+    if event is None or event.message is None or event.sender is None:
+        raise ValueError("message event without message or sender")
+    message, sender = event.message, event.sender
+    sender_id = sender.sender_id
+    mentions = tuple(
+        Mention(
+            key=m.key or "",
+            open_id=(m.id.open_id if m.id else "") or "",
+            name=m.name or "",
+            mentioned_type=getattr(m, "mentioned_type", None) or "",
+        )
+        for m in message.mentions or ()
+    )
+    return MessageIn(
+        event_id=event_id,
+        message_id=message.message_id or "",
+        chat_id=message.chat_id or "",
+        chat_type=message.chat_type or "",
+        message_type=message.message_type or "",
+        content=message.content or "",
+        sender=Actor(open_id=(sender_id.open_id if sender_id else "") or "",
+                     user_id=(sender_id.user_id if sender_id else "") or ""),
+        sender_type=sender.sender_type or "",
+        mentions=mentions,
+    )
+
+
+def parse_card_action(plaintext: bytes, event_id: str) -> CardClick:
+    """`card.action.trigger` through the SDK's typed model."""
+    event = lark.JSON.unmarshal(plaintext.decode("utf-8"), P2CardActionTrigger).event
+    if event is None or event.action is None or event.operator is None:
+        raise ValueError("card action without action or operator")
+    context = event.context
+    return CardClick(
+        event_id=event_id,
+        operator=Actor(open_id=event.operator.open_id or "", user_id=event.operator.user_id or ""),
+        value=dict(event.action.value or {}),
+        form_value=dict(event.action.form_value or {}),
+        message_id=(context.open_message_id if context else "") or "",
+        chat_id=(context.open_chat_id if context else "") or "",
+        token=event.token or "",
+    )

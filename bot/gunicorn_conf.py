@@ -1,0 +1,43 @@
+"""Gunicorn settings for production (`gunicorn -c python:bot.gunicorn_conf 'bot.app:create_app()'`).
+
+gthread workers: handlers wait on Feishu, and a slow client holds one thread, not a whole worker.
+The worker timeout stays far below gunicorn's default 30 s but above the 3 s answer budget, since
+late card updates finish in the background pool after the answer. preload_app imports lark_oapi
+(2-4 s, ~170 MB) once in the master; workers share those pages copy-on-write.
+"""
+
+import os
+import tempfile
+
+bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
+worker_class = "gthread"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("BOT_THREADS", "8"))
+timeout = int(os.environ.get("BOT_WORKER_TIMEOUT_S", "20"))
+graceful_timeout = 30
+keepalive = 5
+preload_app = True
+max_requests = 0
+limit_request_line = 8190
+limit_request_fields = 100
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info")
+# %({x-request-id}o)s: the request id the app puts on every answer; no query string, no bodies.
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms rid=%({x-request-id}o)s'
+
+# Metrics from every worker are merged through files in one directory (prometheus-client multiprocess mode).
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="approval-bot-metrics-")
+
+
+def post_fork(server, worker):  # noqa: ARG001 - gunicorn's hook signature
+    from bot.app import after_fork
+
+    after_fork()
+
+
+def child_exit(server, worker):  # noqa: ARG001
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -1,0 +1,161 @@
+"""What reaches the bot, as small frozen dataclasses, and the text-command parser. Pure: no I/O.
+
+Mention rules (DESIGN.md): one-to-one chats always; groups only when the bot is @mentioned, and the mention
+is stripped. The bot is recognised by its open_id, never by display name.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.rules import Actor
+
+
+@dataclass(frozen=True)
+class Mention:
+    key: str
+    open_id: str
+    name: str = ""
+    mentioned_type: str = ""
+
+
+@dataclass(frozen=True)
+class MessageIn:
+    event_id: str
+    message_id: str
+    chat_id: str
+    chat_type: str  # p2p | group | topic_group
+    message_type: str  # text | post | …
+    content: str  # the JSON string Feishu sends
+    sender: Actor
+    sender_type: str
+    mentions: tuple[Mention, ...] = ()
+
+
+@dataclass(frozen=True)
+class CardClick:
+    event_id: str  # event_id, or the legacy replay key
+    operator: Actor
+    value: Mapping[str, Any]
+    form_value: Mapping[str, Any]
+    message_id: str
+    chat_id: str
+    token: str = field(repr=False)  # the delayed-update credential: a secret, never logged
+    legacy: bool = False
+
+
+@dataclass(frozen=True)
+class ApprovalChanged:
+    event_id: str
+    instance_code: str
+    status: str
+    approval_code: str = ""
+
+
+@dataclass(frozen=True)
+class CommandLine:
+    name: str  # canonical name, lower case ("approve"), or the unknown word as typed
+    args: tuple[str, ...]
+    known: bool
+
+
+# canonical name -> aliases (the Chinese aliases of DESIGN.md)
+COMMANDS: Mapping[str, tuple[str, ...]] = {
+    "help": ("帮助",),
+    "approval": ("审批",),
+    "approve": ("通过",),
+    "reject": ("拒绝",),
+    "revoke": ("撤销",),
+    "pending": ("待办",),
+    "history": ("历史",),
+}
+_ALIASES = {alias.casefold(): name for name, aliases in COMMANDS.items() for alias in (name, *aliases)}
+
+# Attendance ids are digits; instance codes are UUID-like. Anything else is refused before a call.
+APPROVAL_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z\-]{0,63}")
+_SLASHES = ("/", "／")
+_MAX_TEXT = 4000
+
+
+def message_text(content: str, message_type: str) -> str | None:
+    """The plain text of a text or post message; None for other kinds."""
+    try:
+        data = json.loads(content)
+    except (ValueError, TypeError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    if message_type == "text":
+        text = data.get("text")
+        return text if isinstance(text, str) else None
+    if message_type == "post":
+        return _post_text(data)
+    return None
+
+
+def _post_text(data: Mapping[str, Any]) -> str | None:
+    body = data
+    if "content" not in body:  # {"zh_cn": {"title", "content"}} form
+        body = next((v for v in data.values() if isinstance(v, Mapping) and "content" in v), {})
+    lines = body.get("content")
+    if not isinstance(lines, list):
+        return None
+    out = []
+    for line in lines:
+        if not isinstance(line, list):
+            continue
+        parts = []
+        for item in line:
+            if not isinstance(item, Mapping):
+                continue
+            if item.get("tag") == "text" and isinstance(item.get("text"), str):
+                parts.append(item["text"])
+            elif item.get("tag") == "at":
+                parts.append(str(item.get("user_id") or ""))
+        out.append("".join(parts))
+    return "\n".join(out)
+
+
+def bot_mentions(message: MessageIn, bot_open_id: str) -> tuple[Mention, ...]:
+    if bot_open_id:
+        return tuple(m for m in message.mentions if m.open_id == bot_open_id)
+    # Without the bot's id (bot info unreachable), trust only Feishu's own marker.
+    return tuple(m for m in message.mentions if m.mentioned_type == "bot")
+
+
+def command_text(message: MessageIn, bot_open_id: str) -> str | None:
+    """The text the bot should act on, or None when it must stay silent (group without mention, not text)."""
+    text = message_text(message.content, message.message_type)
+    if text is None:
+        return None if message.chat_type != "p2p" else ""
+    mine = bot_mentions(message, bot_open_id)
+    if message.chat_type != "p2p" and not mine:
+        return None
+    for mention in mine:
+        if mention.key:
+            text = re.sub(re.escape(mention.key) + r"(?![0-9])", " ", text)
+    return text[:_MAX_TEXT].strip()
+
+
+def parse_command(text: str) -> CommandLine | None:
+    """`/approve 123` → CommandLine("approve", ("123",)). None when the text is not a command at all."""
+    text = (text or "").strip()
+    if not text.startswith(_SLASHES):
+        return None
+    words = text[1:].split()  # str.split() also splits on the full-width space U+3000
+    if not words:
+        return CommandLine("", (), known=False)
+    head = unicodedata.normalize("NFKC", words[0]).casefold()
+    name = _ALIASES.get(head)
+    if name is None:
+        return CommandLine(words[0][:32], tuple(words[1:]), known=False)
+    return CommandLine(name, tuple(words[1:]), known=True)
+
+
+def valid_approval_id(value: str) -> bool:
+    return bool(APPROVAL_ID.fullmatch(value or ""))

@@ -1,0 +1,54 @@
+"""Structured logs: one JSON object per line, with the request id; no secrets or message text."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+_FIELDS = ("request_id", "event_id", "approval_id", "log_id", "event_type", "status")
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            try:
+                from flask import g, has_request_context
+
+                record.request_id = g.get("request_id", "") if has_request_context() else ""
+            except ImportError:  # pragma: no cover
+                record.request_id = ""
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for name in _FIELDS:
+            value = getattr(record, name, None)
+            if value:
+                entry[name] = value
+        if record.exc_info and record.exc_info[0] is not None:
+            entry["error"] = record.exc_info[0].__name__  # the type only: exception text may hold user data
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure(level: int = logging.INFO) -> None:
+    """JSON lines on stderr, once per process; leaves handlers others installed (pytest's) alone."""
+    root = logging.getLogger()
+    if any(getattr(h, "_approval_bot", False) for h in root.handlers):
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RequestIdFilter())
+    handler._approval_bot = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    if root.level == logging.WARNING or root.level == logging.NOTSET:
+        root.setLevel(level)
+    logging.getLogger("Lark").setLevel(logging.WARNING)  # the SDK logs bodies and card tokens at DEBUG
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)

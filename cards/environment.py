@@ -1,0 +1,207 @@
+"""The text catalogue, the markdown escaper and the one jinja2 Environment the cards are rendered with.
+
+Pure: jinja2 and the standard library only. Card JSON is never built by string concatenation: every
+template output goes through ``tojson`` (or a macro that does), and every piece of user text that lands
+in Feishu markdown goes through :func:`md` first (SECURITY.md T13).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import tomllib
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import jinja2
+
+LOCALES: tuple[str, ...] = ("zh_cn", "en_us")
+DEFAULT_LOCALE = LOCALES[0]
+
+_HERE = Path(__file__).resolve().parent
+TEMPLATES_DIR = _HERE / "templates"
+LOCALES_DIR = _HERE / "locales"
+
+
+# --- the catalogue -------------------------------------------------------------------------------------------
+
+
+def normalize_locale(locale: str | None) -> str:
+    """"en-US", "EN_us" and "en_us" are one locale; anything unknown reads as the default (zh_cn)."""
+    cleaned = (locale or "").strip().lower().replace("-", "_")
+    return cleaned if cleaned in LOCALES else DEFAULT_LOCALE
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    flat: dict[str, str] = {}
+    for key, value in table.items():
+        full = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{full}."))
+        else:
+            flat[full] = str(value)
+    return flat
+
+
+@functools.cache
+def catalogue(locale: str) -> Mapping[str, str]:
+    """All texts of one locale, dotted keys (``toast.approved``) to format strings."""
+    with (LOCALES_DIR / f"{normalize_locale(locale)}.toml").open("rb") as fh:
+        return _flatten(tomllib.load(fh))
+
+
+class _KeepMissing(dict):
+    """A placeholder the caller forgot stays visible as ``{name}`` instead of failing a whole reply."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def text(key: str, locale: str, **params: Any) -> str:
+    """The catalogue text `key` in `locale`, with ``{params}`` filled in. A missing key raises KeyError."""
+    template = catalogue(normalize_locale(locale))[key]
+    if not params:
+        return template
+    return template.format_map(_KeepMissing({k: "" if v is None else v for k, v in params.items()}))
+
+
+# --- user text: cleaning, clipping, markdown escaping ----------------------------------------------------------
+
+# C0/C1 controls (tab and newline are handled apart), and the bidi embeddings/overrides/isolates that can
+# make "gpj.exe" read as "exe.jpg" (U+202A–U+202E, U+2066–U+2069), U+2028/U+2029 line separators, and lone
+# surrogates (a JSON "\ud800" escape parses to one; it cannot be encoded as UTF-8).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufeff\ud800-\udfff]")
+_MD_SPECIAL = re.compile(r"([\\`*_~\[\]()#|])")
+
+
+def clean(value: Any) -> str:
+    """Text safe to show anywhere: no control or bidi-override characters, tabs as spaces, CRLF as LF."""
+    s = "" if value is None else str(value)
+    s = s.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
+    return _CONTROL.sub("", s)
+
+
+def clip(value: Any, limit: int, *, line: bool = False) -> str:
+    """At most `limit` characters of cleaned text (on one line when `line`), ending in "…" when cut.
+
+    The raw text is cut first (with room for what cleaning removes), so a 100 KB string costs no more than a short one.
+    """
+    s = "" if value is None else str(value)
+    s = s[: limit * 2 + 16]
+    s = one_line(s) if line else clean(s)
+    if len(s) <= limit:
+        return s
+    return s[: max(limit - 1, 0)].rstrip() + "…"
+
+
+def one_line(value: Any) -> str:
+    return " ".join(clean(value).split())
+
+
+def md(value: Any) -> str:
+    """Escape text for Feishu markdown: entities for & < >, a backslash before every markdown special.
+
+    Entities first, so the ``&`` of an entity is not escaped again; the entities hold no markdown special.
+    Newlines stay (multi-line notices); callers put one-line text where a line break would matter.
+    """
+    s = clean(value)
+    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", s)
+
+
+# Characters a URL may keep inside a markdown link: none of ( ) [ ] < > " ' ` \ { } | ^ or spaces survive.
+_URL_SAFE = "-._~:/?#@!$&*+,;=%"
+
+
+def safe_url(url: Any) -> str | None:
+    """An http(s) URL with a host, percent-encoded so it cannot end a markdown link early; else None."""
+    if not isinstance(url, str):
+        return None
+    raw = url.strip()
+    if not raw or len(raw) > 2048 or _CONTROL.search(raw) or any(c.isspace() for c in raw):
+        return None
+    try:
+        parts = urlsplit(raw)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc or "\\" in raw:
+        return None
+    return quote(unicodedata.normalize("NFC", raw), safe=_URL_SAFE)
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link in a card line: the text is user text (escaped), the URL is checked by :func:`safe_url`."""
+
+    text: str
+    url: str
+
+
+Part = str | Link
+Line = tuple[Part, ...]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One labelled block of a card: a bold label, then lines of plain text and links.
+
+    ``more`` counts the entries cut to keep the card small; ``more_first`` puts the "… and N more" note above
+    the lines (timelines keep their newest entries, so the cut ones are the earliest).
+    """
+
+    label: str
+    lines: tuple[Line, ...] = ()
+    more: int = 0
+    more_first: bool = False
+
+
+def md_link(link: Link) -> str:
+    url = safe_url(link.url)
+    if url is None:
+        return md(link.text)
+    return f"[{md(link.text) or md(url)}]({url})"
+
+
+def md_line(line: Line | str) -> str:
+    if isinstance(line, str | Link):
+        line = (line,)
+    return "".join(md_link(p) if isinstance(p, Link) else md(p) for p in line)
+
+
+def md_row(row: Row, locale: str) -> str:
+    """A Row as markdown: ``**label**`` then one line per entry. All text is escaped here, in one place."""
+    out = [f"**{md(row.label)}**"] if row.label else []
+    lines = [md_line(line) for line in row.lines]
+    if row.more:
+        note = md(text("truncated.more", locale, n=row.more))
+        lines = [note, *lines] if row.more_first else [*lines, note]
+    out.extend(lines)
+    return "\n".join(out)
+
+
+def md_rows(rows: Iterable[Row], locale: str) -> str:
+    return "\n".join(md_row(r, locale) for r in rows)
+
+
+# --- the environment ---------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def environment() -> jinja2.Environment:
+    """The one Environment (cached per process): StrictUndefined, no HTML autoescape (the output is JSON)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # noqa: S701 - JSON output; every value goes through tojson, markdown through md
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+        extensions=["jinja2.ext.do"],
+    )
+    env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": False}
+    env.filters.update(md=md, md_line=md_line, md_row=md_row, md_rows=md_rows, plain=clean, one_line=one_line)
+    return env

@@ -1,0 +1,493 @@
+"""View models: what each card shows, as plain data for its template.
+
+One builder per card name. Each takes the locale, a :class:`Budget` (how much of each list and text to show)
+and the card's context, and returns a mapping the template lays out. Builders clip every piece of user text
+to the budget; escaping for markdown happens in the template filters (``md``, ``md_line``, ``md_row``).
+`cards.render` walks a ladder of ever smaller budgets until the card fits Feishu's limits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bot.approvals import Approval
+from bot.rules import Action, ApprovalType, InstanceStatus
+from cards.environment import Line, Link, Part, Row, clip, safe_url, text
+from cards.widgets import DEFAULT_TZ, Fmt, format_ms, key_line, rows_for
+
+CARD_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Budget:
+    rows: int  # form widgets, timeline entries, comments, records, results, commands
+    items: int  # entries inside one widget list; pending-list items
+    text: int  # characters of one piece of user text
+
+
+# Tried in order; the last one keeps every card small whatever the input (every list and text is bounded).
+LADDER: tuple[Budget, ...] = (
+    Budget(rows=40, items=20, text=400),
+    Budget(rows=20, items=10, text=160),
+    Budget(rows=10, items=5, text=80),
+    Budget(rows=5, items=3, text=40),
+    Budget(rows=2, items=1, text=20),
+)
+
+_STATE_COLOURS: Mapping[InstanceStatus, tuple[str, str]] = {
+    InstanceStatus.PENDING: ("orange", "orange"),
+    InstanceStatus.APPROVED: ("green", "green"),
+    InstanceStatus.REJECTED: ("red", "red"),
+    InstanceStatus.REVERTED: ("grey", "neutral"),
+    InstanceStatus.CANCELED: ("grey", "neutral"),
+    InstanceStatus.DELETED: ("grey", "neutral"),
+    InstanceStatus.UNKNOWN: ("grey", "neutral"),
+}
+_AFTER: Mapping[str, InstanceStatus] = {
+    "approve": InstanceStatus.APPROVED,
+    "reject": InstanceStatus.REJECTED,
+    "revoke": InstanceStatus.REVERTED,
+}
+_OUTCOME_KEYS: Mapping[str, str] = {"approve": "outcome.approved", "reject": "outcome.rejected",
+                                    "revoke": "outcome.revoked"}
+_TONES: Mapping[str, str] = {"info": "blue", "success": "green", "warning": "orange", "error": "red"}
+_CONFIRMED = frozenset({Action.REJECT, Action.REVOKE})
+
+
+def button_value(action: str, approval_id: str, approval_type: str) -> dict[str, Any]:
+    """The one shape of a button's callback value (CONTRACT.md): what the bot needs to act, nothing more."""
+    return {"action": action, "approval_id": approval_id, "approval_type": approval_type, "v": CARD_VERSION}
+
+
+class _View:
+    """Helpers shared by the builders: texts in one locale, user text clipped to one budget."""
+
+    def __init__(self, locale: str, budget: Budget, names: Mapping[str, str] | None = None,
+                 tz: str | None = None) -> None:
+        self.locale = locale
+        self.budget = budget
+        self.names = dict(names or {})
+        self.tz = tz or DEFAULT_TZ
+        self.fmt = Fmt(locale, self.names, self.tz, budget.items, budget.text)
+
+    def t(self, key: str, **params: Any) -> str:
+        return text(key, self.locale, **params)
+
+    def s(self, value: Any) -> str:
+        return clip(value, self.budget.text, line=True)
+
+    def block(self, value: Any) -> str:
+        """Multi-line user text (a notice): lines kept, the whole clipped."""
+        return clip(value, self.budget.text * 2)
+
+    def name(self, *ids: str) -> str:
+        for ident in ids:
+            if ident and self.names.get(ident):
+                return self.s(self.names[ident])
+        return self.s(next((i for i in ids if i), ""))
+
+    def when(self, ms: Any) -> str:
+        return format_ms(ms, self.tz)
+
+    def type_text(self, approval_type: Any) -> str:
+        value = getattr(approval_type, "value", approval_type)
+        if not value:
+            return self.t("type.none")
+        try:
+            return self.t(f"type.{value}")
+        except KeyError:
+            return self.s(value)
+
+    def status_text(self, status: InstanceStatus) -> str:
+        return self.t(f"status.{status.value}")
+
+    def button(self, action: Action, approval_id: str, approval_type: str, *, submit: bool = False,
+               name: str = "") -> dict[str, Any]:
+        confirm = None
+        if action in _CONFIRMED:
+            confirm = {"title": self.t(f"confirm.{action.value}.title"),
+                       "text": self.t(f"confirm.{action.value}.text")}
+        return {
+            "label": self.t(f"button.{action.value}"),
+            "kind": {"approve": "primary"}.get(action.value, "danger"),
+            "name": name,
+            "submit": submit,
+            "confirm": confirm,
+            "value": button_value(action.value, approval_id, approval_type),
+        }
+
+    def open_link(self, link: Mapping[str, Any] | None, label_key: str = "button.open") -> dict[str, Any] | None:
+        """An "Open in Feishu" button: only http(s) URLs, pc/mobile each falling back to the other."""
+        if not isinstance(link, Mapping):
+            return None
+        pc, mobile = safe_url(link.get("pc")), safe_url(link.get("mobile"))
+        default = pc or mobile
+        if default is None:
+            return None
+        return {"label": self.t(label_key),
+                "behavior": {"type": "open_url", "default_url": default, "pc_url": pc or default,
+                             "android_url": mobile or default, "ios_url": mobile or default}}
+
+    def form(self, buttons: list[dict[str, Any]]) -> dict[str, Any] | None:
+        if not buttons:
+            return None
+        return {"buttons": buttons, "placeholder": self.t("form.reason_placeholder")}
+
+    def outcome_lines(self, outcome: Mapping[str, Any] | None) -> list[str]:
+        if not outcome:
+            return []
+        lines = [self.t(_OUTCOME_KEYS[str(outcome["action"])], name=self.s(outcome.get("operator") or ""),
+                        time=self.when(outcome.get("at_ms")))]
+        if outcome.get("reason"):
+            lines.append(self.t("outcome.reason", reason=self.s(outcome["reason"])))
+        return lines
+
+    def header(self, title: str, subtitle: str, template: str, tags: Sequence[tuple[str, str]] = ()) -> dict:
+        return {"title": title, "subtitle": subtitle, "template": template,
+                "tags": [{"text": t, "color": c} for t, c in tags[:3]]}
+
+
+def _actions(actions: Sequence[Any]) -> list[Action]:
+    return [Action(getattr(a, "value", a)) for a in actions]
+
+
+# --- approval ----------------------------------------------------------------------------------------------------
+
+
+def approval_view(
+    locale: str,
+    budget: Budget,
+    *,
+    approval: Approval,
+    actions: Sequence[Action] = (),
+    names: Mapping[str, str] | None = None,
+    tz: str = DEFAULT_TZ,
+    link: Mapping[str, Any] | None = None,
+    outcome: Mapping[str, Any] | None = None,
+    notice: str | None = None,
+    processing: bool = False,
+) -> dict[str, Any]:
+    """The instance card. After an action (`outcome`) the header shows the state it led to and no buttons."""
+    v = _View(locale, budget, names, tz)
+    status = _AFTER[str(outcome["action"])] if outcome else approval.status
+    title = v.s(approval.approval_name) or v.t("title.approval")
+    requester = v.name(approval.open_id, approval.user_id)
+    approval_type = approval.approval_type.value if approval.approval_type else ""
+
+    rows, cut = rows_for(approval.form, v.fmt, budget.rows)
+    open_button = v.open_link(link)
+    more: Line = ()
+    if cut:  # "… and N more · open the full approval"
+        more = (v.t("truncated.more", n=cut),)
+        if open_button:
+            more += (" · ", Link(v.t("truncated.open_full"), open_button["behavior"]["default_url"]))
+
+    buttons = [] if outcome else [
+        v.button(a, approval.instance_code, approval_type, submit=True, name=f"btn_{a.value}")
+        for a in _actions(actions)
+    ]
+    return {
+        "summary": f"{title} · {v.status_text(status)}",
+        "header": _approval_header(v, approval, status, title, requester, processing),
+        "notice": v.block(notice) if notice is not None else None,
+        "outcome": v.outcome_lines(outcome),
+        "info_left": [Row(v.t("label.requester"), ((requester,),)),
+                      Row(v.t("label.submitted"), ((v.when(approval.start_time) or "—",),))],
+        "info_right": [Row(v.t("label.type"), ((v.type_text(approval.approval_type),),)),
+                       Row(v.t("label.status"), ((v.status_text(status),),))],
+        "acts_on": (v.t("label.acts_on", id=v.s(approval.attendance_id))
+                    if approval.attendance_id != approval.instance_code else None),
+        "rows": rows,
+        "more": more,
+        "timeline": _timeline(v, approval),
+        "comments": _comments(v, approval),
+        "form": v.form(buttons),
+        "open": open_button,
+    }
+
+
+def _approval_header(v: _View, approval: Approval, status: InstanceStatus, title: str, requester: str,
+                     processing: bool) -> dict[str, Any]:
+    """Colour and tags by state; no attendance widget, or a state the bot cannot act in, reads "Read-only"."""
+    template, colour = _STATE_COLOURS[status]
+    tags = [(v.status_text(status), colour)]
+    if approval.approval_type is None or status in (InstanceStatus.CANCELED, InstanceStatus.DELETED,
+                                                    InstanceStatus.UNKNOWN):
+        tags.append((v.t("state.read_only"), "neutral"))
+        template = "grey"
+    if processing:
+        tags.append((v.t("state.processing"), "wathet"))
+    subtitle = " · ".join(p for p in (v.s(approval.serial_number), requester) if p)
+    return v.header(title, subtitle, template, tags)
+
+
+def _timeline(v: _View, approval: Approval) -> Row | None:
+    entries = approval.timeline
+    if not entries:
+        return None
+    shown = entries[-v.budget.rows:]
+    lines = []
+    for e in shown:
+        try:
+            what = v.t(f"timeline.{e.type.upper()}")
+        except KeyError:
+            what = v.s(e.type)
+        line: list[Part] = [v.when(e.create_time), " · "]
+        who = v.name(e.open_id, e.user_id)
+        if who:
+            line += [who, " · "]
+        line.append(what)
+        targets = [v.name(o) for o in (e.open_id_list or e.user_id_list)[: v.budget.items]]
+        if targets and e.type.upper() not in ("PASS", "REJECT", "START"):
+            line += [" → ", ", ".join(targets)]
+        if e.comment:
+            line += [v.t("sep.colon"), v.s(e.comment)]
+        lines.append(tuple(line))
+    return Row(v.t("label.timeline"), tuple(lines), len(entries) - len(shown), more_first=True)
+
+
+def _comments(v: _View, approval: Approval) -> Row | None:
+    comments = approval.comments
+    if not comments:
+        return None
+    shown = comments[-v.budget.rows:]
+    lines = []
+    for c in shown:
+        line: list[Part] = [v.when(c.create_time), " · ", v.name(c.open_id, c.user_id), v.t("sep.colon"),
+                            v.s(c.comment)]
+        for f in c.files[: v.budget.items]:
+            line += [" · ", Link(v.s(f.title) or v.t("widget.file", n=1), f.url)]
+        if len(c.files) > v.budget.items:
+            line += [" ", v.t("truncated.more", n=len(c.files) - v.budget.items)]
+        lines.append(tuple(line))
+    return Row(v.t("label.comments"), tuple(lines), len(comments) - len(shown), more_first=True)
+
+
+# --- attendance_only ---------------------------------------------------------------------------------------------
+
+
+def attendance_only_view(
+    locale: str,
+    budget: Budget,
+    *,
+    approval_id: str,
+    approval_type: str | None = None,
+    actions: Sequence[Action] = (),
+    outcome: Mapping[str, Any] | None = None,
+    notice: str | None = None,
+) -> dict[str, Any]:
+    v = _View(locale, budget)
+    type_value = getattr(approval_type, "value", approval_type) or ""
+    known_type = type_value in {t.value for t in ApprovalType}
+    tags: list[tuple[str, str]] = [(v.type_text(type_value), "blue")] if known_type else []
+    template = "orange" if actions else "grey"
+    if outcome:
+        status = _AFTER[str(outcome["action"])]
+        template, colour = _STATE_COLOURS[status]
+        tags.append((v.status_text(status), colour))
+    ident = v.s(approval_id)
+    buttons = [] if outcome else [
+        v.button(a, str(approval_id), type_value if known_type else "", submit=True, name=f"btn_{a.value}")
+        for a in _actions(actions)
+    ]
+    return {
+        "summary": f"{v.t('title.attendance_only')} {ident}",
+        "header": v.header(v.t("title.attendance_only"), ident, template, tags),
+        "notice": v.block(notice) if notice is not None else None,
+        "outcome": v.outcome_lines(outcome),
+        "info": [Row(v.t("label.attendance_id"), ((ident,),)),
+                 Row(v.t("label.type"), ((v.type_text(type_value) if known_type else v.t("type.unknown"),),))],
+        "explain": v.t("attendance_only.no_instance"),
+        "form": v.form(buttons),
+    }
+
+
+# --- pending_list ------------------------------------------------------------------------------------------------
+
+
+def pending_list_view(
+    locale: str,
+    budget: Budget,
+    *,
+    items: Sequence[Mapping[str, Any]] = (),
+    names: Mapping[str, str] | None = None,
+    tz: str = DEFAULT_TZ,
+    page: int = 1,
+    total: int | None = None,
+    next_page_token: str | None = None,
+) -> dict[str, Any]:
+    """Per item: a summary, "Approve" when the rules allow it, and "Details" (reject needs a reason, which the
+    details card asks for). "Approve all shown" when two or more shown items are approvable."""
+    v = _View(locale, budget, names, tz)
+    shown = list(items[: budget.items])
+    entries = [_pending_entry(v, item) for item in shown]
+    approvable = [e["approval_id"] for e in entries if e["approvable"]]
+    approve_all = None
+    if len(approvable) >= 2:
+        approve_all = {
+            "label": v.t("button.approve_all", n=len(approvable)), "kind": "primary", "name": "", "submit": False,
+            "confirm": {"title": v.t("confirm.approve_all.title"),
+                        "text": v.t("confirm.approve_all.text", n=len(approvable))},
+            "value": {"action": "approve_all", "approval_ids": approvable, "v": CARD_VERSION},
+        }
+    next_page = None
+    if next_page_token:
+        next_page = {"label": v.t("button.next_page"), "kind": "default", "name": "", "submit": False,
+                     "confirm": None,
+                     "value": {"action": "pending_page", "page_token": str(next_page_token), "v": CARD_VERSION}}
+    subtitle = (v.t("pending.page_total", page=page, total=total) if total is not None
+                else v.t("pending.page", page=page))
+    count = total if total is not None else len(items)
+    return {
+        "summary": f"{v.t('title.pending')} · {subtitle}",
+        "header": v.header(v.t("title.pending"), subtitle, "blue" if items else "grey",
+                           [(v.t("pending.count", n=count), "blue")]),
+        "empty": v.t("pending.empty") if not items else None,
+        "entries": entries,
+        "more": (v.t("truncated.more", n=len(items) - len(shown)),) if len(items) > len(shown) else (),
+        "footer": [b for b in (approve_all, next_page) if b],
+    }
+
+
+def _pending_entry(v: _View, item: Mapping[str, Any]) -> dict[str, Any]:
+    approval: Approval | None = item.get("approval")
+    approval_id = str(item.get("approval_id") or (approval.instance_code if approval else ""))
+    approval_type = approval.approval_type.value if approval and approval.approval_type else ""
+    title = v.s(item.get("title") or (approval.approval_name if approval else "")) or v.t("title.approval")
+    lines: list[Line] = []
+    initiator = str(item.get("initiator") or "")
+    if approval is not None:
+        # a resolved name first, then the task query's initiator name, then the id
+        known = any(v.names.get(i) for i in (approval.open_id, approval.user_id))
+        who = v.name(approval.open_id, approval.user_id) if known or not initiator else v.name(initiator)
+        facts = [v.s(item.get("definition_name") or approval.approval_name), who,
+                 v.type_text(approval.approval_type), v.when(approval.start_time)]
+        lines.append((" · ".join(p for p in facts if p),))
+        lines.append(key_line(approval.form, v.fmt))
+    else:
+        facts = [v.s(item.get("definition_name")), v.name(initiator)]
+        lines.append((" · ".join(p for p in facts if p),))
+        lines.append((v.t("pending.lookup_failed"),))
+    link = v.open_link(item.get("link"))
+    if link:
+        lines.append((Link(v.t("button.open"), link["behavior"]["default_url"]),))
+    acts = _actions(item.get("actions") or ())
+    buttons = []
+    if Action.APPROVE in acts:
+        buttons.append(v.button(Action.APPROVE, approval_id, approval_type))
+    buttons.append({"label": v.t("button.details"), "kind": "default", "name": "", "submit": False,
+                    "confirm": None, "value": button_value("show", approval_id, approval_type)})
+    return {
+        "row": Row(title, tuple(line for line in lines if line)),
+        "buttons": buttons,
+        "approvable": Action.APPROVE in acts,
+        "approval_id": approval_id,
+    }
+
+
+# --- help, notice, summary, history ------------------------------------------------------------------------------
+
+
+def help_view(locale: str, budget: Budget, *, commands: Sequence[Mapping[str, Any]] = (),
+              notice: str | None = None) -> dict[str, Any]:
+    v = _View(locale, budget)
+    rows = []
+    for c in commands[: budget.rows]:
+        alias = f"  (/{v.s(c.get('alias'))})" if c.get("alias") else ""
+        rows.append(Row(f"/{v.s(c.get('name'))}{alias}",
+                        ((v.t(c["usage_key"]),), (v.t(c["summary_key"]),))))
+    return {
+        "summary": v.t("title.help"),
+        "header": v.header(v.t("title.help"), v.t("help.subtitle"), "blue"),
+        "notice": v.block(notice) if notice is not None else None,
+        "intro": v.t("help.intro"),
+        "rows": rows,
+        "more": (v.t("truncated.more", n=len(commands) - len(rows)),) if len(commands) > len(rows) else (),
+    }
+
+
+def notice_view(locale: str, budget: Budget, *, title: str, text: str, tone: str = "info",
+                log_id: str | None = None) -> dict[str, Any]:
+    v = _View(locale, budget)
+    shown_title = v.s(title) or v.t("title.notice")
+    return {
+        "summary": shown_title,
+        "header": v.header(shown_title, "", _TONES.get(tone, "blue")),
+        "text": v.block(text),
+        "log_id": v.t("error.log_id", log_id=v.s(log_id)) if log_id else None,
+    }
+
+
+_RESULT_COLOURS = (("done", "green"), ("refused", "orange"), ("failed", "red"))
+
+
+def summary_view(locale: str, budget: Budget, *, results: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    v = _View(locale, budget)
+    counts = {k: sum(1 for r in results if r.get("outcome") == k) for k, _ in _RESULT_COLOURS}
+    tags = [(v.t(f"summary.count.{k}", n=counts[k]), colour) for k, colour in _RESULT_COLOURS]
+    template = "red" if counts["failed"] else "orange" if counts["refused"] else "green"
+    shown = results[: budget.rows]
+    lines = []
+    for r in shown:
+        try:
+            outcome = v.t(f"summary.outcome.{r.get('outcome')}")
+        except KeyError:
+            outcome = v.s(r.get("outcome"))
+        lines.append((outcome, " · ", v.s(r.get("approval_id")), v.t("sep.colon"), v.s(r.get("text"))))
+    return {
+        "summary": " · ".join(t for t, _ in tags),
+        "header": v.header(v.t("title.summary"), v.t("summary.subtitle", n=len(results)), template, tags),
+        "row": Row("", tuple(lines), len(results) - len(shown)) if results else None,
+        "empty": v.t("summary.empty") if not results else None,
+    }
+
+
+def history_view(locale: str, budget: Budget, *, approval_id: str, records: Sequence[Mapping[str, Any]] = (),
+                 tz: str = DEFAULT_TZ) -> dict[str, Any]:
+    v = _View(locale, budget, tz=tz)
+    ordered = sorted(records, key=lambda r: int(r.get("at_ms") or 0))
+    shown = ordered[-budget.rows:] if ordered else []
+    rows = [_history_row(v, r) for r in shown]
+    ident = v.s(approval_id)
+    return {
+        "summary": v.t("title.history", id=ident),
+        "header": v.header(v.t("title.history", id=ident), v.t("history.subtitle", n=len(records)), "indigo"),
+        "empty": v.t("history.empty") if not records else None,
+        "earlier": (v.t("truncated.earlier", n=len(ordered) - len(shown)),) if len(ordered) > len(shown) else (),
+        "rows": rows,
+    }
+
+
+def _history_row(v: _View, r: Mapping[str, Any]) -> Row:
+    action = str(r.get("action") or "")
+    try:
+        action_text = v.t(f"action.{action}")
+    except KeyError:
+        action_text = v.s(action)
+    try:
+        outcome_text = v.t(f"summary.outcome.{r.get('outcome')}")
+    except KeyError:
+        outcome_text = v.s(r.get("outcome"))
+    facts = [action_text, outcome_text]
+    if r.get("code") not in (None, "", 0):
+        facts.append(v.t("history.code", code=v.s(r.get("code"))))
+    lines: list[Line] = [(" · ".join(facts),)]
+    if r.get("reason"):
+        lines.append((v.t("outcome.reason", reason=v.s(r["reason"])),))
+    if r.get("log_id"):
+        lines.append((v.t("error.log_id", log_id=v.s(r["log_id"])),))
+    label = " · ".join(p for p in (v.when(r.get("at_ms")), v.s(r.get("operator"))) if p)
+    return Row(label, tuple(lines))
+
+
+VIEWS: Mapping[str, Callable[..., dict[str, Any]]] = {
+    "approval": approval_view,
+    "attendance_only": attendance_only_view,
+    "pending_list": pending_list_view,
+    "help": help_view,
+    "notice": notice_view,
+    "summary": summary_view,
+    "history": history_view,
+}

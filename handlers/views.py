@@ -1,0 +1,116 @@
+"""Card contexts built from approvals: names resolved, buttons chosen by the rules. Rendering is `cards.render`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import cards
+from bot.approvals import Approval
+from bot.dispatch import Context
+from bot.rules import Action, Actor, available_actions
+
+NAME_BUDGET_S = 1.0  # names are a nicety: never let them eat the answer budget
+
+
+def person_ids(approval: Approval) -> list[tuple[str, str]]:
+    """(id, id_type) of everyone the card names, requester first."""
+    found: list[tuple[str, str]] = []
+
+    def add(open_id: str, user_id: str = "") -> None:
+        if open_id:
+            found.append((open_id, "open_id"))
+        elif user_id:
+            found.append((user_id, "user_id"))
+
+    add(approval.open_id, approval.user_id)
+    for task in approval.tasks:
+        add(task.open_id, task.user_id)
+    for entry in approval.timeline:
+        add(entry.open_id, entry.user_id)
+    for comment in approval.comments:
+        add(comment.open_id, comment.user_id)
+    for widget in approval.form:
+        for open_id in widget.open_ids:
+            add(open_id)
+    return list(dict.fromkeys(found))
+
+
+def resolve_names(ctx: Context, ids: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """id → display name through the contact API (cached); ids that time out or are refused stay ids."""
+    deadline = time.monotonic() + NAME_BUDGET_S
+    names: dict[str, str] = {}
+    for ident, id_type in ids:
+        if time.monotonic() > deadline:
+            break
+        name = ctx.feishu.user_name(ident, id_type, ctx.locale)
+        if name:
+            names[ident] = name
+    return names
+
+
+def names_for(ctx: Context, approval: Approval) -> dict[str, str]:
+    names = resolve_names(ctx, person_ids(approval))
+    # user_id aliases of the same people, so widgets holding user_ids read as names too
+    for task in approval.tasks:
+        if task.user_id and task.open_id in names:
+            names.setdefault(task.user_id, names[task.open_id])
+    if approval.user_id and approval.open_id in names:
+        names.setdefault(approval.user_id, names[approval.open_id])
+    return names
+
+
+def display_name(ctx: Context, actor: Actor) -> str:
+    if actor.open_id:
+        return ctx.feishu.user_name(actor.open_id, "open_id", ctx.locale) or actor.open_id
+    return actor.user_id
+
+
+def buttons_for(ctx: Context, approval: Approval, actor: Actor | None) -> tuple[Action, ...]:
+    """State-only buttons on shared cards (a group sees one card); role-filtered in a one-to-one chat."""
+    if actor is None:
+        return available_actions(approval.approval_type, approval.status)
+    return available_actions(approval.approval_type, approval.status, actor, approval.roles(), ctx.admins)
+
+
+def approval_card(
+    ctx: Context,
+    approval: Approval,
+    *,
+    actions: tuple[Action, ...] | None = None,
+    outcome: Mapping[str, Any] | None = None,
+    notice: str | None = None,
+    processing: bool = False,
+    link: Mapping[str, str] | None = None,
+    names: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    if actions is None:
+        actions = () if outcome or processing else buttons_for(ctx, approval, None)
+    return cards.render(
+        "approval",
+        ctx.locale,
+        approval=approval,
+        actions=tuple(actions),
+        names=dict(names if names is not None else names_for(ctx, approval)),
+        tz=ctx.config.timezone,
+        link=link,
+        outcome=outcome,
+        notice=notice,
+        processing=processing,
+    )
+
+
+def notice_card(ctx: Context, text: str, *, tone: str = "info", title_key: str = "title.notice",
+                log_id: str | None = None) -> dict[str, Any]:
+    return cards.render("notice", ctx.locale, title=cards.text(title_key, ctx.locale), text=text, tone=tone,
+                        log_id=log_id)
+
+
+def help_card(ctx: Context, notice: str | None = None) -> dict[str, Any]:
+    commands = [
+        {"name": c.name, "alias": c.aliases[0] if c.aliases else "", "usage_key": c.usage_key,
+         "summary_key": c.summary_key}
+        for c in ctx.registry.commands.values()
+    ]
+    return cards.render("help", ctx.locale, commands=commands, notice=notice)

@@ -1,0 +1,578 @@
+"""The sandbox's sample world (CONTRACT.md, "Sample world"): app, bot, users, chats, departments, approval
+instances in the seed-004 shape, and the attendance records that `approval_infos/process` acts on.
+
+Everything here is built fresh by `build_world()` so that `SandboxState.reset()` can go back to the seed without
+sharing mutable structures between resets. Instance `form`s are JSON *strings* (as Feishu sends them); times are
+RFC3339 with +08:00 inside forms and millisecond timestamps as strings elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sandbox.state import SandboxState
+
+APP_ID = "cli_sandbox_app"
+APP_SECRET = "sandbox-app-secret"  # noqa: S105 - the sandbox's published test secret
+TENANT_KEY = "tenant_sandbox"
+BOT_OPEN_ID = "ou_bot"
+BOT_UNION_ID = "on_bot"
+BOT_NAME = "Approval Bot"
+BOT_AVATAR = "https://s1-imfile.feishucdn.com/static-resource/v1/sandbox-approval-bot~?image_size=72x72"
+
+CN = timezone(timedelta(hours=8))
+
+# Attendance record status (seed 000 / attendance v1 enums).
+PENDING, REJECTED, APPROVED, CANCELED, REVERTED = 0, 1, 2, 3, 4
+RECORD_FOR_INSTANCE = {"PENDING": PENDING, "REJECTED": REJECTED, "APPROVED": APPROVED,
+                       "CANCELED": CANCELED, "REVERTED": REVERTED}
+
+ATTENDANCE_FIELD = "attendance_approval_id"
+ATTENDANCE_FIELD_ID = "6737202939523236113"
+
+SAMPLES: dict[str, str] = {
+    "remedy_pending": "7300491536801234561",
+    "remedy_pending_2": "7300491536801234562",
+    "remedy_pending_3": "7300491536801234563",
+    "remedy_approved": "7300491536801234564",
+    "remedy_rejected": "7300491536801234565",
+    "remedy_reverted": "7300491536801234566",
+    "leave_pending": "7300491536801234571",
+    "leave_approved": "7300491536801234572",
+    "out_approved": "7300491536801234573",
+    "overtime_approved": "7300491536801234574",
+    "trip_approved": "7300491536801234575",
+    "shift_approved": "7300491536801234576",
+    "own_request": "7300491536801234581",
+    "every_widget": "7300491536801234591",
+    "attendance_field": "7300491536801234592",
+    # the attendance id the attendance_field instance's form names (not its instance code)
+    "attendance_field_id": ATTENDANCE_FIELD_ID,
+    "attendance_only_remedy": "6800000000000000001",
+    "attendance_only_leave": "6800000000000000002",
+}
+
+# -- people and places -------------------------------------------------------------------------------------------
+
+_PEOPLE: tuple[tuple[str, str, str, str, str, str, str], ...] = (
+    # name, zh, en, department, job title, leader name, employee no
+    ("manager", "王经理", "Manager Wang", "od-sales", "销售经理 Sales Manager", "admin", "E10002"),
+    ("manager2", "李经理", "Manager Li", "od-rd", "研发经理 R&D Manager", "admin", "E10003"),
+    ("admin", "赵管理员", "Admin Zhao", "od-rd", "考勤管理员 Attendance Admin", "", "E10001"),
+    ("employee", "张三", "Employee Zhang", "od-sales", "销售代表 Sales Representative", "manager", "E10086"),
+    ("stranger", "陌生人", "Stranger Sun", "od-rd", "实习生 Intern", "manager2", "E10999"),
+)
+
+
+def _user(name: str, zh: str, en: str, dept: str, title: str, leader: str, number: str, order: int) -> dict[str, Any]:
+    return {
+        "union_id": f"on_{name}",
+        "user_id": f"u_{name}",
+        "open_id": f"ou_{name}",
+        "name": zh,
+        "en_name": en,
+        "nickname": en.split()[-1],
+        "email": f"{name}@sandbox.example.com",
+        "enterprise_email": f"{name}@corp.sandbox.example.com",
+        "mobile": f"+86138{order:04d}{order:04d}",
+        "mobile_visible": False,
+        "gender": 1 if order % 2 else 2,
+        "avatar": {
+            "avatar_72": f"https://s1-imfile.feishucdn.com/static-resource/v1/avatar-{name}~?image_size=72x72",
+            "avatar_240": f"https://s1-imfile.feishucdn.com/static-resource/v1/avatar-{name}~?image_size=240x240",
+            "avatar_640": f"https://s1-imfile.feishucdn.com/static-resource/v1/avatar-{name}~?image_size=640x640",
+            "avatar_origin": f"https://s1-imfile.feishucdn.com/static-resource/v1/avatar-{name}~?image_size=noop",
+        },
+        "status": {"is_frozen": False, "is_resigned": False, "is_activated": True, "is_exited": False,
+                   "is_unjoin": False},
+        "department_ids": [dept],
+        "leader_user_id": f"u_{leader}" if leader else "",
+        "city": "北京 Beijing" if dept == "od-rd" else "上海 Shanghai",
+        "country": "CN",
+        "work_station": f"A-{order:02d}",
+        "join_time": 1609459200 + order * 86400 * 37,
+        "is_tenant_manager": name == "admin",
+        "employee_no": number,
+        "employee_type": 1,
+        "orders": [{"department_id": dept, "user_order": 0, "department_order": 1, "is_primary_dept": True}],
+        "time_zone": "Asia/Shanghai",
+        "job_title": title,
+    }
+
+
+def build_users() -> dict[str, dict[str, Any]]:
+    return {p[0]: _user(*p, order=i + 1) for i, p in enumerate(_PEOPLE)}
+
+
+USERS: Mapping[str, Mapping[str, Any]] = build_users()  # read-only reference copy; state holds its own
+
+
+def build_departments() -> dict[str, dict[str, Any]]:
+    return {
+        "od-sales": {"open_department_id": "od-sales", "department_id": "d_sales", "name": "销售部",
+                     "i18n_name": {"zh_cn": "销售部", "en_us": "Sales"}, "leader_user_id": "u_manager"},
+        "od-rd": {"open_department_id": "od-rd", "department_id": "d_rd", "name": "研发部",
+                  "i18n_name": {"zh_cn": "研发部", "en_us": "R&D"}, "leader_user_id": "u_manager2"},
+    }
+
+
+GROUP_CHAT = "oc_group_team"
+
+
+def p2p_chat(name: str) -> str:
+    return f"oc_p2p_{name}"
+
+
+def build_chats() -> dict[str, dict[str, Any]]:
+    chats = {
+        p2p_chat(p[0]): {"chat_id": p2p_chat(p[0]), "chat_type": "p2p", "name": "",
+                         "members": [f"ou_{p[0]}", BOT_OPEN_ID]}
+        for p in _PEOPLE
+    }
+    chats[GROUP_CHAT] = {
+        "chat_id": GROUP_CHAT, "chat_type": "group", "name": "考勤审批群 Attendance Team",
+        "members": [f"ou_{p[0]}" for p in _PEOPLE] + [BOT_OPEN_ID],
+    }
+    return chats
+
+
+def find_user(users: Mapping[str, Mapping[str, Any]], any_id: str) -> Mapping[str, Any] | None:
+    """A user by sample name, open_id, user_id, union_id or email."""
+    if any_id in users:
+        return users[any_id]
+    for user in users.values():
+        if any_id in (user["open_id"], user["user_id"], user["union_id"], user["email"]):
+            return user
+    return None
+
+
+# -- time helpers -------------------------------------------------------------------------------------------------
+
+
+def rfc3339(day: str, clock: str = "00:00") -> str:
+    """`rfc3339("2024-11-18", "09:00")` -> "2024-11-18T09:00:00+08:00"."""
+    return f"{day}T{clock}:00+08:00"
+
+
+def ms(text: str) -> str:
+    """An RFC3339 time as a millisecond timestamp string, the way v4 instances carry times."""
+    return str(int(datetime.fromisoformat(text).timestamp() * 1000))
+
+
+# -- approval definitions -----------------------------------------------------------------------------------------
+
+DEFINITIONS: Mapping[str, Mapping[str, str]] = {
+    "remedy": {"approval_code": "6A1B3C5D-7E8F-4A0B-9C1D-2E3F4A5B6C01", "zh-CN": "补卡申请",
+               "en-US": "Punch Correction", "definition_id": "7300000000000000101"},
+    "leave": {"approval_code": "6A1B3C5D-7E8F-4A0B-9C1D-2E3F4A5B6C02", "zh-CN": "请假",
+              "en-US": "Leave Request", "definition_id": "7300000000000000102"},
+    "out": {"approval_code": "6A1B3C5D-7E8F-4A0B-9C1D-2E3F4A5B6C03", "zh-CN": "外出",
+            "en-US": "Out of Office", "definition_id": "7300000000000000103"},
+    "overtime": {"approval_code": "6A1B3C5D-7E8F-4A0B-9C1D-2E3F4A5B6C04", "zh-CN": "加班",
+                 "en-US": "Overtime", "definition_id": "7300000000000000104"},
+    "trip": {"approval_code": "6A1B3C5D-7E8F-4A0B-9C1D-2E3F4A5B6C05", "zh-CN": "出差",
+             "en-US": "Business Trip", "definition_id": "7300000000000000105"},
+    "shift": {"approval_code": "6A1B3C5D-7E8F-4A0B-9C1D-2E3F4A5B6C06", "zh-CN": "换班",
+              "en-US": "Shift Swap", "definition_id": "7300000000000000106"},
+    "every_widget": {"approval_code": "6A1B3C5D-7E8F-4A0B-9C1D-2E3F4A5B6C07", "zh-CN": "补卡申请（全控件示例）",
+                     "en-US": "Punch Correction (every widget)", "definition_id": "7300000000000000107"},
+}
+DEFINITION_GROUP = {"definition_group_id": "7300000000000000100", "definition_group_name": "考勤 Attendance"}
+
+# -- widgets ------------------------------------------------------------------------------------------------------
+
+
+def remedy_widget(time: str, reason: str) -> dict[str, Any]:
+    return {"id": "widget_remedy", "name": "补卡", "type": "remedyGroup", "value": {"time": time, "reason": reason}}
+
+
+def _note(text: str) -> dict[str, Any]:
+    return {"id": "widget_note", "custom_id": "note", "name": "补充说明 Notes", "type": "textarea", "value": text}
+
+
+def _leave_value(name: str, start: str, end: str, interval: float, unit: str, reason: str) -> dict[str, Any]:
+    return {"name": name, "start": start, "end": end, "interval": interval, "unit": unit, "reason": reason}
+
+
+def _trip_value() -> dict[str, Any]:
+    return {
+        "schedule": [
+            {"start": rfc3339("2024-11-11"), "end": rfc3339("2024-11-12"), "interval": 2.0,
+             "departure": "China/Shanghai/Shanghai", "destination": "China/Beijing/Beijing",
+             "transportation": "Airplane", "oneRound": "One Way", "remark": "客户拜访 client visit"},
+            {"start": rfc3339("2024-11-13"), "end": rfc3339("2024-11-13"), "interval": 1.0,
+             "departure": "China/Beijing/Beijing", "destination": "China/Shanghai/Shanghai",
+             "transportation": "High-speed rail", "oneRound": "One Way", "remark": "返程 return"},
+        ],
+        "interval": 3.0,
+        "reason": "北京客户季度回访 quarterly visit to Beijing clients",
+        "peer": ["u_manager2"],
+    }
+
+
+def _every_widget_form() -> list[dict[str, Any]]:
+    img = "https://p3-approval-sign.byteimg.com/lark-approval-attachment/image/20241118/1/"
+    att = "https://p3-approval-sign.byteimg.com/lark-approval-attachment/file/20241118/1/"
+    return [
+        remedy_widget(rfc3339("2024-11-15", "09:00"), "地铁故障忘记打卡 Metro breakdown, forgot to clock in"),
+        {"id": "widget_input", "custom_id": "subject", "name": "标题 Subject", "type": "input",
+         "value": "11月15日上班补卡 / Clock-in correction for Nov 15"},
+        {"id": "widget_textarea", "name": "详细说明 Details", "type": "textarea",
+         "value": "早上 8:55 到达公司，门禁故障未能打卡。\nArrived 08:55; the badge reader was down. **not bold** <at id=all></at>"},
+        {"id": "widget_number", "name": "补卡次数 Corrections this month", "type": "number", "value": 2},
+        {"id": "widget_amount", "name": "打车费 Taxi fare", "type": "amount", "value": 86.5,
+         "ext": {"currency": "CNY", "capitalValue": "捌拾陆元伍角"}},
+        {"id": "widget_formula", "name": "合计 Total", "type": "formula", "value": 173.0},
+        {"id": "widget_date", "name": "发生日期 Date", "type": "date", "value": rfc3339("2024-11-15", "08:55")},
+        {"id": "widget_interval", "name": "影响时段 Affected period", "type": "dateInterval",
+         "value": {"start": rfc3339("2024-11-15", "08:30"), "end": rfc3339("2024-11-15", "09:30"), "interval": 0.5}},
+        {"id": "widget_radio", "name": "原因类别 Category", "type": "radio", "value": "设备故障 Device failure"},
+        {"id": "widget_radio_v2", "name": "紧急程度 Urgency", "type": "radioV2", "value": "普通 Normal"},
+        {"id": "widget_checkbox", "name": "证明材料 Evidence", "type": "checkbox",
+         "value": ["门禁记录 Badge log", "同事证明 Colleague statement"]},
+        {"id": "widget_checkbox_v2", "name": "通知 Notify", "type": "checkboxV2", "value": ["HR", "IT"]},
+        {"id": "widget_contact", "name": "证明人 Witness", "type": "contact", "value": ["u_manager2"],
+         "open_ids": ["ou_manager2"]},
+        {"id": "widget_department", "name": "所属部门 Department", "type": "department",
+         "value": [{"open_id": "od-sales"}]},
+        {"id": "widget_connect", "name": "关联审批 Related approvals", "type": "connect",
+         "value": [SAMPLES["remedy_approved"]]},
+        {"id": "widget_document", "name": "说明文档 Document", "type": "document",
+         "value": {"token": "doxcnSandboxRemedyPolicy01", "type": "docx", "title": "补卡制度 Remedy policy",
+                   "url": "https://sandbox.feishu.cn/docx/doxcnSandboxRemedyPolicy01"}},
+        {"id": "widget_attachment", "name": "附件 Attachment", "type": "attachment",
+         "ext": "'门禁日志.xlsx'", "value": [f"{att}badge-log.xlsx"]},
+        {"id": "widget_attachment_v2", "name": "附件V2 Attachments", "type": "attachmentV2",
+         "ext": "'门禁截图.png','说明 (final).pdf'", "value": [f"{att}badge.png", f"{att}statement.pdf"]},
+        {"id": "widget_image", "name": "现场照片 Photo", "type": "image", "ext": "'reader.jpg'",
+         "value": [f"{img}reader.jpg"]},
+        {"id": "widget_image_v2", "name": "图片V2 Images", "type": "imageV2", "ext": "'queue.jpg','clock.jpg'",
+         "value": [f"{img}queue.jpg", f"{img}clock.jpg"]},
+        {"id": "widget_field_list", "name": "费用明细 Expenses", "type": "fieldList", "value": [
+            [{"id": "widget_fl_item", "name": "项目 Item", "type": "input", "value": "打车 Taxi"},
+             {"id": "widget_fl_amount", "name": "金额 Amount", "type": "amount", "value": 46.5},
+             {"id": "widget_fl_date", "name": "日期 Date", "type": "date", "value": rfc3339("2024-11-15", "08:20")}],
+            [{"id": "widget_fl_item", "name": "项目 Item", "type": "input", "value": "早餐 Breakfast"},
+             {"id": "widget_fl_amount", "name": "金额 Amount", "type": "amount", "value": 40},
+             {"id": "widget_fl_date", "name": "日期 Date", "type": "date", "value": rfc3339("2024-11-15", "08:40")}],
+        ]},
+        {"id": "widget_telephone", "name": "联系电话 Phone", "type": "telephone",
+         "value": {"country_code": "+86", "national_number": "13800138000"}},
+        {"id": "widget_address", "name": "地点 Location", "type": "address",
+         "value": "China/Shanghai/Shanghai/Pudong Xinqu/世纪大道 100 号 Century Ave 100"},
+        {"id": "widget_leave", "name": "请假 Leave", "type": "leaveGroup",
+         "value": {"name": "事假 Personal leave", "start": rfc3339("2024-11-20"), "end": rfc3339("2024-11-20", "12:00"),
+                   "interval": 0.5}},
+        {"id": "widget_leave_v2", "name": "请假V2 Leave", "type": "leaveGroupV2",
+         "value": _leave_value("年假 Annual leave", rfc3339("2024-11-21"), rfc3339("2024-11-22"), 2.0, "DAY",
+                               "家中有事 family matters")},
+        {"id": "widget_shift", "name": "换班 Shift", "type": "shiftGroup",
+         "value": {"shiftTime": rfc3339("2024-11-23", "09:00"), "returnTime": rfc3339("2024-11-24", "09:00"),
+                   "reason": "与同事换班 swap with a colleague"}},
+        {"id": "widget_work", "name": "加班 Overtime", "type": "workGroup",
+         "value": {"name": "加班费 Overtime pay", "start": rfc3339("2024-11-16", "10:00"),
+                   "end": rfc3339("2024-11-16", "18:00"), "interval": 8.0, "reason": "季度结账 quarter close"}},
+        {"id": "widget_trip", "name": "出差 Trip", "type": "tripGroup", "value": _trip_value()},
+        {"id": "widget_out", "name": "外出 Out", "type": "outGroup",
+         "value": {"name": "外出 Out", "start": rfc3339("2024-11-19", "14:00"), "end": rfc3339("2024-11-19", "17:00"),
+                   "interval": 3.0, "unit": "HOUR", "reason": "拜访客户 client visit"}},
+        {"id": "widget_mystery", "name": "未知控件 Mystery", "type": "mysteryWidget",
+         "value": {"anything": ["goes", 42], "nested": {"ok": True}}},
+    ]
+
+
+# -- instances ----------------------------------------------------------------------------------------------------
+
+
+def _task(task_id: str, user: str, status: str, node: str, start: str, end: str = "0", kind: str = "AND",
+          custom: str = "manager") -> dict[str, Any]:
+    return {"id": task_id, "user_id": f"u_{user}", "open_id": f"ou_{user}", "status": status,
+            "node_id": _node_id(node), "node_name": node,
+            "custom_node_id": custom, "type": kind, "start_time": start, "end_time": end}
+
+
+def _node_id(node: str) -> str:
+    # deterministic (hash() is salted per process), 32 hex chars like Feishu's node ids
+    digest = 0
+    for ch in node:
+        digest = (digest * 131 + ord(ch)) % (16**32)
+    return f"{digest:032x}"
+
+
+def _entry(kind: str, at: str, user: str = "", task_id: str = "", comment: str = "", **extra: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {"type": kind, "create_time": at, "user_id": f"u_{user}" if user else "",
+                             "open_id": f"ou_{user}" if user else "", "ext": "{}", "node_key": ""}
+    if task_id:
+        entry["task_id"] = task_id
+    if comment:
+        entry["comment"] = comment
+    entry.update(extra)
+    return entry
+
+
+def _instance(code: str, kind: str, status: str, *, requester: str, start: str, form: list[dict[str, Any]],
+              tasks: list[dict[str, Any]], timeline: list[dict[str, Any]], end: str = "0",
+              comments: Iterable[dict[str, Any]] = (), serial: str = "") -> dict[str, Any]:
+    definition = DEFINITIONS[kind]
+    user = USERS[requester]
+    return {
+        "approval_name": definition["zh-CN"],
+        "start_time": start,
+        "end_time": end,
+        "user_id": user["user_id"],
+        "open_id": user["open_id"],
+        "serial_number": serial or f"20241118{code[-4:]}",
+        "department_id": user["department_ids"][0],
+        "status": status,
+        "uuid": f"{int(code) % 16**8:08x}",
+        "form": json.dumps(form, ensure_ascii=False),
+        "task_list": tasks,
+        "comment_list": list(comments),
+        "timeline": timeline,
+        "modified_instance_code": "",
+        "reverted_instance_code": "",
+        "approval_code": definition["approval_code"],
+        "reverted": status == "REVERTED",
+        "instance_code": code,
+    }
+
+
+def _simple(name: str, kind: str, status: str, form: list[dict[str, Any]], day: str, *, reason: str = "",
+            requester: str = "employee") -> dict[str, Any]:
+    """An instance with one approver (manager) and the timeline its status implies."""
+    code = SAMPLES[name]
+    start = ms(rfc3339(day, "09:30"))
+    decided = ms(rfc3339(day, "11:05"))
+    task_id = f"{code[:-1]}9"
+    done = status != "PENDING"
+    task_status = {"PENDING": "PENDING", "APPROVED": "APPROVED", "REJECTED": "REJECTED",
+                   "REVERTED": "APPROVED"}.get(status, "DONE")
+    tasks = [_task(task_id, "manager", task_status, "直属上级审批 Manager approval", start,
+                   decided if done else "0")]
+    timeline = [_entry("START", start, requester)]
+    if status in ("APPROVED", "REVERTED"):
+        timeline.append(_entry("PASS", decided, "manager", task_id, "同意 Approved", node_key="APPROVAL_MANAGER"))
+    if status == "REJECTED":
+        timeline.append(_entry("REJECT", decided, "manager", task_id, reason or "理由不充分 Not enough detail",
+                               node_key="APPROVAL_MANAGER"))
+    end = "0"
+    if status == "REVERTED":
+        reverted = ms(rfc3339(day, "16:40"))
+        timeline.append(_entry("REVERTED", reverted, comment="考勤撤销 Revoked in attendance",
+                               ext=json.dumps({"source": "attendance"})))
+        end = decided
+    elif done:
+        end = decided
+    return _instance(code, kind, status, requester=requester, start=start, form=form, tasks=tasks,
+                     timeline=timeline, end=end)
+
+
+def _remedy_form(day: str, clock: str, reason: str, note: str) -> list[dict[str, Any]]:
+    return [remedy_widget(rfc3339(day, clock), reason), _note(note)]
+
+
+def _instances() -> list[dict[str, Any]]:
+    out = [
+        _simple("remedy_pending", "remedy", "PENDING",
+                _remedy_form("2024-11-15", "09:00", "忘记打卡 Forgot to clock in", "早上开会直接去了会议室。"),
+                "2024-11-18"),
+        _simple("remedy_pending_3", "remedy", "PENDING",
+                _remedy_form("2024-11-14", "18:30", "手机没电 Phone battery died", "下班时手机没电，无法打卡。"),
+                "2024-11-15"),
+        _simple("remedy_approved", "remedy", "APPROVED",
+                _remedy_form("2024-11-08", "09:00", "外出培训 Off-site training", "全天在客户处培训。"), "2024-11-11"),
+        _simple("remedy_rejected", "remedy", "REJECTED",
+                _remedy_form("2024-11-06", "09:00", "睡过头 Overslept", ""), "2024-11-07",
+                reason="不符合补卡规定 Not covered by the remedy policy"),
+        _simple("remedy_reverted", "remedy", "REVERTED",
+                _remedy_form("2024-11-04", "18:00", "系统故障 System outage", "打卡机故障。"), "2024-11-05"),
+        _simple("leave_pending", "leave", "PENDING", [
+            {"id": "widget_leave_v2", "name": "请假", "type": "leaveGroupV2",
+             "value": _leave_value("年假 Annual leave", rfc3339("2024-11-25"), rfc3339("2024-11-26"), 2.0, "DAY",
+                                   "回老家探亲 visiting family")}], "2024-11-18"),
+        _simple("leave_approved", "leave", "APPROVED", [
+            {"id": "widget_leave", "name": "请假", "type": "leaveGroup",
+             "value": {"name": "病假 Sick leave", "start": rfc3339("2024-11-12"), "end": rfc3339("2024-11-12", "12:00"),
+                       "interval": 0.5}}], "2024-11-12"),
+        _simple("out_approved", "out", "APPROVED", [
+            {"id": "widget_out", "name": "外出", "type": "outGroup",
+             "value": {"name": "外出", "start": rfc3339("2024-11-13", "14:00"), "end": rfc3339("2024-11-13", "17:30"),
+                       "interval": 3.5, "unit": "HOUR", "reason": "银行办理业务 bank errands"}}], "2024-11-13"),
+        _simple("overtime_approved", "overtime", "APPROVED", [
+            {"id": "widget_work", "name": "加班", "type": "workGroup",
+             "value": {"name": "调休 Time off in lieu", "start": rfc3339("2024-11-09", "10:00"),
+                       "end": rfc3339("2024-11-09", "16:00"), "interval": 6.0, "reason": "上线支持 release support"}},
+            _note("周六上线值班。")], "2024-11-10"),
+        _simple("trip_approved", "trip", "APPROVED", [
+            {"id": "widget_trip", "name": "出差", "type": "tripGroup", "value": _trip_value()}], "2024-11-08"),
+        _simple("shift_approved", "shift", "APPROVED", [
+            {"id": "widget_shift", "name": "换班", "type": "shiftGroup",
+             "value": {"shiftTime": rfc3339("2024-11-16", "09:00"), "returnTime": rfc3339("2024-11-17", "09:00"),
+                       "reason": "家里有事 family matters"}}], "2024-11-14"),
+        _attendance_field(),
+        _two_approvers(),
+        _own_request(),
+        _every_widget(),
+    ]
+    return out
+
+
+def _two_approvers() -> dict[str, Any]:
+    code = SAMPLES["remedy_pending_2"]
+    start = ms(rfc3339("2024-11-18", "10:10"))
+    node = "部门负责人或签 Department heads (either)"
+    return _instance(code, "remedy", "PENDING", requester="employee", start=start,
+                     form=_remedy_form("2024-11-18", "08:58", "打卡机故障 Clock broken", "两位经理任一审批即可。"),
+                     tasks=[_task(f"{code[:-1]}8", "manager", "PENDING", node, start, kind="OR"),
+                            _task(f"{code[:-1]}9", "manager2", "PENDING", node, start, kind="OR")],
+                     timeline=[_entry("START", start, "employee")])
+
+
+def _own_request() -> dict[str, Any]:
+    code = SAMPLES["own_request"]
+    start = ms(rfc3339("2024-11-18", "13:20"))
+    node = "上级审批 Approvers"
+    return _instance(code, "remedy", "PENDING", requester="manager", start=start,
+                     form=_remedy_form("2024-11-18", "09:00", "出差返程 Returning from a trip", "高铁晚点。"),
+                     tasks=[_task(f"{code[:-1]}8", "manager2", "PENDING", node, start, kind="OR"),
+                            _task(f"{code[:-1]}9", "admin", "PENDING", node, start, kind="OR")],
+                     timeline=[_entry("START", start, "manager")])
+
+
+def _attendance_field() -> dict[str, Any]:
+    code = SAMPLES["attendance_field"]
+    start = ms(rfc3339("2024-11-18", "15:00"))
+    form = [
+        remedy_widget(rfc3339("2024-11-18", "18:05"), "加班后忘记打卡 Forgot after working late"),
+        {"id": "widget_attendance", "custom_id": ATTENDANCE_FIELD, "name": "考勤审批ID Attendance id",
+         "type": "input", "value": ATTENDANCE_FIELD_ID},
+        _note("考勤系统中的审批编号见上。"),
+    ]
+    task_id = f"{code[:-1]}9"
+    return _instance(code, "remedy", "PENDING", requester="employee", start=start, form=form,
+                     tasks=[_task(task_id, "manager", "PENDING", "直属上级审批 Manager approval", start)],
+                     timeline=[_entry("START", start, "employee")])
+
+
+def _every_widget() -> dict[str, Any]:
+    code = SAMPLES["every_widget"]
+    start = ms(rfc3339("2024-11-18", "08:45"))
+    first = ms(rfc3339("2024-11-18", "09:40"))
+    note = ms(rfc3339("2024-11-18", "10:15"))
+    img = "https://p3-approval-sign.byteimg.com/lark-approval-attachment/image/20241118/1/"
+    done_task, open_task = f"{code[:-1]}7", f"{code[:-1]}9"
+    tasks = [
+        _task(done_task, "manager2", "APPROVED", "证明人确认 Witness check", start, first, custom="witness"),
+        _task(open_task, "manager", "PENDING", "直属上级审批 Manager approval", first),
+    ]
+    timeline = [
+        _entry("START", start, "employee"),
+        _entry("CC", start, "employee", user_id_list=["u_admin"], open_id_list=["ou_admin"],
+               cc_user_list=[{"user_id": "u_admin", "cc_id": f"{code[:-1]}6", "open_id": "ou_admin"}]),
+        _entry("PASS", first, "manager2", done_task, "情况属实 Confirmed", node_key="APPROVAL_WITNESS",
+               files=[{"url": f"{img}witness.png", "file_size": 48213, "title": "witness.png", "type": "image"}]),
+    ]
+    comments = [
+        {"id": f"{code[:-1]}1", "user_id": "u_employee", "open_id": "ou_employee",
+         "comment": "补充门禁截图 Badge screenshot attached", "create_time": note,
+         "files": [{"url": f"{img}badge-2.png", "file_size": 186823, "title": "门禁截图2.png", "type": "image"},
+                   {"url": f"{img}log.pdf", "file_size": 20480, "title": "log.pdf", "type": "attachment"}]},
+        {"id": f"{code[:-1]}2", "user_id": "u_manager2", "open_id": "ou_manager2",
+         "comment": "已核实 <b>verified</b> [link](https://example.com)", "create_time": first, "files": []},
+    ]
+    return _instance(code, "every_widget", "PENDING", requester="employee", start=start,
+                     form=_every_widget_form(), tasks=tasks, timeline=timeline, comments=comments)
+
+
+# -- attendance records -------------------------------------------------------------------------------------------
+
+
+def _record(approval_id: str, approval_type: str, status: int, user: str, instance_code: str | None,
+            detail: Mapping[str, Any], created: str) -> dict[str, Any]:
+    return {"approval_id": approval_id, "approval_type": approval_type, "status": status,
+            "user_id": f"u_{user}", "open_id": f"ou_{user}", "instance_code": instance_code,
+            "detail": dict(detail), "create_time": created, "update_time": created}
+
+
+_TYPE_OF_KIND = {"remedy": "remedy", "every_widget": "remedy", "leave": "leave", "out": "out",
+                 "overtime": "overtime", "trip": "trip"}
+_KIND_OF_CODE = {code: kind for code, kind in (
+    (SAMPLES["remedy_pending"], "remedy"), (SAMPLES["remedy_pending_2"], "remedy"),
+    (SAMPLES["remedy_pending_3"], "remedy"), (SAMPLES["remedy_approved"], "remedy"),
+    (SAMPLES["remedy_rejected"], "remedy"), (SAMPLES["remedy_reverted"], "remedy"),
+    (SAMPLES["leave_pending"], "leave"), (SAMPLES["leave_approved"], "leave"), (SAMPLES["out_approved"], "out"),
+    (SAMPLES["overtime_approved"], "overtime"), (SAMPLES["trip_approved"], "trip"),
+    (SAMPLES["own_request"], "remedy"), (SAMPLES["every_widget"], "every_widget"),
+)}
+
+
+def _records(instances: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    records: dict[str, dict[str, Any]] = {}
+    for code, kind in _KIND_OF_CODE.items():
+        inst = instances[code]
+        requester = str(inst["open_id"]).removeprefix("ou_")
+        records[code] = _record(code, _TYPE_OF_KIND[kind], RECORD_FOR_INSTANCE[inst["status"]], requester, code,
+                                {"form_widget": kind}, inst["start_time"])
+    field_inst = instances[SAMPLES["attendance_field"]]
+    records[ATTENDANCE_FIELD_ID] = _record(
+        ATTENDANCE_FIELD_ID, "remedy", PENDING, "employee", SAMPLES["attendance_field"],
+        {"remedy_date": 20241118, "punch_no": 0, "work_type": 2, "remedy_time": "2024-11-18 18:05",
+         "reason": "加班后忘记打卡"}, field_inst["start_time"])
+    records[SAMPLES["attendance_only_remedy"]] = _record(
+        SAMPLES["attendance_only_remedy"], "remedy", PENDING, "employee", None,
+        {"remedy_date": 20241119, "punch_no": 0, "work_type": 1, "remedy_time": "2024-11-19 09:00",
+         "reason": "第三方系统提交的补卡 remedy from a third-party system"}, ms(rfc3339("2024-11-19", "10:00")))
+    records[SAMPLES["attendance_only_leave"]] = _record(
+        SAMPLES["attendance_only_leave"], "leave", APPROVED, "employee", None,
+        {"leave_type": "年假 Annual leave", "start_time": "2024-11-27 09:00:00", "end_time": "2024-11-27 18:00:00",
+         "interval": 28800, "unit": 1, "reason": "第三方系统写入的请假 leave from a third-party system"},
+        ms(rfc3339("2024-11-19", "10:05")))
+    return records
+
+
+def build_world() -> dict[str, Any]:
+    """A fresh, independent copy of the whole sample world."""
+    instances = {inst["instance_code"]: inst for inst in _instances()}
+    return {
+        "users": build_users(),
+        "departments": build_departments(),
+        "chats": build_chats(),
+        "instances": instances,
+        "records": _records(instances),
+    }
+
+
+# -- benchmarks -------------------------------------------------------------------------------------------------
+
+def pending_remedy(code: str, approver: str, requester: str = "employee", index: int = 0) -> dict[str, Any]:
+    """One extra PENDING remedy instance with a PENDING task for `approver` (a sample user name)."""
+    day = (datetime(2024, 11, 18, tzinfo=CN) - timedelta(days=index % 28)).date().isoformat()
+    start = str(int(ms(rfc3339(day, "09:30"))) + index)
+    task = _task(f"{code[:-1]}9", approver, "PENDING",
+                 "直属上级审批 Manager approval", start)
+    return _instance(code, "remedy", "PENDING", requester=requester, start=start,
+                     form=_remedy_form(day, "09:00", f"批量样例 {index} Bulk sample {index}", ""),
+                     tasks=[task], timeline=[_entry("START", start, requester)], serial=f"2024BENCH{index:06d}")
+
+
+def seed_pending(state: SandboxState, approver: str = "manager", n: int = 1000,
+                 requester: str = "employee") -> list[str]:
+    """Add `n` PENDING remedy approvals for `approver` (with attendance records); returns their codes."""
+    if approver not in USERS or requester not in USERS:
+        raise ValueError(f"unknown sample user: {approver!r} / {requester!r}")
+    codes: list[str] = []
+    with state.lock:
+        base = 7400000000000000000 + len(state.instances) * 10_000
+        for i in range(n):
+            code = str(base + i * 10 + 1)
+            while code in state.instances:
+                code = str(int(code) + 1_000_000)
+            inst = pending_remedy(code, approver, requester, i)
+            record = _record(code, "remedy", PENDING, requester, code, {"form_widget": "remedy"}, inst["start_time"])
+            state.put_instance(inst, record)
+            codes.append(code)
+    return codes

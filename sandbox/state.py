@@ -1,0 +1,546 @@
+"""Everything the sandbox remembers: the sample world, what the bot sent, issued credentials, the call log and
+the injected faults. One lock (`state.lock`, re-entrant) guards all of it; the Flask app holds it while a request
+changes the world, never while a request is delayed or held.
+
+`reset()` goes back to the seed but keeps issued tenant tokens valid, so clients that cached a token (lark-oapi
+caches per process) keep working from one test to the next. Requests still delayed or held when `reset()` runs are
+abandoned: they wake up, see the epoch changed, and drop their connection without touching the new world.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from sandbox import data
+
+# Endpoint names, used by the call log and by `inject`.
+ENDPOINTS = (
+    "token",          # POST /open-apis/auth/v3/tenant_access_token/internal
+    "app_token",      # POST /open-apis/auth/v3/app_access_token/internal
+    "instance_get",   # GET  /open-apis/approval/v4/instances/{instance_id}
+    "tasks_query",    # GET  /open-apis/approval/v4/tasks/query
+    "process",        # POST /open-apis/attendance/v1/approval_infos/process
+    "message_create",  # POST /open-apis/im/v1/messages
+    "message_reply",  # POST /open-apis/im/v1/messages/{message_id}/reply
+    "message_patch",  # PATCH /open-apis/im/v1/messages/{message_id}
+    "card_update",    # POST /open-apis/interactive/v1/card/update
+    "user_get",       # GET  /open-apis/contact/v3/users/{user_id}
+    "bot_info",       # GET  /open-apis/bot/v3/info
+)
+ANY_ENDPOINT = "*"
+
+HOLD_MAX_S = 60.0
+TENANT_TOKEN_TTL_S = 7200
+TOKEN_RENEW_WINDOW_S = 1800  # asking with less than 30 min left gets a new token (the old one stays valid)
+CARD_TOKEN_TTL_S = 30 * 60
+CARD_TOKEN_MAX_USES = 2
+UUID_TTL_S = 3600
+PATCH_QPS = 5
+
+
+@dataclass
+class Call:
+    """One request to /open-apis, recorded on arrival and completed when answered (or dropped)."""
+
+    endpoint: str
+    method: str
+    path: str
+    query: dict[str, str]
+    json: Any
+    body: str
+    headers: dict[str, str]
+    time: float
+    epoch: int = 0
+    status: int | None = None  # HTTP status; None while in flight or when the connection was dropped
+    response: Any = None  # the JSON answered (None when dropped or not JSON)
+    log_id: str = ""
+    duration_s: float | None = None
+    outcome: str = "pending"  # ok | error | dropped | aborted | pending
+    fault: dict[str, Any] | None = None
+    applied: bool = False  # the endpoint's logic ran: the world may have changed
+
+    @property
+    def code(self) -> int | None:
+        return self.response.get("code") if isinstance(self.response, dict) else None
+
+    def __getitem__(self, key: str) -> Any:  # dict-style access for convenience in tests
+        return getattr(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return getattr(self, key, default)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["code"] = self.code
+        return out
+
+
+@dataclass
+class Fault:
+    endpoint: str
+    id: str | None = None
+    latency_s: float = 0.0
+    http_status: int | None = None
+    code: int | None = None
+    msg: str | None = None
+    times: int | None = None  # remaining matches; None = until cleared
+    rate_limit_reset_s: float | None = None
+    drop_after_apply: bool = False
+    hold: bool = False
+    hold_after_apply: bool = False
+    drop: bool = False  # close the connection without applying (a connection reset)
+    body: str | None = None  # answer this raw, non-JSON body instead
+    hits: int = 0
+
+    @property
+    def answers_error(self) -> bool:
+        return any(v is not None for v in (self.http_status, self.code, self.rate_limit_reset_s, self.body))
+
+    def matches(self, endpoint: str, subject: str | None) -> bool:
+        if self.times is not None and self.times <= 0:
+            return False
+        if self.endpoint not in (endpoint, ANY_ENDPOINT):
+            return False
+        return self.id is None or self.id == subject
+
+    def describe(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) not in (None, False, 0.0)
+                or f.name == "endpoint"}
+
+
+FAULT_OPTIONS = frozenset(f.name for f in fields(Fault)) - {"endpoint", "hits"}
+
+
+@dataclass
+class CardToken:
+    token: str
+    message_id: str
+    chat_id: str
+    operator: str
+    issued_at: float
+    uses: int = 0
+    answered_at: float | None = None
+
+
+@dataclass(frozen=True)
+class EventTarget:
+    """Where the sandbox pushes `approval_instance` events after a process call changes an instance."""
+
+    url: str  # the bot's base URL
+    encrypt_key: str
+    verification_token: str
+    path: str = "/webhook/event"
+    app_id: str = data.APP_ID
+
+
+class SandboxState:
+    def __init__(self, *, app_id: str = data.APP_ID, app_secret: str = data.APP_SECRET,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.app_id = app_id
+        self.app_secret = app_secret
+        self.tenant_key = data.TENANT_KEY
+        self.lock = threading.RLock()
+        self._cond = threading.Condition(self.lock)
+        self._clock = clock
+        self._offset = 0.0
+        self.epoch = 0
+        self.calls: list[Call] = []
+        self.faults: list[Fault] = []
+        self.tenant_tokens: dict[str, float] = {}  # token -> expiry (state time); kept across reset()
+        self.app_tokens: dict[str, float] = {}
+        self._current_tenant_token = ""
+        self._revoked: set[str] = set()
+        self.card_tokens: dict[str, CardToken] = {}
+        self.messages: dict[str, dict[str, Any]] = {}
+        self.notifications: list[dict[str, Any]] = []
+        self.event_target: EventTarget | None = None
+        self._uuids: dict[tuple[str, str], tuple[str, float]] = {}
+        self._patches: dict[str, deque[float]] = {}
+        self._held = 0
+        self._release_generation = 0
+        self._load_world()
+
+    # -- time -----------------------------------------------------------------------------------------------------
+
+    def now(self) -> float:
+        return self._clock() + self._offset
+
+    def now_ms(self) -> str:
+        return str(int(self.now() * 1000))
+
+    def advance(self, seconds: float) -> None:
+        """Move the sandbox's clock (token and card-token expiry, 14-day windows); reset() undoes it."""
+        with self.lock:
+            self._offset += seconds
+
+    # -- world ----------------------------------------------------------------------------------------------------
+
+    def _load_world(self) -> None:
+        world = data.build_world()
+        self.users: dict[str, dict[str, Any]] = world["users"]
+        self.departments: dict[str, dict[str, Any]] = world["departments"]
+        self.chats: dict[str, dict[str, Any]] = world["chats"]
+        self.instances: dict[str, dict[str, Any]] = world["instances"]
+        self.records: dict[str, dict[str, Any]] = world["records"]
+
+    def reset(self) -> None:
+        """Back to the seed: world, messages, calls, faults, holds, card tokens, clock. Tenant tokens survive."""
+        with self._cond:
+            self.epoch += 1
+            self.calls.clear()  # in place: `sandbox.calls` references stay live
+            self.faults.clear()
+            self.messages.clear()
+            self.card_tokens.clear()
+            self.notifications.clear()
+            self._uuids.clear()
+            self._patches.clear()
+            self._revoked.clear()
+            self.event_target = None
+            self._offset = 0.0
+            self._release_generation += 1
+            self._load_world()
+            self._cond.notify_all()
+
+    def find_user(self, any_id: str) -> dict[str, Any] | None:
+        found = data.find_user(self.users, any_id)
+        return dict(found) if found is not None else None
+
+    def find_instance(self, instance_id: str) -> dict[str, Any] | None:
+        """The live instance dict by instance code or creation uuid (hold the lock while using it)."""
+        with self.lock:
+            found = self.instances.get(instance_id)
+            if found is None:
+                found = next((i for i in self.instances.values() if i.get("uuid") == instance_id), None)
+            return found
+
+    def instance(self, instance_id: str) -> dict[str, Any] | None:
+        """A copy of an instance (test helper)."""
+        with self.lock:
+            found = self.find_instance(instance_id)
+            return copy.deepcopy(found) if found is not None else None
+
+    def record(self, approval_id: str) -> dict[str, Any] | None:
+        """A copy of an attendance record (test helper)."""
+        with self.lock:
+            found = self.records.get(approval_id)
+            return copy.deepcopy(found) if found is not None else None
+
+    def record_for_instance(self, instance_code: str) -> dict[str, Any] | None:
+        with self.lock:
+            return next((copy.deepcopy(r) for r in self.records.values() if r.get("instance_code") == instance_code),
+                        None)
+
+    def put_instance(self, instance: Mapping[str, Any], record: Mapping[str, Any] | None = None) -> None:
+        """Add or replace an instance (and its attendance record) in the world."""
+        with self.lock:
+            self.instances[str(instance["instance_code"])] = copy.deepcopy(dict(instance))
+            if record is not None:
+                self.records[str(record["approval_id"])] = copy.deepcopy(dict(record))
+
+    def set_status(self, any_id: str, status: str) -> None:
+        """Force an instance and its attendance record into `status` (PENDING, APPROVED, …) for a test set-up."""
+        status = status.upper()
+        with self.lock:
+            inst = self.find_instance(any_id)
+            record = self.records.get(any_id)
+            if inst is not None:
+                inst["status"] = status
+                record = record or next((r for r in self.records.values()
+                                         if r.get("instance_code") == inst["instance_code"]), None)
+            if record is not None and status in data.RECORD_FOR_INSTANCE:
+                record["status"] = data.RECORD_FOR_INSTANCE[status]
+            if inst is None and record is None:
+                raise KeyError(any_id)
+
+    def snapshot(self, any_id: str) -> dict[str, Any]:
+        """The instance and attendance record an id names (either an instance code or an attendance id)."""
+        with self.lock:
+            inst = self.find_instance(any_id)
+            record = self.records.get(any_id)
+            if record is None and inst is not None:
+                record = next((r for r in self.records.values() if r.get("instance_code") == inst["instance_code"]),
+                              None)
+            if inst is None and record is not None and record.get("instance_code"):
+                inst = self.instances.get(record["instance_code"])
+            return {"instance": copy.deepcopy(inst), "attendance": copy.deepcopy(record)}
+
+    # -- tenant tokens -----------------------------------------------------------------------------------------
+
+    def issue_tenant_token(self) -> tuple[str, int]:
+        """The current token while it has ≥ 30 min left, else a new one (the old one stays valid until expiry)."""
+        with self.lock:
+            now = self.now()
+            current = self._current_tenant_token
+            expires = self.tenant_tokens.get(current, 0.0)
+            if current and current not in self._revoked and expires - now >= TOKEN_RENEW_WINDOW_S:
+                return current, int(expires - now)
+            token = "t-g" + secrets.token_hex(19)
+            self.tenant_tokens[token] = now + TENANT_TOKEN_TTL_S
+            self._current_tenant_token = token
+            return token, TENANT_TOKEN_TTL_S
+
+    def issue_app_token(self) -> tuple[str, int]:
+        with self.lock:
+            token = "a-g" + secrets.token_hex(19)
+            self.app_tokens[token] = self.now() + TENANT_TOKEN_TTL_S
+            return token, TENANT_TOKEN_TTL_S
+
+    def tenant_token_valid(self, token: str) -> bool:
+        with self.lock:
+            expires = self.tenant_tokens.get(token)
+            return expires is not None and expires > self.now() and token not in self._revoked
+
+    def revoke_tokens(self) -> None:
+        """Every tenant token issued so far answers 99991663 until reset() (token-refresh tests)."""
+        with self.lock:
+            self._revoked.update(self.tenant_tokens)
+            self._current_tenant_token = ""
+
+    # -- faults, holds --------------------------------------------------------------------------------------------
+
+    def inject(self, endpoint: str, *, id: str | None = None, latency_s: float = 0, http_status: int | None = None,  # noqa: A002
+               code: int | None = None, msg: str | None = None, times: int | None = None,
+               rate_limit_reset_s: float | None = None, drop_after_apply: bool = False, hold: bool = False,
+               hold_after_apply: bool = False, drop: bool = False, body: str | None = None) -> Fault:
+        """Make matching requests misbehave. Faults match in the order injected; the first match applies.
+
+        `id` narrows it to one subject (instance id, approval_id, message id, receive_id, user id, app_id).
+        `times` limits how many requests it hits. Order of effects: hold, latency, then either an error answer
+        (`http_status` / `code` / `rate_limit_reset_s` / `body`), a dropped connection (`drop`), or the real
+        answer, after which `hold_after_apply` and `drop_after_apply` apply.
+        """
+        if endpoint != ANY_ENDPOINT and endpoint not in ENDPOINTS:
+            raise ValueError(f"unknown endpoint {endpoint!r}; one of {', '.join(ENDPOINTS)} or '*'")
+        if latency_s < 0 or (times is not None and times < 0):
+            raise ValueError("latency_s and times must not be negative")
+        if http_status is not None and not 100 <= http_status <= 599:
+            raise ValueError("http_status must be an HTTP status code")
+        fault = Fault(endpoint, id=None if id is None else str(id), latency_s=float(latency_s),
+                      http_status=http_status, code=code, msg=msg, times=times,
+                      rate_limit_reset_s=rate_limit_reset_s, drop_after_apply=drop_after_apply, hold=hold,
+                      hold_after_apply=hold_after_apply, drop=drop, body=body)
+        with self.lock:
+            self.faults.append(fault)
+        return fault
+
+    def take_fault(self, endpoint: str, subject: str | None) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault.matches(endpoint, subject):
+                    fault.hits += 1
+                    if fault.times is not None:
+                        fault.times -= 1
+                    return fault
+            return None
+
+    def clear_faults(self) -> None:
+        with self.lock:
+            self.faults.clear()
+
+    def release_holds(self) -> None:
+        """Let every request currently held go on."""
+        with self._cond:
+            self._release_generation += 1
+            self._cond.notify_all()
+
+    @property
+    def held(self) -> int:
+        with self.lock:
+            return self._held
+
+    def wait_held(self, n: int = 1, timeout: float = 5.0) -> bool:
+        """Block until at least `n` requests are held (or `timeout`); True when they are."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._held < n:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+            return True
+
+    def hold(self, epoch: int) -> bool:
+        """Block the calling request until released, at most HOLD_MAX_S. False if reset() abandoned it."""
+        deadline = time.monotonic() + HOLD_MAX_S
+        with self._cond:
+            generation = self._release_generation
+            self._held += 1
+            self._cond.notify_all()
+            try:
+                while self._release_generation == generation and self.epoch == epoch:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._cond.wait(remaining)
+                return self.epoch == epoch
+            finally:
+                self._held -= 1
+                self._cond.notify_all()
+
+    def pause(self, seconds: float, epoch: int) -> bool:
+        """An injected delay that reset() can cut short. False if it was."""
+        deadline = time.monotonic() + seconds
+        with self._cond:
+            while self.epoch == epoch:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return True
+                self._cond.wait(remaining)
+            return False
+
+    # -- call log ---------------------------------------------------------------------------------------------------
+
+    def begin_call(self, endpoint: str, method: str, path: str, query: dict[str, str], json_body: Any,
+                   body: str, headers: dict[str, str]) -> Call:
+        with self.lock:
+            call = Call(endpoint, method, path, query, json_body, body, headers, time=self.now(), epoch=self.epoch)
+            self.calls.append(call)
+            return call
+
+    def end_call(self, call: Call, *, status: int | None, response: Any, log_id: str, outcome: str) -> None:
+        with self.lock:
+            call.status, call.response, call.log_id, call.outcome = status, response, log_id, outcome
+            call.duration_s = self.now() - call.time
+
+    def calls_for(self, endpoint: str) -> list[Call]:
+        with self.lock:
+            return [c for c in self.calls if c.endpoint == endpoint]
+
+    def process_calls(self) -> list[Call]:
+        """The `approval_infos/process` calls so far (answered, failed, dropped or in flight)."""
+        return self.calls_for("process")
+
+    # -- messages -----------------------------------------------------------------------------------------------
+
+    def add_message(self, *, chat_id: str, msg_type: str, body: str, content: Any, from_bot: bool,
+                    sender_open_id: str = "", parent_id: str = "", root_id: str = "", thread_id: str = "",
+                    uuid: str = "", message_id: str | None = None, via: str = "create") -> dict[str, Any]:
+        with self.lock:
+            now = self.now_ms()
+            chat = self.chats.get(chat_id, {})
+            message = {
+                "message_id": message_id or "om_" + secrets.token_hex(16),
+                "chat_id": chat_id,
+                "chat_type": chat.get("chat_type", "p2p"),
+                "msg_type": msg_type,
+                "content": content,
+                "body": body,
+                "from_bot": from_bot,
+                "sender": ({"id": self.app_id, "id_type": "app_id", "sender_type": "app", "tenant_key": self.tenant_key}
+                           if from_bot else
+                           {"id": sender_open_id, "id_type": "open_id", "sender_type": "user",
+                            "tenant_key": self.tenant_key}),
+                "create_time": now,
+                "update_time": now,
+                "root_id": root_id,
+                "parent_id": parent_id,
+                "thread_id": thread_id,
+                "deleted": False,
+                "updated": False,
+                "uuid": uuid,
+                "history": [{"via": via, "time": now, "content": copy.deepcopy(content)}],
+            }
+            self.messages[message["message_id"]] = message
+            return message
+
+    def record_user_message(self, user: str, chat_id: str, text: str, *, message_id: str | None = None,
+                            message_type: str = "text", content: str | None = None) -> dict[str, Any]:
+        """A message a user sent (the event sender calls this so the bot can reply to it)."""
+        found = self.find_user(user)
+        open_id = found["open_id"] if found else user
+        body = content if content is not None else json.dumps({"text": text}, ensure_ascii=False)
+        return self.add_message(chat_id=chat_id, msg_type=message_type, body=body, content=json.loads(body),
+                                from_bot=False, sender_open_id=open_id, message_id=message_id, via="user")
+
+    def update_message(self, message_id: str, body: str, content: Any, via: str) -> None:
+        with self.lock:
+            message = self.messages[message_id]
+            message["body"], message["content"] = body, content
+            message["update_time"] = self.now_ms()
+            message["updated"] = True
+            message["history"].append({"via": via, "time": message["update_time"], "content": copy.deepcopy(content)})
+
+    def message(self, message_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            found = self.messages.get(message_id)
+            return copy.deepcopy(found) if found is not None else None
+
+    def bot_messages(self, chat_id: str | None = None) -> list[dict[str, Any]]:
+        """What the bot sent (oldest first), optionally in one chat, with each card's current content."""
+        with self.lock:
+            return [copy.deepcopy(m) for m in self.messages.values()
+                    if m["from_bot"] and (chat_id is None or m["chat_id"] == chat_id)]
+
+    def messages_by_chat(self, include_users: bool = False) -> dict[str, list[dict[str, Any]]]:
+        with self.lock:
+            out: dict[str, list[dict[str, Any]]] = {}
+            for m in self.messages.values():
+                if m["from_bot"] or include_users:
+                    out.setdefault(m["chat_id"], []).append(copy.deepcopy(m))
+            return out
+
+    def recall(self, message_id: str) -> None:
+        """Mark a message recalled (later replies and patches answer 230011)."""
+        with self.lock:
+            self.messages[message_id]["deleted"] = True
+
+    def remember_uuid(self, kind: str, uuid: str, message_id: str) -> None:
+        with self.lock:
+            self._uuids[(kind, uuid)] = (message_id, self.now() + UUID_TTL_S)
+
+    def message_for_uuid(self, kind: str, uuid: str) -> str | None:
+        with self.lock:
+            found = self._uuids.get((kind, uuid))
+            return found[0] if found and found[1] > self.now() else None
+
+    def patch_allowed(self, message_id: str) -> bool:
+        """At most PATCH_QPS updates of one message in any second (Feishu's per-message limit)."""
+        with self.lock:
+            now = self.now()
+            window = self._patches.setdefault(message_id, deque())
+            while window and window[0] <= now - 1.0:
+                window.popleft()
+            if len(window) >= PATCH_QPS:
+                return False
+            window.append(now)
+            return True
+
+    # -- card callback tokens -------------------------------------------------------------------------------------
+
+    def issue_card_token(self, message_id: str, chat_id: str = "", operator: str = "") -> str:
+        with self.lock:
+            token = "c-" + secrets.token_hex(20)
+            self.card_tokens[token] = CardToken(token, message_id, chat_id, operator, self.now())
+            return token
+
+    def card_token_answered(self, token: str) -> None:
+        with self.lock:
+            found = self.card_tokens.get(token)
+            if found is not None and found.answered_at is None:
+                found.answered_at = self.now()
+
+    # -- notifications ------------------------------------------------------------------------------------------
+
+    def record_notification(self, entry: dict[str, Any], epoch: int) -> None:
+        with self._cond:
+            if epoch == self.epoch:
+                self.notifications.append(entry)
+                self._cond.notify_all()
+
+    def wait_notifications(self, n: int = 1, timeout: float = 5.0) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(self.notifications) < n:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+            return True

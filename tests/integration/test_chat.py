@@ -1,0 +1,63 @@
+"""How the bot behaves in chat: help, mentions, pending lists, duplicates."""
+
+from __future__ import annotations
+
+from sandbox.data import SAMPLES
+from tests.integration.harness import card_text, find_buttons
+
+
+def test_help_and_unknown_commands(bot):
+    text = card_text(bot.say("manager", "/help")["content"])
+    for command in ("/approval", "/approve", "/reject", "/revoke", "/pending", "/history"):
+        assert command in text
+    unknown = card_text(bot.say("manager", "/frobnicate")["content"])
+    assert "frobnicate" in unknown and "/approve" in unknown
+    assert "/approve" in card_text(bot.say("manager", "hello")["content"])
+
+
+def test_bad_arguments_get_usage_without_any_call(bot, sandbox):
+    before = len(sandbox.calls_for("instance_get"))
+    bot.say("manager", "/approval")
+    bot.say("manager", "/approval ../../etc/passwd")
+    assert len(sandbox.calls_for("instance_get")) == before
+
+
+def test_group_messages_need_a_mention(bot, sandbox):
+    assert bot.say("manager", "/help", chat="group") is None
+    assert bot.say("manager", "/help", chat="group", mention=True) is not None
+
+
+def test_pending_lists_my_tasks_with_buttons(bot):
+    reply = bot.say("manager", "/pending")
+    text = card_text(reply["content"])
+    assert SAMPLES["remedy_pending"] in text or "remedy" in text.lower()
+    values = find_buttons(reply["content"])
+    assert any(v.get("action") == "approve" for v in values)
+
+
+def test_approve_all_shown(bot, sandbox):
+    reply = bot.say("manager", "/pending")
+    all_button = [v for v in find_buttons(reply["content"]) if v.get("action") == "approve_all"]
+    assert all_button
+    answer = bot.sender.click("manager", all_button[0], message_id=reply["message_id"], chat_id=reply["chat_id"])
+    assert answer.status == 200
+    assert len(sandbox.process_calls()) == len(all_button[0]["approval_ids"])
+
+
+def test_redelivered_message_acts_once(bot, sandbox):
+    sent = bot.sender.message("manager", f"/approve {SAMPLES['remedy_pending']}")
+    assert bot.reply_to(sent.message_id) is not None
+    again = bot.sender.resend(sent)
+    assert again.status == 200
+    assert len(sandbox.process_calls()) == 1
+    assert len([m for m in sandbox.messages() if m.get("parent_id") == sent.message_id]) == 1
+
+
+def test_strangers_cannot_read_approvals(bot):
+    reply = bot.say("stranger", f"/approval {SAMPLES['remedy_pending']}")
+    assert "Employee Zhang" not in card_text(reply["content"])
+
+
+def test_every_widget_card_renders(bot):
+    reply = bot.say("admin", f"/approval {SAMPLES['every_widget']}")
+    assert reply is not None and reply["content"]["schema"] == "2.0"

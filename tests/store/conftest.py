@@ -1,0 +1,54 @@
+"""Every store test runs on SQLite (a temporary file) and, when BOT_TEST_POSTGRES_URL is set, on PostgreSQL.
+
+Each PostgreSQL test gets its own schema (via the URL's search_path option), dropped afterwards.
+See tests/store/POSTGRES.md for starting a local server.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from bot.store import Store, open_store
+
+PG_ENV = "BOT_TEST_POSTGRES_URL"
+
+
+def _postgres_url() -> Iterator[str]:
+    base = os.environ.get(PG_ENV, "")
+    if not base:
+        pytest.skip(f"PostgreSQL variant: set {PG_ENV}=postgresql://user@127.0.0.1:port/db (tests/store/POSTGRES.md)")
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    plain = make_url(base).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield make_url(base).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+            hide_password=False
+        )
+    finally:
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # noqa: ANN001
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    else:
+        yield from _postgres_url()
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    opened = open_store(store_url)
+    try:
+        yield opened
+    finally:
+        opened.close()

@@ -1,0 +1,210 @@
+"""Seen-event claims (SECURITY.md T6): new / busy / takeover / done, across threads, processes and restarts."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections import Counter
+
+import pytest
+from sqlalchemy import event
+
+from bot.store import ClaimResult, Store, open_store
+
+from . import workers
+
+NEW, BUSY, DONE = ClaimResult.NEW, ClaimResult.BUSY, ClaimResult.DONE
+T = 1_700_000_000.0
+SPAWN = multiprocessing.get_context("spawn")
+
+
+def test_new_then_busy_then_done(store: Store) -> None:
+    assert store.claim("evt:1", 10, T) is NEW
+    assert store.claim("evt:1", 10, T + 1) is BUSY
+    store.finish("evt:1", T + 2)
+    assert store.claim("evt:1", 10, T + 3) is DONE
+    assert store.claim("evt:1", 10, T + 3600) is DONE
+
+
+def test_an_expired_claim_is_taken_over_exactly_once(store: Store) -> None:
+    assert store.claim("evt:1", 10, T) is NEW
+    assert store.claim("evt:1", 10, T + 9.999) is BUSY
+    assert store.claim("evt:1", 10, T + 10) is NEW  # the lease ended: the first worker died mid-way
+    assert store.claim("evt:1", 10, T + 10) is BUSY  # and the takeover is itself a fresh lease
+    assert store.claim("evt:1", 10, T + 19.9) is BUSY
+    store.finish("evt:1", T + 12)
+    assert store.claim("evt:1", 10, T + 100) is DONE
+
+
+def test_release_lets_a_redelivery_process_it(store: Store) -> None:
+    assert store.claim("evt:1", 10, T) is NEW
+    store.release("evt:1")
+    assert store.claim("evt:1", 10, T + 1) is NEW
+
+
+def test_release_never_forgets_a_done_event(store: Store) -> None:
+    store.claim("evt:1", 10, T)
+    store.finish("evt:1", T)
+    store.release("evt:1")
+    assert store.claim("evt:1", 10, T + 1) is DONE
+
+
+def test_finish_without_a_claim_still_records_it(store: Store) -> None:
+    store.finish("msg:om_1", T)
+    assert store.claim("msg:om_1", 10, T) is DONE
+
+
+def test_keys_are_independent_and_exact(store: Store) -> None:
+    assert store.claim("evt:a", 10, T) is NEW
+    assert store.claim("evt:A", 10, T) is NEW
+    assert store.claim("evt:a ", 10, T) is NEW
+    assert store.claim("evt:事件", 10, T) is NEW
+    assert store.count_seen() == 4
+
+
+def test_claims_survive_a_restart(store_url: str) -> None:
+    first = open_store(store_url)
+    first.claim("evt:done", 10, T)
+    first.finish("evt:done", T)
+    first.claim("evt:held", 10, T)
+    first.close()
+    second = open_store(store_url)
+    try:
+        assert second.claim("evt:done", 10, T + 1) is DONE
+        assert second.claim("evt:held", 10, T + 1) is BUSY
+        assert second.claim("evt:held", 10, T + 11) is NEW
+    finally:
+        second.close()
+
+
+def test_sixteen_threads_one_winner(store: Store) -> None:
+    for round_ in range(5):
+        barrier = threading.Barrier(16)
+        results: list[ClaimResult] = []
+
+        def claim(key: str = f"evt:race-{round_}", barrier: threading.Barrier = barrier) -> None:
+            barrier.wait(timeout=30)
+            results.append(store.claim(key, 10, T))
+
+        threads = [threading.Thread(target=claim) for _ in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert Counter(results) == {NEW: 1, BUSY: 15}
+
+
+def test_sixteen_threads_racing_a_takeover_one_winner(store: Store) -> None:
+    store.claim("evt:stale", 10, T)
+    barrier = threading.Barrier(16)
+    results: list[ClaimResult] = []
+
+    def claim() -> None:
+        barrier.wait(timeout=30)
+        results.append(store.claim("evt:stale", 10, T + 60))
+
+    threads = [threading.Thread(target=claim) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert Counter(results) == {NEW: 1, BUSY: 15}
+
+
+def _race_in_processes(store_url: str, keys: list[str], now: float) -> dict[str, Counter]:
+    barrier, results = SPAWN.Barrier(2), SPAWN.Queue()
+    procs = [SPAWN.Process(target=workers.claim_all, args=(store_url, keys, 10.0, now, barrier, results))
+             for _ in range(2)]
+    for proc in procs:
+        proc.start()
+    outcomes: dict[str, Counter] = {key: Counter() for key in keys}
+    for _ in procs:
+        for key, value in results.get(timeout=120):
+            outcomes[key][value] += 1
+    for proc in procs:
+        proc.join(timeout=60)
+        assert proc.exitcode == 0
+    return outcomes
+
+
+def test_two_processes_one_winner_per_key(store: Store, store_url: str) -> None:
+    """Two gunicorn-like workers (spawned processes) claim the same 200 keys at once."""
+    keys = [f"evt:p{i}" for i in range(200)]
+    outcomes = _race_in_processes(store_url, keys, T)
+    assert all(counts == {"new": 1, "busy": 1} for counts in outcomes.values()), outcomes
+    assert store.count_seen() == 200
+
+
+def test_two_processes_racing_takeovers_one_winner_per_key(store: Store, store_url: str) -> None:
+    keys = [f"evt:t{i}" for i in range(100)]
+    for key in keys:
+        store.claim(key, 10, T)  # claimed by a worker that then died
+    outcomes = _race_in_processes(store_url, keys, T + 30)
+    assert all(counts == {"new": 1, "busy": 1} for counts in outcomes.values()), outcomes
+
+
+def test_a_worker_killed_inside_a_write_transaction_does_not_block_the_others(store: Store, store_url: str) -> None:
+    ready = SPAWN.Event()
+    proc = SPAWN.Process(target=workers.die_inside_a_write, args=(store_url, "evt:killed", ready))
+    proc.start()
+    try:
+        assert ready.wait(timeout=60)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.join(timeout=30)
+    started = time.monotonic()
+    assert store.claim("evt:killed", 10, T) is NEW  # its uncommitted claim died with it
+    assert store.claim("evt:other", 10, T) is NEW
+    assert time.monotonic() - started < 5
+
+
+def test_a_worker_that_vanished_after_claiming_is_taken_over_after_the_lease(store: Store, store_url: str) -> None:
+    proc = SPAWN.Process(target=workers.claim_and_vanish, args=(store_url, "evt:orphan", T))
+    proc.start()
+    proc.join(timeout=60)
+    assert proc.exitcode == 0
+    assert store.claim("evt:orphan", 10, T + 5) is BUSY  # a re-delivery now: answer 503, Feishu retries
+    assert store.claim("evt:orphan", 10, T + 15) is NEW  # Feishu's first retry (+15 s) processes it
+
+
+def test_sqlite_runs_in_wal_with_begin_immediate_for_writes(tmp_path) -> None:  # noqa: ANN001
+    store = open_store(f"sqlite:///{tmp_path / 'wal.sqlite3'}")
+    statements: list[str] = []
+    event.listen(store._engine, "before_cursor_execute",
+                 lambda _c, _cur, statement, *_rest: statements.append(statement))
+    try:
+        with store._engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+        statements.clear()
+        store.claim("evt:1", 10, T)
+        assert statements[0] == "BEGIN IMMEDIATE"
+        assert sum(s.lstrip().upper().startswith(("INSERT", "UPDATE", "SELECT")) for s in statements) == 1
+        statements.clear()
+        store.cards_for("x")
+        assert statements[0] == "BEGIN"  # reads do not take the write lock
+    finally:
+        store.close()
+
+
+def test_claim_is_one_statement_on_every_dialect(store: Store) -> None:
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_rest) -> None:  # noqa: ANN001
+        if not statement.upper().startswith(("BEGIN", "SELECT 1", "PRAGMA")):
+            statements.append(statement)
+
+    event.listen(store._engine, "before_cursor_execute", record)
+    for now in (T, T + 1, T + 20):
+        statements.clear()
+        store.claim("evt:one", 10, now)
+        assert len(statements) == 1, statements
+
+
+@pytest.mark.parametrize("url", ["sqlite:///:memory:", "sqlite://", "mysql://u@h/db"])
+def test_unsupported_urls_are_refused(url: str) -> None:
+    with pytest.raises(ValueError):
+        open_store(url)

@@ -1,0 +1,220 @@
+"""Audit log, card registry, intents, sweep, schema and connection handling."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+
+import pytest
+from sqlalchemy import create_engine, exc, text
+
+from bot.store import SCHEMA_VERSION, AuditRecord, ClaimResult, Store, open_store
+
+T = 1_700_000_000.0
+FORK = multiprocessing.get_context("fork")
+
+
+# -- audit ----------------------------------------------------------------------------------------------------
+
+
+def test_audit_is_read_back_in_append_order(store: Store) -> None:
+    ids = []
+    for i in range(30):
+        # `at` deliberately not monotonic (two workers' clocks): the append order still wins
+        record = AuditRecord("A1", "approve", f"ou_{i}", "done" if i % 3 == 0 else "refused", at=T + (i * 7) % 11)
+        ids.append(store.append_audit(record))
+    store.append_audit(AuditRecord("A2", "reject", "ou_x", "done", at=T))
+    assert ids == sorted(ids) and len(set(ids)) == 30
+    history = store.history("A1")
+    assert [r.operator for r in history] == [f"ou_{i}" for i in range(30)]
+    assert [r.id for r in history] == ids
+    assert store.last_success("A1").operator == "ou_27"
+    assert store.last_success("A2").action == "reject"
+    assert store.last_success("nothing") is None
+    assert store.history("nothing") == []
+
+
+def test_audit_record_round_trips_every_field(store: Store) -> None:
+    record = AuditRecord("6737202939523236113", "revoke", "ou_manager", "failed", approval_type="remedy",
+                         reason="原因: 测试 😀 'quote\" \\", code=1220002, log_id="2024xyz", message="msg", at=T + 0.125)
+    new_id = store.append_audit(record)
+    (read,) = store.history(record.approval_id)
+    assert read == AuditRecord(**{**record.__dict__, "id": new_id})
+    store.append_audit(AuditRecord("x", "approve", "ou", "done", code=None))
+    assert store.history("x")[0].code is None
+
+
+def test_audit_is_append_only_in_the_database(store: Store) -> None:
+    store.append_audit(AuditRecord("A1", "approve", "ou", "done", at=T))
+    for statement in ("UPDATE bot_audit SET outcome = 'forged'", "DELETE FROM bot_audit"):
+        with pytest.raises(exc.DBAPIError), store._engine.begin() as conn:
+            conn.execute(text(statement))
+    assert store.history("A1")[0].outcome == "done"
+
+
+def test_concurrent_appends_all_land(store: Store) -> None:
+    def append(i: int) -> None:
+        for j in range(10):
+            store.append_audit(AuditRecord("C", "approve", f"t{i}-{j}", "done", at=T))
+
+    threads = [threading.Thread(target=append, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    history = store.history("C")
+    assert len(history) == 80 and len({r.id for r in history}) == 80
+
+
+# -- cards ----------------------------------------------------------------------------------------------------
+
+
+def test_card_registry_is_idempotent_and_ordered(store: Store) -> None:
+    store.remember_card("A1", "om_2", T)
+    store.remember_card("A1", "om_1", T + 1)
+    store.remember_card("A1", "om_2", T + 2)  # the same message again
+    store.remember_card("A2", "om_2", T)  # one message may show another approval too
+    assert store.cards_for("A1") == ["om_2", "om_1"]
+    assert store.cards_for("A2") == ["om_2"]
+    assert store.cards_for("A3") == []
+
+
+# -- intents (T10) --------------------------------------------------------------------------------------------
+
+
+def test_intents_until_finished(store: Store) -> None:
+    store.record_intent("i1", "A1", "approve", "ou_manager", T, {"attendance_id": "A1", "reason": "好"})
+    store.record_intent("i2", "A2", "reject", "ou_manager", T + 10)
+    store.record_intent("i1", "A1", "approve", "ou_other", T + 20)  # a retry of the same write: no change
+    opened = store.open_intents(older_than=T + 5)
+    assert [i["intent_id"] for i in opened] == ["i1"]
+    assert opened[0]["detail"] == {"attendance_id": "A1", "reason": "好"}
+    assert opened[0]["operator"] == "ou_manager" and opened[0]["state"] == "sending"
+    assert [i["intent_id"] for i in store.open_intents(T + 10)] == ["i1", "i2"]
+    store.finish_intent("i1", "done", T + 30)
+    assert [i["intent_id"] for i in store.open_intents(T + 100)] == ["i2"]
+    assert store.open_intents(T + 100)[0]["detail"] == {}
+
+
+def test_sweep_keeps_open_intents_and_drops_settled_old_ones(store: Store) -> None:
+    store.record_intent("open", "A1", "approve", "ou", T)
+    store.record_intent("settled", "A2", "approve", "ou", T)
+    store.finish_intent("settled", "done", T)
+    store.sweep(T + 10 * 86_400)
+    assert [i["intent_id"] for i in store.open_intents(T + 10 * 86_400)] == ["open"]
+
+
+# -- sweep bounds the dedup table -----------------------------------------------------------------------------
+
+
+def test_sweep_bounds_the_table_after_ten_thousand_events(store: Store) -> None:
+    started = time.perf_counter()
+    for i in range(10_000):
+        now = T + i * 0.5
+        assert store.claim(f"evt:{i}", 10, now) is ClaimResult.NEW
+        store.finish(f"evt:{i}", now)
+    fill_s = time.perf_counter() - started
+    assert store.count_seen() == 10_000
+    keep = 48 * 3600
+    # 3,000 s after the last event, with a keep of 4,000 s: the events older than that go
+    started = time.perf_counter()
+    removed = store.sweep(T + 5_000 + 3_000, keep_s=4_000)
+    sweep_s = time.perf_counter() - started
+    assert removed == 8_000 and store.count_seen() == 2_000
+    assert store.claim("evt:9999", 10, T + 8_000) is ClaimResult.DONE  # recent ones are still deduplicated
+    assert store.sweep(T + 5_000 + keep + 1) == 2_000 and store.count_seen() == 0
+    print(f"10k claim+finish {fill_s:.2f}s, sweep of 8k rows {sweep_s * 1000:.1f} ms")
+
+
+def test_default_keep_covers_feishus_retry_window(store: Store) -> None:
+    store.claim("evt:1", 10, T)
+    store.finish("evt:1", T)
+    assert store.sweep(T + 7.2 * 3600) == 0  # Feishu retries for about 7.1 h
+    assert store.claim("evt:1", 10, T + 7.2 * 3600) is ClaimResult.DONE
+    assert store.sweep(T + 48 * 3600 + 1) == 1
+
+
+def test_sweep_drops_abandoned_claims_too(store: Store) -> None:
+    store.claim("evt:abandoned", 10, T)
+    assert store.sweep(T + 48 * 3600 + 11) == 1
+
+
+# -- schema and connections -----------------------------------------------------------------------------------
+
+
+def test_schema_creation_is_idempotent_and_versioned(store: Store, store_url: str) -> None:
+    store.create_schema()
+    again = open_store(store_url)
+    try:
+        again.create_schema()
+        with again._engine.connect() as conn:
+            assert conn.execute(text("SELECT version FROM bot_schema_version")).scalars().all() == [SCHEMA_VERSION]
+    finally:
+        again.close()
+
+
+def test_concurrent_start_up_creates_the_schema_once(store_url: str) -> None:
+    errors: list[BaseException] = []
+    stores: list[Store] = []
+    barrier = threading.Barrier(4)
+
+    def start() -> None:
+        barrier.wait(timeout=30)
+        try:
+            stores.append(open_store(store_url))
+        except BaseException as err:  # noqa: BLE001
+            errors.append(err)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    for opened in stores:
+        opened.close()
+    assert errors == [] and len(stores) == 4
+
+
+def test_a_newer_schema_is_refused(store: Store, store_url: str) -> None:
+    with store._engine.begin() as conn:
+        conn.execute(text("INSERT INTO bot_schema_version (version, applied) VALUES (:v, 0)"),
+                     {"v": SCHEMA_VERSION + 1})
+    with pytest.raises(RuntimeError, match="newer"):
+        open_store(store_url)
+
+
+def test_ping(store: Store, tmp_path) -> None:  # noqa: ANN001
+    assert store.ping()
+    unreachable = Store(create_engine(f"sqlite:///{tmp_path / 'missing-dir' / 'x.sqlite3'}"))
+    assert not unreachable.ping()
+    refused = Store(create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 2}))
+    assert not refused.ping()
+
+
+def test_postgres_urls_use_psycopg(store: Store, store_url: str) -> None:
+    if store_url.startswith("postgresql"):
+        assert store._engine.dialect.driver == "psycopg"
+
+
+def _child_claims(store: Store, key: str, call_after_fork: bool, out: multiprocessing.Queue) -> None:
+    if call_after_fork:
+        store.after_fork()
+    out.put(store.claim(key, 10, T).value)
+
+
+@pytest.mark.parametrize("call_after_fork", [True, False], ids=["after_fork", "guard-only"])
+def test_forked_workers_use_their_own_connections(store: Store, call_after_fork: bool) -> None:
+    """gunicorn --preload: the master opened the store; each forked worker must open its own connections."""
+    assert store.claim("evt:master", 10, T) is ClaimResult.NEW  # the pool now holds a connection
+    out = FORK.Queue()
+    children = [FORK.Process(target=_child_claims, args=(store, f"evt:child{i}", call_after_fork, out))
+                for i in range(2)]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(timeout=60)
+        assert child.exitcode == 0
+    assert sorted(out.get(timeout=10) for _ in children) == ["new", "new"]
+    assert store.claim("evt:master", 10, T) is ClaimResult.BUSY  # the master's own connections still work
+    assert store.claim("evt:child0", 10, T) is ClaimResult.BUSY

@@ -1,0 +1,44 @@
+"""Child-process bodies for the multi-process store tests (spawned: they must live in an importable module)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from bot.store import open_store, seen_events
+
+
+def claim_all(url: str, keys: list[str], lease_s: float, now: float, barrier: Any, results: Any) -> None:
+    store = open_store(url)
+    try:
+        barrier.wait(timeout=60)
+        results.put([(key, store.claim(key, lease_s, now).value) for key in keys])
+    finally:
+        store.close()
+
+
+def take_all(url: str, names: list[str], owner: str, now: float, barrier: Any, results: Any) -> None:
+    store = open_store(url)
+    try:
+        barrier.wait(timeout=60)
+        results.put([(name, store.acquire_lock(name, owner, 30.0, now)) for name in names])
+    finally:
+        store.close()
+
+
+def die_inside_a_write(url: str, key: str, ready: Any) -> None:
+    """Open a write transaction that claims `key`, then hang until killed: the kill -9 mid-transaction case."""
+    store = open_store(url)
+    with store._write() as conn:
+        conn.execute(seen_events.insert().values(key=key, state="in_progress", expires=1e12, owner="dead"))
+        ready.set()
+        time.sleep(120)
+
+
+def claim_and_vanish(url: str, key: str, now: float) -> None:
+    """Claim, then exit without finish or release: a worker killed after the dedup insert."""
+    store = open_store(url)
+    store.claim(key, 10.0, now)
+    import os
+
+    os._exit(0)

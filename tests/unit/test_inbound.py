@@ -1,0 +1,86 @@
+"""Command parsing and mention rules."""
+
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.inbound import Mention, MessageIn, command_text, parse_command, valid_approval_id
+from bot.rules import Actor
+
+
+def message(text, chat_type="p2p", mentions=(), message_type="text"):
+    return MessageIn("ev1", "om_1", "oc_1", chat_type, message_type, json.dumps({"text": text}),
+                     Actor("ou_manager"), "user", tuple(mentions))
+
+
+BOT = Mention("@_user_1", "ou_bot", "Approval Bot", "bot")
+
+
+def test_commands_and_aliases():
+    assert parse_command("/approve 123").name == "approve"
+    assert parse_command("/通过 123").name == "approve"
+    assert parse_command("/拒绝 123 太晚了 提交").args == ("123", "太晚了", "提交")
+    assert parse_command("／审批　123").name == "approval"  # full-width slash and space
+    assert parse_command("/APPROVE 1").name == "approve"
+    assert parse_command("/待办").name == "pending"
+
+
+def test_unknown_and_non_commands():
+    line = parse_command("/frobnicate 1")
+    assert line is not None and not line.known and line.name == "frobnicate"
+    assert parse_command("hello") is None
+    assert parse_command("/").known is False
+
+
+def test_reason_text_is_kept_as_typed():
+    assert parse_command("/reject 1 迟到，请补充说明").args[1] == "迟到，请补充说明"
+
+
+def test_p2p_always_answers():
+    assert command_text(message("/help"), "ou_bot") == "/help"
+
+
+def test_group_needs_the_bot_mention_and_strips_it():
+    assert command_text(message("/approve 1", chat_type="group"), "ou_bot") is None
+    text = command_text(message("@_user_1 /approve 1", "group", [BOT]), "ou_bot")
+    assert text == "/approve 1"
+
+
+def test_group_mention_of_someone_else_is_not_enough():
+    other = Mention("@_user_1", "ou_manager2", "Approval Bot", "user")  # same display name, other id
+    assert command_text(message("@_user_1 /approve 1", "group", [other]), "ou_bot") is None
+
+
+def test_mention_placeholder_prefix_is_not_confused():
+    text = command_text(message("@_user_1 /reject 1 ask @_user_12", "group",
+                                [BOT, Mention("@_user_12", "ou_x")]), "ou_bot")
+    assert text == "/reject 1 ask @_user_12"
+
+
+def test_post_messages_are_read():
+    content = json.dumps({"title": "", "content": [[{"tag": "at", "user_id": "@_user_1"},
+                                                    {"tag": "text", "text": " /pending"}]]})
+    msg = MessageIn("e", "om", "oc", "group", "post", content, Actor("ou_m"), "user", (BOT,))
+    assert command_text(msg, "ou_bot") == "/pending"
+
+
+def test_ids_are_validated():
+    assert valid_approval_id("6737202939523236113")
+    assert valid_approval_id("81D31358-93AF-92D6-7425-01A5D67C4E71")
+    for bad in ["", "../etc", "1 OR 1=1", "a" * 65, "１２３", "-1"]:
+        assert not valid_approval_id(bad)
+
+
+@settings(max_examples=500)
+@given(st.text(max_size=300))
+def test_parse_never_raises(text):
+    line = parse_command(text)
+    assert line is None or isinstance(line.args, tuple)
+
+
+@settings(max_examples=300)
+@given(st.text(max_size=200), st.sampled_from(["p2p", "group"]), st.sampled_from(["text", "post", "image"]))
+def test_command_text_never_raises(text, chat_type, message_type):
+    msg = MessageIn("e", "om", "oc", chat_type, message_type, text, Actor("ou_m"), "user", (BOT,))
+    command_text(msg, "ou_bot")
