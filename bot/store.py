@@ -12,17 +12,21 @@ Claims (SECURITY.md T6) are leases: ``claim`` answers NEW for an unseen key or a
 has expired (a worker died mid-way: take it over), BUSY for an unexpired one (answer non-200 so Feishu retries),
 and DONE once ``finish`` ran. Locks (T7) are leases with an owner token, released by compare-and-delete.
 
-Fork safety: gunicorn with ``preload_app`` builds the store in the master and forks. Call ``Store.after_fork()`` in
-each worker (gunicorn ``post_fork``): it drops the pooled connections inherited from the master without closing
-them. A checkout guard also refuses any pooled connection opened by another process, as a second line.
+Fork safety: gunicorn with ``preload_app`` builds the store in the master and forks. A connection must never be
+shared by two processes (their messages would interleave on one socket, or one SQLite handle). ``Store.after_fork()``
+drops the pooled connections inherited from the parent without closing them (closing would disturb the parent).
+It runs by itself in every forked child (``os.register_at_fork``); calling it again from gunicorn's ``post_fork`` is
+harmless. A checkout guard also refuses any pooled connection opened by another process, as a second line.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
 import uuid
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -59,6 +63,8 @@ from sqlalchemy.engine import make_url
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 10.0  # SQLite: how long a writer waits for another process's write lock
 _PG_SCHEMA_LOCK = 0x61707062  # pg_advisory_xact_lock key: serializes schema creation across workers
+
+_INHERITED: list[Any] = []  # pools and connections of a parent process: never used, never closed, here
 
 IN_PROGRESS = "in_progress"
 DONE = "done"
@@ -218,10 +224,17 @@ def _guard_against_fork(engine: Engine) -> None:
         record.info["pid"] = os.getpid()
 
     @event.listens_for(engine, "checkout")
-    def _check_pid(_dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    def _check_pid(dbapi_connection: Any, record: Any, proxy: Any) -> None:
         if record.info.get("pid") != os.getpid():
+            _INHERITED.append(dbapi_connection)  # kept alive: its finalizer must not close the parent's session
             record.dbapi_connection = proxy.dbapi_connection = None
             raise exc.DisconnectionError("connection opened in another process")
+
+
+def _after_fork_in_child(ref: weakref.ref[Store]) -> None:
+    store = ref()
+    if store is not None:
+        store.after_fork()
 
 
 class Store:
@@ -230,6 +243,7 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._dialect = engine.dialect.name
+        os.register_at_fork(after_in_child=functools.partial(_after_fork_in_child, weakref.ref(self)))
         self._insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
         # The hot-path statements are built once: building one costs more than running it on SQLite.
         self._claim = self._claim_statement()
@@ -310,7 +324,9 @@ class Store:
             return False
 
     def after_fork(self) -> None:
-        """Call in each forked worker: forget (do not close) the connections inherited from the parent."""
+        """In a forked worker: forget (never close) the connections inherited from the parent. Idempotent;
+        runs by itself after os.fork, and gunicorn's post_fork may call it again."""
+        _INHERITED.append(self._engine.pool)  # kept alive so no finalizer touches the parent's connections
         self._engine.dispose(close=False)
 
     def close(self) -> None:

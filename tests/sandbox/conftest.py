@@ -38,9 +38,14 @@ class Api:
     def __init__(self, state: SandboxState) -> None:
         self.state = state
         self.client = create_sandbox_app(state).test_client()
+        self.token = ""
+        self.refresh_token()
+
+    def refresh_token(self) -> str:
         self.token = self.post("/open-apis/auth/v3/tenant_access_token/internal",
                                {"app_id": data.APP_ID, "app_secret": data.APP_SECRET}, auth=False).json[
             "tenant_access_token"]
+        return self.token
 
     def _headers(self, auth: bool | str) -> dict[str, str]:
         if auth is False:

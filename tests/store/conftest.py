@@ -16,10 +16,12 @@ from sqlalchemy.engine import make_url
 from bot.store import Store, open_store
 
 PG_ENV = "BOT_TEST_POSTGRES_URL"
+# Read at import: the suite's autouse fixture clears BOT_* variables before each test runs.
+PG_BASE_URL = os.environ.get(PG_ENV, "")
 
 
 def _postgres_url() -> Iterator[str]:
-    base = os.environ.get(PG_ENV, "")
+    base = PG_BASE_URL
     if not base:
         pytest.skip(f"PostgreSQL variant: set {PG_ENV}=postgresql://user@127.0.0.1:port/db (tests/store/POSTGRES.md)")
     import psycopg
