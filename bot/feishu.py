@@ -104,11 +104,24 @@ class FeishuGateway:
         base_url: str,
         timeout_s: float = 2.0,
         observer: Observer | None = None,
+        write_timeout_s: float = 8.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._app_id = app_id
         self._cache = _TokenCache()
-        self._client = (
+        self._client = self._build_client(app_id, app_secret, base_url, timeout_s)
+        # Writes run in the background pool once the answer budget is spent: give them longer, since a
+        # timed-out write leaves its outcome unknown and costs a lookup to settle.
+        self._writer = self._build_client(app_id, app_secret, base_url, max(timeout_s, write_timeout_s))
+        self.timeout_s = timeout_s
+        self._observer = observer
+        self._sleep = sleep
+        self._names: dict[tuple[str, str], tuple[str, float]] = {}
+        self._names_lock = threading.Lock()
+        self._bot_open_id = ""
+
+    def _build_client(self, app_id: str, app_secret: str, base_url: str, timeout_s: float) -> lark.Client:
+        return (
             lark.Client.builder()
             .app_id(app_id)
             .app_secret(app_secret)
@@ -118,12 +131,6 @@ class FeishuGateway:
             .log_level(lark.LogLevel.WARNING)
             .build()
         )
-        self.timeout_s = timeout_s
-        self._observer = observer
-        self._sleep = sleep
-        self._names: dict[tuple[str, str], tuple[str, float]] = {}
-        self._names_lock = threading.Lock()
-        self._bot_open_id = ""
 
     # -- the calls -------------------------------------------------------------------------------------------
 
@@ -160,7 +167,7 @@ class FeishuGateway:
             )
             .build()
         )
-        body = self._call("process", lambda: self._client.attendance.v1.approval_info.process(request), write=True)
+        body = self._call("process", lambda: self._writer.attendance.v1.approval_info.process(request), write=True)
         data = body.get("data") or {}
         return {"approval_info": data.get("approval_info") or {}, "log_id": body.get("_log_id", "")}
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
-
-from bot.store import AuditRecord
 
 import cards
 from bot.approvals import Approval, InstanceFormatError, from_instance
@@ -22,11 +21,14 @@ from bot.errors import refusal_message, user_message
 from bot.feishu import FeishuError
 from bot.inbound import valid_approval_id
 from bot.rules import RULES, Action, Actor, ApprovalType, Refused, check, explain
+from bot.store import AuditRecord
 from handlers import views
 
 log = logging.getLogger(__name__)
 
 LOCK_TTL_S = 60.0
+SETTLE_LOOKUPS = 3
+SETTLE_PAUSE_S = 1.0
 RECENT_S = 600.0  # how long our own success record outranks a lookup that still shows the old state
 NOT_FOUND = 1390003
 _OUTCOME_TOAST = {Action.APPROVE: "toast.approved", Action.REJECT: "toast.rejected", Action.REVOKE: "toast.revoked"}
@@ -131,12 +133,20 @@ def _send(ctx: Context, action: Action, approval: Approval, actor: Actor, reason
 
 
 def _reached(ctx: Context, instance_code: str, target: str) -> bool:
-    """After a timeout or 5xx the write may have been applied: look before deciding, never resend blindly."""
-    try:
-        data = ctx.feishu.get_instance(instance_code)
-    except FeishuError:
-        return False
-    return str(data.get("status", "")).upper() == target
+    """After a timeout or 5xx the write may have been applied: look before deciding, never resend blindly.
+
+    A write that timed out may still be in flight at Feishu, so look a few times before calling it failed.
+    """
+    for attempt in range(SETTLE_LOOKUPS):
+        if attempt:
+            time.sleep(SETTLE_PAUSE_S)
+        try:
+            data = ctx.feishu.get_instance(instance_code)
+        except FeishuError:
+            continue
+        if str(data.get("status", "")).upper() == target:
+            return True
+    return False
 
 
 def _perform_attendance_only(

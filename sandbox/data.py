@@ -222,7 +222,9 @@ def _every_widget_form() -> list[dict[str, Any]]:
         {"id": "widget_input", "custom_id": "subject", "name": "标题 Subject", "type": "input",
          "value": "11月15日上班补卡 / Clock-in correction for Nov 15"},
         {"id": "widget_textarea", "name": "详细说明 Details", "type": "textarea",
-         "value": "早上 8:55 到达公司，门禁故障未能打卡。\nArrived 08:55; the badge reader was down. **not bold** <at id=all></at>"},
+         # user text that must not turn into markdown or an @all mention on a card
+         "value": "早上 8:55 到达公司，门禁故障未能打卡。\nArrived 08:55; the badge reader was down. "
+                  "**not bold** <at id=all></at>"},
         {"id": "widget_number", "name": "补卡次数 Corrections this month", "type": "number", "value": 2},
         {"id": "widget_amount", "name": "打车费 Taxi fare", "type": "amount", "value": 86.5,
          "ext": {"currency": "CNY", "capitalValue": "捌拾陆元伍角"}},

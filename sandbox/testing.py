@@ -13,8 +13,8 @@ from typing import Any, ClassVar
 
 import pytest
 
-from sandbox.data import APP_ID, APP_SECRET, SAMPLES
 from sandbox.app import create_sandbox_app
+from sandbox.data import APP_ID, APP_SECRET, SAMPLES
 from sandbox.sender import EventSender
 from sandbox.server import ServerThread
 from sandbox.state import Call, Fault, SandboxState

@@ -62,7 +62,8 @@ class Api:
 
     def post(self, path: str, body: Any = None, auth: bool | str = True, raw: bytes | None = None,
              **query: Any) -> Answer:
-        kwargs: dict[str, Any] = {"data": raw, "content_type": "application/json"} if raw is not None else {"json": body}
+        kwargs: dict[str, Any] = ({"data": raw, "content_type": "application/json"} if raw is not None
+                                  else {"json": body})
         return self._answer(self.client.post(path, query_string=query, headers=self._headers(auth), **kwargs))
 
     def patch(self, path: str, body: Any, auth: bool | str = True) -> Answer:

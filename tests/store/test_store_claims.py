@@ -8,6 +8,7 @@ import signal
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import event
@@ -80,38 +81,36 @@ def test_claims_survive_a_restart(store_url: str) -> None:
         second.close()
 
 
-def test_sixteen_threads_one_winner(store: Store) -> None:
-    for round_ in range(5):
-        barrier = threading.Barrier(16)
-        results: list[ClaimResult] = []
-
-        def claim(key: str = f"evt:race-{round_}", barrier: threading.Barrier = barrier) -> None:
-            barrier.wait(timeout=30)
-            results.append(store.claim(key, 10, T))
-
-        threads = [threading.Thread(target=claim) for _ in range(16)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-        assert Counter(results) == {NEW: 1, BUSY: 15}
-
-
-def test_sixteen_threads_racing_a_takeover_one_winner(store: Store) -> None:
-    store.claim("evt:stale", 10, T)
-    barrier = threading.Barrier(16)
+def race(n: int, attempt: Callable[[], ClaimResult]) -> Counter:
+    barrier = threading.Barrier(n)
     results: list[ClaimResult] = []
 
-    def claim() -> None:
+    def run() -> None:
         barrier.wait(timeout=30)
-        results.append(store.claim("evt:stale", 10, T + 60))
+        results.append(attempt())
 
-    threads = [threading.Thread(target=claim) for _ in range(16)]
+    threads = [threading.Thread(target=run) for _ in range(n)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    assert Counter(results) == {NEW: 1, BUSY: 15}
+    return Counter(results)
+
+
+def test_sixteen_threads_one_winner(store: Store) -> None:
+    for round_ in range(5):
+        assert race(16, lambda r=round_: store.claim(f"evt:race-{r}", 10, T)) == {NEW: 1, BUSY: 15}
+
+
+def test_sixteen_threads_racing_a_takeover_one_winner(store: Store) -> None:
+    store.claim("evt:stale", 10, T)
+    assert race(16, lambda: store.claim("evt:stale", 10, T + 60)) == {NEW: 1, BUSY: 15}
+
+
+def test_sixteen_threads_on_a_done_event(store: Store) -> None:
+    store.claim("evt:done", 10, T)
+    store.finish("evt:done", T)
+    assert race(16, lambda: store.claim("evt:done", 10, T + 60)) == {DONE: 16}
 
 
 def _race_in_processes(store_url: str, keys: list[str], now: float) -> dict[str, Counter]:

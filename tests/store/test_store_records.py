@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 import time
 
 import pytest
 from sqlalchemy import create_engine, exc, text
 
+import bot.store as store_module
 from bot.store import SCHEMA_VERSION, AuditRecord, ClaimResult, Store, open_store
 
 T = 1_700_000_000.0
@@ -37,7 +39,8 @@ def test_audit_is_read_back_in_append_order(store: Store) -> None:
 
 def test_audit_record_round_trips_every_field(store: Store) -> None:
     record = AuditRecord("6737202939523236113", "revoke", "ou_manager", "failed", approval_type="remedy",
-                         reason="原因: 测试 😀 'quote\" \\", code=1220002, log_id="2024xyz", message="msg", at=T + 0.125)
+                         reason="原因: 测试 😀 'quote\" \\", code=1220002, log_id="2024xyz", message="msg",
+                         at=T + 0.125)
     new_id = store.append_audit(record)
     (read,) = store.history(record.approval_id)
     assert read == AuditRecord(**{**record.__dict__, "id": new_id})
@@ -199,11 +202,11 @@ def test_postgres_urls_use_psycopg(store: Store, store_url: str) -> None:
 
 def _child_claims(store: Store, key: str, call_after_fork: bool, out: multiprocessing.Queue) -> None:
     if call_after_fork:
-        store.after_fork()
+        store.after_fork()  # what gunicorn's post_fork does; the store already did it by itself
     out.put(store.claim(key, 10, T).value)
 
 
-@pytest.mark.parametrize("call_after_fork", [True, False], ids=["after_fork", "guard-only"])
+@pytest.mark.parametrize("call_after_fork", [True, False], ids=["explicit-after_fork", "automatic"])
 def test_forked_workers_use_their_own_connections(store: Store, call_after_fork: bool) -> None:
     """gunicorn --preload: the master opened the store; each forked worker must open its own connections."""
     assert store.claim("evt:master", 10, T) is ClaimResult.NEW  # the pool now holds a connection
@@ -218,3 +221,15 @@ def test_forked_workers_use_their_own_connections(store: Store, call_after_fork:
     assert sorted(out.get(timeout=10) for _ in children) == ["new", "new"]
     assert store.claim("evt:master", 10, T) is ClaimResult.BUSY  # the master's own connections still work
     assert store.claim("evt:child0", 10, T) is ClaimResult.BUSY
+
+
+def test_a_connection_from_another_process_is_never_checked_out(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second line of fork safety: pooled connections remember the pid that opened them."""
+    assert store.claim("evt:1", 10, T) is ClaimResult.NEW
+    inherited = len(store_module._INHERITED)
+    real_pid = os.getpid()
+    monkeypatch.setattr(store_module.os, "getpid", lambda: real_pid + 1)  # as if we were a forked child
+    assert store.claim("evt:1", 10, T) is ClaimResult.BUSY
+    assert len(store_module._INHERITED) == inherited + 1  # set aside, not closed, not used

@@ -1,0 +1,121 @@
+"""Slow, failing and rate-limited Feishu: answered in time, said clearly, never done twice."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from sandbox.data import SAMPLES
+from tests.integration.harness import card_text
+
+PENDING = SAMPLES["remedy_pending"]
+VALUE = {"action": "approve", "approval_id": PENDING, "approval_type": "remedy", "v": 1}
+
+
+def wait_until(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_slow_process_answers_in_time_then_updates_the_card(bot, sandbox):
+    reply = bot.say("manager", f"/approval {PENDING}")
+    sandbox.inject("process", latency_s=3.5, times=1)
+    answer = bot.click("manager", reply, "approve")
+    assert answer.status == 200 and not answer.late, answer.elapsed_s
+    assert answer.toast["type"] == "info"  # "processing…"
+    assert wait_until(lambda: sandbox.calls_for("card_update"))
+    assert wait_until(lambda: "Manager Wang" in card_text(bot.card(reply)))
+    assert len(sandbox.process_calls()) == 1
+    assert sandbox.state.snapshot(PENDING)["instance"]["status"] == "APPROVED"
+
+
+def test_slow_lookup_is_answered_in_time_too(bot, sandbox):
+    reply = bot.say("manager", f"/approval {PENDING}")
+    sandbox.inject("instance_get", latency_s=1.9, times=2)
+    answer = bot.click("manager", reply, "approve")
+    assert not answer.late
+    assert wait_until(lambda: sandbox.state.snapshot(PENDING)["instance"]["status"] == "APPROVED")
+    assert len(sandbox.process_calls()) == 1
+
+
+@pytest.mark.parametrize(
+    "code,expected",
+    [
+        (1220001, "1220001"),
+        (1220002, "1220002"),
+        (1220004, "1220004"),
+        (1220005, "1220005"),
+        (1220600, "1220600"),
+        (1225000, "1225000"),
+        (1226500, "1226500"),
+        (1227500, "1227500"),
+    ],
+)
+def test_each_seed_error_code_has_a_message_with_the_log_id(bot, sandbox, code, expected):
+    import cards
+
+    reply = bot.say("manager", f"/approval {PENDING}")
+    sandbox.inject("process", code=code, http_status=400 if code < 1225000 else 500, times=1)
+    answer = bot.click("manager", reply, "approve")
+    assert answer.toast["type"] == "error"
+    message = cards.text(f"error.feishu.{expected}", "en_us")
+    assert message in answer.toast["content"]
+    log_id = sandbox.process_calls()[-1].log_id
+    assert log_id and log_id in answer.toast["content"]
+    assert len(sandbox.process_calls()) == 1
+    audit = bot.store.history(PENDING)[-1]
+    assert (audit.outcome, audit.code, audit.log_id) == ("failed", code, log_id)
+
+
+def test_process_is_never_retried_blindly_after_a_5xx(bot, sandbox):
+    bot.say("manager", f"/approval {PENDING}")
+    sandbox.inject("process", http_status=502, times=1)
+    reply = bot.say("manager", f"/approve {PENDING}")
+    assert len(sandbox.process_calls()) == 1
+    assert sandbox.state.snapshot(PENDING)["instance"]["status"] == "PENDING"
+    assert "502" in card_text(reply["content"]) or "Feishu" in card_text(reply["content"])
+
+
+def test_applied_but_answer_lost_is_reconciled_by_a_lookup(bot, sandbox):
+    sandbox.inject("process", drop_after_apply=True, times=1)
+    reply = bot.say("manager", f"/approve {PENDING}")
+    assert len(sandbox.process_calls()) == 1
+    assert sandbox.state.snapshot(PENDING)["instance"]["status"] == "APPROVED"
+    assert "Manager Wang" in card_text(reply["content"])
+    assert bot.store.history(PENDING)[-1].outcome == "done"
+
+
+def test_reads_retry_rate_limits_honouring_the_reset_header(bot, sandbox):
+    sandbox.inject("instance_get", rate_limit_reset_s=0.3, times=1)
+    started = time.monotonic()
+    reply = bot.say("manager", f"/approval {PENDING}")
+    assert time.monotonic() - started >= 0.3
+    assert "Employee Zhang" in card_text(reply["content"])
+    assert len(sandbox.calls_for("instance_get")) == 2
+
+
+def test_reads_retry_5xx(bot, sandbox):
+    sandbox.inject("instance_get", http_status=503, times=1)
+    reply = bot.say("manager", f"/approval {PENDING}")
+    assert "Employee Zhang" in card_text(reply["content"])
+
+
+def test_rejected_token_is_refreshed_once(bot, sandbox):
+    bot.say("manager", "/help")  # warm the token
+    sandbox.state.revoke_tokens()
+    reply = bot.say("manager", f"/approval {PENDING}")
+    assert "Employee Zhang" in card_text(reply["content"])
+
+
+def test_rate_limited_process_says_so(bot, sandbox):
+    import cards
+
+    sandbox.inject("process", rate_limit_reset_s=1, times=1)
+    reply = bot.say("manager", f"/approve {PENDING}")
+    assert cards.text("error.feishu.99991400", "en_us") in card_text(reply["content"])
+    assert len(sandbox.process_calls()) == 1
