@@ -10,6 +10,7 @@ import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -19,6 +20,9 @@ from bot.config import Config, ConfigError, environment, load_config
 from bot.dispatch import Context
 from bot.security import WebhookKeys
 from bot.store import Store, open_store
+
+if TYPE_CHECKING:
+    from handlers.maintenance import Maintenance
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
@@ -32,6 +36,7 @@ class Services:
     ctx: Context
     keys: WebhookKeys
     clock: Callable[[], float]
+    maintenance: Maintenance
 
 
 def create_app(
@@ -50,6 +55,7 @@ def create_app(
     logs.configure()
     from bot.feishu import FeishuGateway  # loads lark_oapi: once, here, in the master under preload
     from handlers import registry
+    from handlers.maintenance import Maintenance
 
     gateway = feishu or FeishuGateway(
         config.app_id, config.app_secret.reveal(), config.base_url, config.api_timeout_s,
@@ -67,7 +73,7 @@ def create_app(
     )
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    app.extensions["approval_bot"] = Services(ctx=ctx, keys=keys, clock=clock)
+    app.extensions["approval_bot"] = Services(ctx=ctx, keys=keys, clock=clock, maintenance=Maintenance(ctx))
     _install_routes(app)
     _apps.add(app)
     atexit.register(pool.shutdown, wait=True, cancel_futures=False)
@@ -81,6 +87,7 @@ def _install_routes(app: Flask) -> None:
 
     @app.before_request
     def _request_id() -> None:
+        app.extensions["approval_bot"].maintenance.ensure_started()
         incoming = request.headers.get("X-Request-Id", "")
         g.request_id = incoming if incoming.isalnum() and len(incoming) <= 64 else uuid.uuid4().hex
 

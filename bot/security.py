@@ -228,11 +228,17 @@ def _header_values(headers: Any, name: str) -> list[str]:
 
 
 def _signed_headers(headers: Any) -> tuple[str, str, str] | None:
-    """(timestamp, nonce, signature), None when all three are absent; 401 when partial or duplicated."""
+    """(timestamp, nonce, signature); None when unsigned (no signature header); 401 when partial or duplicated.
+
+    Unsigned means only "no X-Lark-Signature": whether Feishu adds a bare timestamp and nonce to the unsigned
+    url_verification is not documented, and the unsigned path accepts nothing but a challenge with our token.
+    """
     found = [_header_values(headers, name) for name in _SIGNED_HEADERS]
-    if not any(found):
+    if any(len(values) > 1 for values in found):
+        raise Rejected(401, "bad_signature")
+    if not found[2]:
         return None
-    if any(len(values) != 1 for values in found):
+    if not found[0] or not found[1]:
         raise Rejected(401, "bad_signature")
     timestamp, nonce, signature = (values[0] for values in found)
     return timestamp, nonce, signature

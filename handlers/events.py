@@ -15,14 +15,13 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
-from bot.security import Envelope
-
 import cards
 from bot.approvals import InstanceFormatError, from_instance
 from bot.dispatch import ClickCall, CommandCall, Context, Reply, Toast
 from bot.feishu import FeishuError, parse_card_action, parse_message
 from bot.inbound import CardClick, MessageIn, command_text, parse_command
 from bot.rules import InstanceStatus
+from bot.security import Envelope
 from handlers import acting, views
 
 log = logging.getLogger(__name__)
@@ -118,7 +117,7 @@ def _stale(ctx: Context, click: CardClick) -> Reply:
         approval = from_instance(ctx.feishu.get_instance(approval_id), approval_id, ctx.config.attendance_id_field)
     except (FeishuError, InstanceFormatError):
         return Reply(toast=toast)
-    return Reply(card=views.approval_card(ctx, approval), toast=toast)
+    return Reply(card=views.current_card(ctx, approval), toast=toast)
 
 
 def _finish_late(ctx: Context, future: Future, click: CardClick, sent: threading.Event) -> None:
@@ -175,7 +174,7 @@ def refresh_approval(ctx: Context, instance_code: str) -> None:
     except (FeishuError, InstanceFormatError) as err:
         log.warning("approval refresh failed: instance=%s error=%s", instance_code, type(err).__name__)
         return
-    card = views.approval_card(ctx, approval)
+    card = views.current_card(ctx, approval)
     acting.update_other_cards(ctx, instance_code, card)
     if approval.status is not InstanceStatus.PENDING:
         return

@@ -9,7 +9,7 @@ from typing import Any
 import cards
 from bot.approvals import Approval
 from bot.dispatch import Context
-from bot.rules import Action, Actor, available_actions
+from bot.rules import RULES, Action, Actor, available_actions
 
 NAME_BUDGET_S = 1.0  # names are a nicety: never let them eat the answer budget
 
@@ -99,6 +99,18 @@ def approval_card(
         notice=notice,
         processing=processing,
     )
+
+
+def current_card(ctx: Context, approval: Approval) -> dict[str, Any]:
+    """The card for the approval as it stands; when the bot itself made that state, say who and when."""
+    previous = ctx.store.last_success(approval.instance_code)
+    if previous is not None:
+        target = RULES[Action(previous.action)].results_in
+        if approval.status is target:
+            outcome = {"action": previous.action, "at_ms": int(previous.at * 1000), "reason": previous.reason,
+                       "operator": ctx.feishu.user_name(previous.operator, "open_id", ctx.locale) or previous.operator}
+            return approval_card(ctx, approval, outcome=outcome)
+    return approval_card(ctx, approval)
 
 
 def notice_card(ctx: Context, text: str, *, tone: str = "info", title_key: str = "title.notice",

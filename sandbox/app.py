@@ -69,6 +69,13 @@ def create_sandbox_app(state: SandboxState | None = None) -> Flask:
     app.add_url_rule("/open-apis/<path:rest>", "unknown", _view(state, "unknown", _not_found, False),
                      methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     _control_routes(app, state)
+
+    @app.after_request
+    def _log_id(response: Response) -> Response:  # Flask's own 404/405 answers get one too
+        if "X-Tt-Logid" not in response.headers:
+            response.headers["X-Tt-Logid"] = new_log_id()
+        return response
+
     return app
 
 

@@ -64,11 +64,13 @@ class SentEvent:
 
     @property
     def card(self) -> dict[str, Any] | None:
-        """The card a callback answer carries (the `card.data` of a raw card), if any."""
+        """The card a callback answer carries: a raw card's JSON, or `{"type": "template", "data": …}`."""
         found = self.json.get("card") if isinstance(self.json, dict) else None
-        if isinstance(found, dict) and isinstance(found.get("data"), dict):
-            return found["data"]
-        return None
+        if not isinstance(found, dict) or not isinstance(found.get("data"), dict):
+            return None
+        if found.get("type") == "template":
+            return {"type": "template", "data": found["data"]}
+        return found["data"]
 
 
 class EventSender:

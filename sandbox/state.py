@@ -251,8 +251,11 @@ class SandboxState:
         with self.lock:
             inst = self.find_instance(any_id)
             record = self.records.get(any_id)
+            if inst is None and record is not None and record.get("instance_code"):
+                inst = self.instances.get(record["instance_code"])
             if inst is not None:
                 inst["status"] = status
+                inst["reverted"] = status == "REVERTED"
                 record = record or next((r for r in self.records.values()
                                          if r.get("instance_code") == inst["instance_code"]), None)
             if record is not None and status in data.RECORD_FOR_INSTANCE:

@@ -660,3 +660,21 @@ def test_control_endpoints(api, state):
     assert client.post("/_sandbox/event_target", json={}).get_json() == {"event_target": None}
     assert client.post("/_sandbox/reset").status_code == 200
     assert state.calls == [] and state.instance(data.SAMPLES["remedy_pending"])["status"] == "PENDING"
+
+
+def test_flask_level_answers_carry_a_log_id_too(api):
+    response = api.client.get("/not-feishu")
+    assert response.status_code == 404 and response.headers["X-Tt-Logid"]
+
+
+def test_state_helpers_for_test_set_ups(state):
+    code = data.SAMPLES["remedy_pending"]
+    state.set_status(code, "approved")
+    assert state.instance(code)["status"] == "APPROVED" and state.record(code)["status"] == 2
+    state.set_status(data.ATTENDANCE_FIELD_ID, "REJECTED")
+    snap = state.snapshot(data.ATTENDANCE_FIELD_ID)
+    assert snap["attendance"]["status"] == 1 and snap["instance"]["status"] == "REJECTED"
+    assert state.record_for_instance(data.SAMPLES["attendance_field"])["approval_id"] == data.ATTENDANCE_FIELD_ID
+    with pytest.raises(KeyError):
+        state.set_status("123", "APPROVED")
+    assert state.find_user("Employee Zhang") is None and state.find_user("u_employee")["name"] == "张三"

@@ -370,3 +370,15 @@ def test_process_pushes_an_approval_instance_event_to_the_target(bot, api, state
     assert event["instance_code"] == data.SAMPLES["remedy_pending"] and event["status"] == "APPROVED"
     assert event["approval_code"] == state.instance(data.SAMPLES["remedy_pending"])["approval_code"]
     assert not state.wait_notifications(2, timeout=0.3)
+
+
+def test_a_template_card_answer_is_applied_as_a_template(bot):
+    stub, url = bot
+    state = SandboxState()
+    message_id = bot_card(state)
+    template = {"template_id": "AAqk1234", "template_variable": {"status": "approved"}}
+    stub.answer = {"card": {"type": "template", "data": template}}
+    sent = EventSender(url, encrypt_key=KEY, verification_token=VT, state=state).click(
+        "manager", {"action": "approve"}, message_id=message_id)
+    assert not sent.card_error
+    assert state.message(message_id)["content"] == {"type": "template", "data": template}

@@ -1,0 +1,106 @@
+"""Background upkeep, once a minute per process and once per minute across instances (a lease in the store):
+settle actions whose worker died mid-way (intents still "sending"), and forget expired dedup rows.
+
+An intent is written before every process call. One still "sending" after the lock's lifetime belongs to a
+worker that died: look the instance up; if it reached the target state, the action happened — record it and
+update the cards; otherwise it did not, and the operator is told so (never re-sent blindly).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+
+from bot.approvals import InstanceFormatError, from_instance
+from bot.dispatch import Context
+from bot.errors import user_message
+from bot.feishu import FeishuError
+from bot.rules import RULES, Action
+from bot.store import AuditRecord
+from handlers import acting, views
+
+log = logging.getLogger(__name__)
+INTERVAL_S = 60.0
+
+
+def reconcile(ctx: Context) -> int:
+    """Settle intents older than the action lock; returns how many were settled."""
+    settled = 0
+    for intent in ctx.store.open_intents(ctx.clock() - acting.LOCK_TTL_S):
+        try:
+            settle(ctx, intent)
+        except FeishuError as err:  # Feishu unreachable: try again next round
+            log.warning("reconcile postponed: approval=%s code=%s", intent["approval_id"], err.code)
+            continue
+        settled += 1
+    return settled
+
+
+def settle(ctx: Context, intent: dict) -> None:
+    approval_id, action = intent["approval_id"], Action(intent["action"])
+    try:
+        approval = from_instance(ctx.feishu.get_instance(approval_id), approval_id, ctx.config.attendance_id_field)
+    except InstanceFormatError:
+        ctx.store.finish_intent(intent["intent_id"], "abandoned", ctx.clock())
+        return
+    reached = approval.status is RULES[action].results_in
+    outcome = "done" if reached else "failed"
+    ctx.store.finish_intent(intent["intent_id"], outcome, ctx.clock())
+    ctx.store.append_audit(AuditRecord(
+        approval_id=approval_id, action=action.value, operator=intent["operator"], outcome=outcome,
+        approval_type=approval.approval_type.value if approval.approval_type else "",
+        reason=str(intent["detail"].get("reason", "")), message="reconciled", at=ctx.clock(),
+    ))
+    card = views.current_card(ctx, approval)
+    acting.update_other_cards(ctx, approval_id, card)
+    if not reached and intent["operator"].startswith("ou_"):
+        text = user_message(FeishuError(-1, "interrupted", kind="timeout"), ctx.locale)
+        try:
+            ctx.feishu.send_card(intent["operator"], views.notice_card(ctx, f"{approval_id}: {text}", tone="error"),
+                                 "open_id", uuid=f"rc-{intent['intent_id']}")
+        except FeishuError as err:
+            log.warning("could not tell the operator: code=%s", err.code)
+
+
+def run_once(ctx: Context) -> None:
+    now = ctx.clock()
+    if not ctx.store.take_lease(f"maintenance:{int(now // INTERVAL_S)}", uuid.uuid4().hex, now + INTERVAL_S, now):
+        return  # another instance runs this minute's round
+    reconcile(ctx)
+    ctx.store.sweep(now)
+
+
+class Maintenance:
+    """A daemon thread per process, started on its first request (after gunicorn forked the worker)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+        self._lock = threading.Lock()
+        self._pid = 0
+        self._stop = threading.Event()
+
+    def ensure_started(self) -> None:
+        import os
+
+        if self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+            self._stop = threading.Event()
+            threading.Thread(target=self._loop, name="bot-maintenance", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _loop(self) -> None:
+        delay = 1.0  # a round soon after start-up: settle what a previous process left behind
+        while not self._stop.wait(delay):
+            try:
+                run_once(self._ctx)
+            except Exception:
+                log.exception("maintenance round failed")
+            delay = INTERVAL_S * (0.75 + 0.5 * (time.monotonic() % 1))  # jitter: instances drift apart

@@ -1,0 +1,48 @@
+"""A worker that died mid-action: the intent it left is settled by a lookup, never re-sent blindly."""
+
+from __future__ import annotations
+
+from handlers import maintenance
+from sandbox.data import SAMPLES
+from tests.integration.harness import card_text
+
+
+def ctx_of(bot):
+    return bot.app.extensions["approval_bot"].ctx
+
+
+def test_intent_that_reached_feishu_is_recorded_as_done(bot, sandbox):
+    ctx = ctx_of(bot)
+    approval = SAMPLES["remedy_pending"]
+    reply = bot.say("manager", f"/approval {approval}")
+    old = ctx.clock() - 120
+    ctx.store.record_intent("dead-worker-1", approval, "approve", "ou_manager", old, {"reason": ""})
+    sandbox.state.set_status(approval, "APPROVED")  # Feishu applied it; the worker died before recording
+    assert maintenance.reconcile(ctx) == 1
+    assert [(r.action, r.outcome) for r in ctx.store.history(approval)] == [("approve", "done")]
+    assert ctx.store.open_intents(ctx.clock()) == []
+    ctx.pool.submit(lambda: None).result()
+    import time
+
+    deadline = time.monotonic() + 5
+    while "Manager Wang" not in card_text(bot.card(reply)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "Manager Wang" in card_text(bot.card(reply))
+    assert sandbox.process_calls() == []
+
+
+def test_intent_that_never_arrived_is_reported_not_resent(bot, sandbox):
+    ctx = ctx_of(bot)
+    approval = SAMPLES["remedy_pending"]
+    ctx.store.record_intent("dead-worker-2", approval, "approve", "ou_manager", ctx.clock() - 120, {})
+    assert maintenance.reconcile(ctx) == 1
+    assert ctx.store.history(approval)[-1].outcome == "failed"
+    assert sandbox.process_calls() == []
+    told = [m for m in sandbox.messages("oc_p2p_manager") if approval in card_text(m["content"])]
+    assert len(told) == 1
+
+
+def test_fresh_intents_are_left_to_their_worker(bot):
+    ctx = ctx_of(bot)
+    ctx.store.record_intent("live-worker", SAMPLES["remedy_pending"], "approve", "ou_manager", ctx.clock(), {})
+    assert maintenance.reconcile(ctx) == 0
