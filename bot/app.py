@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from handlers.maintenance import Maintenance
 
 log = logging.getLogger(__name__)
+access_log = logging.getLogger("approval_bot.access")  # one JSON line per request (bot/logs.py)
 MAX_BODY_BYTES = 1024 * 1024
 POOL_THREADS = 16
 
@@ -90,10 +91,16 @@ def _install_routes(app: Flask) -> None:
         app.extensions["approval_bot"].maintenance.ensure_started()
         incoming = request.headers.get("X-Request-Id", "")
         g.request_id = incoming if incoming.isalnum() and len(incoming) <= 64 else uuid.uuid4().hex
+        g.started = time.monotonic()
 
     @app.after_request
     def _echo_request_id(response: Response) -> Response:
         response.headers["X-Request-Id"] = g.get("request_id", "")
+        access_log.info(
+            "%s %s %s", request.method, request.path[:200], response.status_code,
+            extra={"status": response.status_code, "event_id": g.get("event_id", ""),
+                   "duration_ms": round((time.monotonic() - g.get("started", time.monotonic())) * 1000, 1)},
+        )
         return response
 
     @app.get("/healthz")

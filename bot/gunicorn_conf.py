@@ -20,10 +20,11 @@ preload_app = True
 max_requests = 0
 limit_request_line = 8190
 limit_request_fields = 100
-accesslog = "-"
+# The app writes the access log itself: one JSON line per request with request id, event id, status and
+# duration (bot/app.py, logger approval_bot.access). Set GUNICORN_ACCESS_LOG=- for gunicorn's own line too.
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
-# %({x-request-id}o)s: the request id the app puts on every answer; no query string, no bodies.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms rid=%({x-request-id}o)s'
 
 # Metrics from every worker are merged through files in one directory (prometheus-client multiprocess mode).

@@ -6,7 +6,7 @@ import json
 import logging
 import time
 
-_FIELDS = ("request_id", "event_id", "approval_id", "log_id", "event_type", "status")
+_FIELDS = ("request_id", "event_id", "approval_id", "log_id", "event_type", "status", "duration_ms")
 
 
 class RequestIdFilter(logging.Filter):

@@ -259,6 +259,15 @@ def test_unsigned_encrypted_challenge_is_answered_after_the_token_check(feishu: 
     assert reject(bad, {}).reason == "bad_token"
 
 
+def test_challenge_with_a_bare_timestamp_and_nonce_is_still_unsigned(feishu: Feishu) -> None:
+    """Whether Feishu adds timestamp and nonce (but no signature) to the challenge is undocumented: accept both."""
+    body = feishu.sealed(feishu.challenge_payload("bare"))
+    bare = {"X-Lark-Request-Timestamp": "1", "X-Lark-Request-Nonce": "n"}
+    assert open_event(body, bare, feishu.keys, NOW).challenge == "bare"
+    event = feishu.sealed(feishu.event_payload())
+    assert (reject(event, bare).status, reject(event, bare).reason) == (401, "missing_signature")
+
+
 def test_signed_challenge_is_accepted_too(feishu: Feishu) -> None:
     push = feishu.push(feishu.challenge_payload("c"))
     assert open_event(push.body, push.headers, feishu.keys, NOW).challenge == "c"

@@ -1,0 +1,55 @@
+"""Canary secrets never reach logs, answers, metrics, cards or the store (SECURITY.md T12)."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import sqlite3
+import urllib.parse
+
+import requests
+
+from bot.app import create_app
+from sandbox.data import SAMPLES
+from sandbox.server import ServerThread
+from tests.integration.harness import Bot, bot_config, card_text
+
+
+def forms(secret: str) -> list[str]:
+    raw = secret.encode()
+    return [secret, base64.b64encode(raw).decode().rstrip("="), raw.hex(), urllib.parse.quote(secret)]
+
+
+def test_canaries_stay_hidden(sandbox, tmp_path, caplog):
+    encrypt_key, token = "canary-ek-7d1f0c", "canary-vt-93ab41"
+    config = bot_config(sandbox, tmp_path, FEISHU_ENCRYPT_KEY=encrypt_key, FEISHU_VERIFICATION_TOKEN=token)
+    caplog.set_level(logging.DEBUG)
+    app = create_app(config)
+    server = ServerThread(app).start()
+    sender = sandbox.sender(server.url, encrypt_key=encrypt_key, verification_token=token)
+    bot = Bot(sandbox, server, sender, app, config)
+    seen: list[str] = []
+    try:
+        reply = bot.say("manager", f"/approval {SAMPLES['remedy_pending']}")
+        click = bot.click("manager", reply, "reject", reason="no badge")
+        card_token = click.token
+        seen += [card_text(reply["content"]), click.text]
+        bad = sender.post({"X-Lark-Signature": "x"}, b"{}")
+        seen.append(bad.text)
+        seen.append(requests.get(server.url + "/metrics", timeout=5).text)
+        seen.append(sender.url_verification(encrypted=True).text)
+        seen.append(caplog.text)
+    finally:
+        server.stop()
+        app.extensions["approval_bot"].ctx.pool.shutdown(wait=True)
+        app.extensions["approval_bot"].ctx.store.close()
+    with sqlite3.connect(tmp_path / "bot.sqlite3") as db:
+        seen.append("\n".join(str(row) for row in db.iterdump()))
+    tenant_tokens = list(sandbox.state.tenant_tokens)
+    secrets = [encrypt_key, token, config.app_secret.reveal(), card_token, *tenant_tokens]
+    everything = "\n".join(seen)
+    for secret in secrets:
+        assert secret
+        for form in forms(secret):
+            assert form not in everything, f"a secret leaked ({secret[:6]}…)"
+    assert "no badge" in everything  # the capture did see the flow
