@@ -344,7 +344,7 @@ def _message_view(pg: Playground, message: Mapping[str, Any]) -> dict[str, Any]:
         "version": len(message["history"]), "via": message["history"][-1]["via"], "deleted": message["deleted"],
         "parent_id": message.get("parent_id", ""), "parent_preview": _preview(parent),
         "parent_sender": _sender_view(state, parent)["name"] if parent else "",
-        "mentions": mentions, "content": mask(message["content"]),
+        "mentions": mentions, "content": message["content"],
     }
 
 
