@@ -129,6 +129,14 @@ def _install_routes(app: Flask) -> None:
         return jsonify({"code": 500, "msg": "internal error", "ref": ref}), 500
 
 
+def shutdown(app: Flask) -> None:
+    """Stop background upkeep, let in-flight work finish, close the store (tests, the demo, SIGTERM)."""
+    services = app.extensions["approval_bot"]
+    services.maintenance.stop()
+    services.ctx.pool.shutdown(wait=True, cancel_futures=False)
+    services.ctx.store.close()
+
+
 def after_fork() -> None:
     """Called by gunicorn in each new worker: connections opened in the master must not be shared."""
     for app in list(_apps):

@@ -60,22 +60,14 @@ def demo_environment(sandbox_url: str, data_dir: Path) -> dict[str, str]:
 
 def _demo(args: argparse.Namespace) -> int:
     """Sandbox + bot (+ the playground page) on 127.0.0.1, until Ctrl-C."""
-    from sandbox.demo import attach_bot
-    from sandbox.server import ServerThread
-    from sandbox.state import SandboxState
-
     from bot.app import create_app
+    from sandbox.demo import start_demo
 
     data_dir = Path(tempfile.mkdtemp(prefix="approval-bot-demo-"))
-    state = SandboxState()
-    from sandbox.app import create_sandbox_app
-
-    sandbox = ServerThread(create_sandbox_app(state), port=args.sandbox_port).start()
-    env = demo_environment(sandbox.url, data_dir)
-    bot = ServerThread(create_app(load_config(env)), port=args.port).start()
-    playground = attach_bot(state, sandbox, bot.url, env)
-    print(f"approval-bot demo\n  playground: {playground}\n  bot:        {bot.url}\n"  # noqa: T201
-          f"  sandbox:    {sandbox.url}\nPress Ctrl-C to stop.", flush=True)
+    demo = start_demo(lambda env: create_app(load_config(env)), lambda url: demo_environment(url, data_dir),
+                      port=args.port, sandbox_port=args.sandbox_port)
+    print(f"approval-bot demo\n  playground: {demo.playground_url}\n  bot:        {demo.bot.url}\n"  # noqa: T201
+          f"  sandbox:    {demo.sandbox.url}\nPress Ctrl-C to stop.", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -83,8 +75,7 @@ def _demo(args: argparse.Namespace) -> int:
             pass
     except KeyboardInterrupt:
         pass
-    bot.stop()
-    sandbox.stop()
+    demo.stop()
     print("stopped.")  # noqa: T201
     return 0
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import sqlite3
 import time
 import uuid
 import weakref
@@ -204,7 +205,7 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _enable_wal(cursor)
         cursor.execute("PRAGMA synchronous = NORMAL")  # durable across process crashes in WAL mode
         cursor.close()
 
@@ -214,6 +215,23 @@ def _configure_sqlite(engine: Engine) -> None:
         # SQLITE_BUSY_SNAPSHOT, which the busy timeout does not retry.
         immediate = conn.get_execution_options().get("bot_write", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _enable_wal(cursor: Any) -> None:
+    """Switch the file to WAL once. The switch ignores the busy timeout ("database is locked" at once when several
+    workers open a new file together), so it is retried here, bounded by the same timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                return
+            if cursor.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal":
+                return
+        except sqlite3.OperationalError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError("could not switch the SQLite store to WAL mode (is it on a network file system?)")
+        time.sleep(0.02)
 
 
 def _guard_against_fork(engine: Engine) -> None:

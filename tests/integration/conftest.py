@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from bot.app import shutdown
 from sandbox.testing import Sandbox
 from tests.integration.harness import Bot, start_bot
 
@@ -18,6 +19,4 @@ def bot(sandbox: Sandbox, tmp_path) -> Iterator[Bot]:
     finally:
         sandbox.release_holds()
         running.server.stop()
-        ctx = running.app.extensions["approval_bot"].ctx
-        ctx.pool.shutdown(wait=True, cancel_futures=True)
-        ctx.store.close()
+        shutdown(running.app)

@@ -55,6 +55,16 @@ def find_buttons(card: Any) -> list[dict[str, Any]]:
     return found
 
 
+def wait_until(predicate: Any, timeout: float = 10.0) -> bool:
+    """Poll for something the bot does in the background (bounded)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def card_text(card: Any) -> str:
     return json.dumps(card, ensure_ascii=False)
 

@@ -7,19 +7,12 @@ import time
 import pytest
 
 from sandbox.data import SAMPLES
-from tests.integration.harness import card_text
+from tests.integration.harness import card_text, wait_until
 
 PENDING = SAMPLES["remedy_pending"]
 VALUE = {"action": "approve", "approval_id": PENDING, "approval_type": "remedy", "v": 1}
 
 
-def wait_until(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_slow_process_answers_in_time_then_updates_the_card(bot, sandbox):

@@ -6,16 +6,7 @@ import time
 
 from sandbox.data import SAMPLES
 from sandbox.state import EventTarget
-from tests.integration.harness import ENCRYPT_KEY, TOKEN, card_text, find_buttons
-
-
-def wait_until(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
+from tests.integration.harness import ENCRYPT_KEY, TOKEN, card_text, find_buttons, wait_until
 
 
 def test_new_pending_approval_is_pushed_to_its_approvers(bot, sandbox):

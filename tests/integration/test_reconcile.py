@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from handlers import maintenance
 from sandbox.data import SAMPLES
-from tests.integration.harness import card_text
+from tests.integration.harness import card_text, wait_until
 
 
 def ctx_of(bot):
@@ -21,13 +21,7 @@ def test_intent_that_reached_feishu_is_recorded_as_done(bot, sandbox):
     assert maintenance.reconcile(ctx) == 1
     assert [(r.action, r.outcome) for r in ctx.store.history(approval)] == [("approve", "done")]
     assert ctx.store.open_intents(ctx.clock()) == []
-    ctx.pool.submit(lambda: None).result()
-    import time
-
-    deadline = time.monotonic() + 5
-    while "Manager Wang" not in card_text(bot.card(reply)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert "Manager Wang" in card_text(bot.card(reply))
+    assert wait_until(lambda: "Manager Wang" in card_text(bot.card(reply)))
     assert sandbox.process_calls() == []
 
 

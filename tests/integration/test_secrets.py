@@ -9,7 +9,7 @@ import urllib.parse
 
 import requests
 
-from bot.app import create_app
+from bot.app import create_app, shutdown
 from sandbox.data import SAMPLES
 from sandbox.server import ServerThread
 from tests.integration.harness import Bot, bot_config, card_text
@@ -41,8 +41,7 @@ def test_canaries_stay_hidden(sandbox, tmp_path, caplog):
         seen.append(caplog.text)
     finally:
         server.stop()
-        app.extensions["approval_bot"].ctx.pool.shutdown(wait=True)
-        app.extensions["approval_bot"].ctx.store.close()
+        shutdown(app)
     with sqlite3.connect(tmp_path / "bot.sqlite3") as db:
         seen.append("\n".join(str(row) for row in db.iterdump()))
     tenant_tokens = list(sandbox.state.tenant_tokens)

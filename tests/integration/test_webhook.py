@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from bot.app import create_app
+from bot.app import create_app, shutdown
 from sandbox.data import SAMPLES
 from sandbox.server import ServerThread
 from tests.integration.harness import ENCRYPT_KEY, TOKEN, bot_config
@@ -185,7 +185,7 @@ def test_healthz_stays_fast_while_slow_clients_hold_connections(sandbox, tmp_pat
         for s in sockets:
             s.close()
         server.stop()
-        app.extensions["approval_bot"].ctx.store.close()
+        shutdown(app)
 
 
 def test_metrics_move(bot):

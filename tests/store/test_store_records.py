@@ -179,6 +179,30 @@ def test_concurrent_start_up_creates_the_schema_once(store_url: str) -> None:
     assert errors == [] and len(stores) == 4
 
 
+def test_sqlite_first_open_races_are_safe(tmp_path) -> None:  # noqa: ANN001
+    """Several workers opening a brand-new file together: the switch to WAL ignores the busy timeout."""
+    for round_ in range(20):
+        url = f"sqlite:///{tmp_path / f'fresh-{round_}.sqlite3'}"
+        barrier = threading.Barrier(4)
+        outcomes: list[object] = []
+
+        def start(url: str = url, barrier: threading.Barrier = barrier, outcomes: list = outcomes) -> None:
+            barrier.wait(timeout=30)
+            try:
+                opened = open_store(url)
+                outcomes.append(opened.claim("evt:1", 10, T).value)
+                opened.close()
+            except Exception as err:  # noqa: BLE001
+                outcomes.append(err)
+
+        threads = [threading.Thread(target=start) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert sorted(map(str, outcomes)) == ["busy", "busy", "busy", "new"], outcomes
+
+
 def test_a_newer_schema_is_refused(store: Store, store_url: str) -> None:
     with store._engine.begin() as conn:
         conn.execute(text("INSERT INTO bot_schema_version (version, applied) VALUES (:v, 0)"),

@@ -1,0 +1,127 @@
+"""The one table: medians over the repetitions, the ratios, the targets of issue 8, and whether each is met."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from bench.s1_ack import AckRuns
+from bench.s2_click import ClickRuns
+from bench.s3_memory import MemoryRuns
+from bench.s4_scale import EVENT_SPACING_S, SWEEP_EVERY_S, ScaleRuns, fits
+
+T = TypeVar("T")
+COLUMNS = ("bot", "A", "B", "C")
+KEEP_S = 48 * 3600
+
+
+@dataclass
+class Row:
+    section: str
+    measure: str
+    values: dict[str, str] = field(default_factory=dict)
+    ratio: str = ""
+    target: str = ""
+    met: bool | None = None
+
+
+def med(items: Iterable[T], key: Callable[[T], float]) -> float:
+    values = [key(i) for i in items]
+    return statistics.median(values) if values else float("nan")
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.1f}"
+
+
+def ack_rows(found: AckRuns) -> list[Row]:
+    rows: list[Row] = []
+    for connections in sorted({c for _, c in found.runs}):
+        runs = {s: found.runs.get((s, connections), []) for s in ("bot", "A", "B")}
+        rps = {s: med(r, lambda x: x.rps) for s, r in runs.items() if r}
+        vs_b = rps["bot"] / rps["B"] if "B" in rps and "bot" in rps else float("nan")
+        vs_a = rps["bot"] / rps["A"] if "A" in rps and "bot" in rps else float("nan")
+        rows.append(Row("1 ack", f"events/s, {connections} conns", {s: f"{v:.0f}" for s, v in rps.items()},
+                        f"{vs_b:.2f}×B {vs_a:.2f}×A", "≥0.8×B ≥0.5×A", vs_b >= 0.8 and vs_a >= 0.5))
+        rows.append(Row("1 ack", f"p50 / p99 ms, {connections} conns",
+                        {s: f"{_ms(med(r, lambda x: x.p50_s))} / {_ms(med(r, lambda x: x.p99_s))}"
+                         for s, r in runs.items() if r}))
+    for connections, runs in sorted(found.duplicates.items()):
+        rows.append(Row("1 ack", f"same event id re-sent, {connections} conns: events/s, p50 / p99 ms",
+                        {"bot": f"{med(runs, lambda x: x.rps):.0f}; {_ms(med(runs, lambda x: x.p50_s))} / "
+                                f"{_ms(med(runs, lambda x: x.p99_s))}"}))
+    return rows
+
+
+def click_rows(found: ClickRuns) -> list[Row]:
+    rows: list[Row] = []
+    for latency in sorted({lat for _, lat in found.runs}):
+        runs = {s: found.runs.get((s, latency), []) for s in ("bot", "C")}
+        label = f"process latency {latency * 1e3:.0f} ms"
+        bot_p99 = med(runs["bot"], lambda x: x.overhead_p99_s)
+        rows.append(Row("2 click", f"p50 / p99 − injected, ms, {label}",
+                        {s: f"{_ms(med(r, lambda x: x.overhead_p50_s))} / {_ms(med(r, lambda x: x.overhead_p99_s))}"
+                         for s, r in runs.items() if r},
+                        "", "bot p99 ≤ 50 ms", bot_p99 <= 0.050 if runs["bot"] else None))
+        rate = {s: med(r, lambda x: x.clicks_per_s) for s, r in runs.items() if r}
+        ratio = rate["bot"] / rate["C"] if "bot" in rate and "C" in rate and rate["C"] else float("nan")
+        rows.append(Row("2 click", f"approvals/s at 16 concurrent, {label}", {s: f"{v:.1f}" for s, v in rate.items()},
+                        f"{ratio:.2f}×C", "≥0.7×C", ratio >= 0.7))
+    return rows
+
+
+def memory_rows(found: MemoryRuns) -> list[Row]:
+    if not found.runs:
+        return []
+    bot, bare, pre = (found.runs.get(s, []) for s in ("bot", "B no preload", "B preload"))
+    pss = {k: med(v, lambda x: x.pss_kib) / 1024 for k, v in (("bot", bot), ("B", bare), ("pre", pre)) if v}
+    start = {k: med(v, lambda x: x.startup_s) for k, v in (("bot", bot), ("B", bare), ("pre", pre)) if v}
+    pss_ratio = pss["bot"] / pss["B"]
+    start_ratio = start["bot"] / start["B"]
+    note = f" (B with preload: {pss['pre']:.0f})" if "pre" in pss else ""
+    start_note = f" (B with preload: {start['pre']:.2f})" if "pre" in start else ""
+    return [
+        Row("3 memory", f"PSS MiB, master + 2 workers; B without preload{note}",
+            {"bot": f"{pss['bot']:.0f}", "B": f"{pss['B']:.0f}"}, f"{pss_ratio:.2f}×B", "≤0.6×B no preload",
+            pss_ratio <= 0.6),
+        Row("3 start", f"launch → first healthy answer, s; B without preload{start_note}",
+            {"bot": f"{start['bot']:.2f}", "B": f"{start['B']:.2f}"}, f"{start_ratio:.2f}×B", "≤1.0×B",
+            start_ratio <= 1.0),
+    ]
+
+
+def scale_rows(found: ScaleRuns) -> list[Row]:
+    rows: list[Row] = []
+    for size, samples in sorted(found.pending.items()):
+        sizes = [s.size for s in samples] + [s.page2_size for s in samples if s.page2_size is not None]
+        page2 = [s for s in samples if s.page2_s is not None]
+        text = f"{_ms(med(samples, lambda x: x.reply_s))} ms, {max(s.size for s in samples) / 1024:.1f} KiB"
+        if page2:
+            text += (f"; page 2: {_ms(med(page2, lambda x: x.page2_s or 0.0))} ms, "
+                     f"{max(s.page2_size or 0 for s in page2) / 1024:.1f} KiB")
+        rows.append(Row("4 scale", f"/pending, {size} tasks: reply time, card size ({samples[0].items} shown)",
+                        {"bot": text}, "", "card ≤ 30 KiB", all(fits(s) for s in sizes)))
+    if found.dedup is not None:
+        d = found.dedup
+        window = KEEP_S / EVENT_SPACING_S + SWEEP_EVERY_S / EVENT_SPACING_S + 1
+        text = (f"{d.rows:,} rows (peak {d.rows_peak:,}), {d.file_bytes / 2**20:.1f} MiB, sweep median "
+                f"{_ms(d.sweep_median_s)} ms / max {_ms(d.sweep_max_s)} ms over {d.sweeps:,} sweeps; "
+                f"{d.events / d.seconds:.0f} claim+finish/s")
+        budget = " (time budget hit)" if d.budget_hit else ""
+        rows.append(Row("4 dedup", f"store after {d.events:,} events over {d.events * EVENT_SPACING_S / 3600:.0f} h"
+                                   f"{budget}", {"bot": text}, "", f"≤ 48 h of events ({window:,.0f})",
+                        d.rows_peak <= window))
+    return rows
+
+
+def table(rows: Sequence[Row]) -> str:
+    headers = ("section", "measure", *COLUMNS, "ratio", "target", "met")
+    cells = [[r.section, r.measure, *(r.values.get(c, "") for c in COLUMNS), r.ratio, r.target,
+              "" if r.met is None else ("yes" if r.met else "NO")] for r in rows]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    line = " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    out = [line, "-+-".join("-" * w for w in widths)]
+    out += [" | ".join(c.ljust(w) for c, w in zip(cell, widths, strict=True)) for cell in cells]
+    return "\n".join(out)

@@ -1,0 +1,93 @@
+"""The test rig: one sandbox Feishu, the bot and the peers, all on 127.0.0.1, all stopped on exit."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from bench import events, procs
+from sandbox.data import APP_ID, APP_SECRET
+
+PEERS = {
+    "A": "bench.peers.a_flask:create_app()",
+    "B": "bench.peers.b_lark:create_app()",
+    "C": "bench.peers.c_naive:create_app()",
+}
+BOT_APP = "bot.app:create_app()"
+BOT_CONF = "bot.gunicorn_conf"
+PEER_CONF = "bench.peers.gunicorn_conf"
+
+
+class Rig:
+    def __init__(self, work_dir: Path) -> None:
+        self.work_dir = work_dir
+        self.log_dir = work_dir / "logs"
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.sandbox = procs.sandbox(self.log_dir)
+        self._servers: list[procs.Server] = [self.sandbox]
+        self._count = 0
+
+    def __enter__(self) -> Rig:
+        self.sandbox.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop_all()
+
+    def stop_all(self) -> None:
+        for server in reversed(self._servers):
+            server.stop()
+
+    # -- servers ------------------------------------------------------------------------------------------------
+
+    def env(self) -> dict[str, str]:
+        """The Procfile's environment for a bot against the sandbox; a fresh store file per server."""
+        self._count += 1
+        return {
+            "FEISHU_APP_ID": APP_ID,
+            "FEISHU_APP_SECRET": APP_SECRET,
+            "FEISHU_VERIFICATION_TOKEN": events.VERIFICATION_TOKEN,
+            "FEISHU_ENCRYPT_KEY": events.ENCRYPT_KEY,
+            "FEISHU_BASE_URL": self.sandbox.url,
+            "DATABASE_URL": f"sqlite:///{self.work_dir / f'store-{self._count}.sqlite3'}",
+            "BOT_ADMINS": "ou_admin",
+            "BOT_LOCALE": "en_us",
+        }
+
+    def bot(self, name: str = "bot") -> procs.Server:
+        return self._track(procs.gunicorn(name, BOT_APP, BOT_CONF, self.env(), self.log_dir))
+
+    def peer(self, which: str, *, preload: bool = True, name: str | None = None) -> procs.Server:
+        env = {**self.env(), "PEER_PRELOAD": "1" if preload else "0"}
+        return self._track(procs.gunicorn(name or which, PEERS[which], PEER_CONF, env, self.log_dir))
+
+    def _track(self, server: procs.Server) -> procs.Server:
+        self._servers.append(server)
+        return server
+
+    # -- the sandbox's controls ---------------------------------------------------------------------------------
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.sandbox.url + path, data=data, method=method,  # noqa: S310
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - our 127.0.0.1 sandbox
+            return json.loads(response.read())
+
+    def seed(self, approver: str, n: int) -> list[str]:
+        return list(self.call("POST", "/_bench/seed", {"approver": approver, "n": n})["codes"])
+
+    def set_latency(self, endpoint: str, latency_s: float) -> None:
+        self.call("DELETE", "/_sandbox/faults")
+        if latency_s > 0:
+            self.call("POST", "/_sandbox/faults", {"endpoint": endpoint, "latency_s": latency_s})
+
+    def count_calls(self, endpoint: str) -> int:
+        return int(self.call("GET", f"/_bench/count?endpoint={endpoint}")["calls"])
+
+    def forget_calls(self) -> None:
+        self.call("POST", "/_bench/forget_calls", {})
