@@ -57,8 +57,8 @@ def environment(use_wrk: bool, plan: Plan) -> list[str]:
         f"{os.cpu_count()} cores ({cpu}); Python {platform.python_version()}; gunicorn {version('gunicorn')}, "
         f"Flask {version('flask')}, lark-oapi {version('lark-oapi')}, SQLAlchemy {version('sqlalchemy')}",
         f"load: {client}{'' if use_wrk or not wrk_path else ' (wrk found but not used)'}, on the same 2 cores as "
-        f"the server (the client's CPU is the server's loss); {'QUICK smoke run: figures are not meaningful; ' if plan.quick else ''}"
-        f"{plan.reps} repetition(s), medians",
+        f"the server (the client's CPU is the server's loss); {plan.reps} repetition(s), medians"
+        + ("; QUICK smoke run: the figures mean nothing" if plan.quick else ""),
     ]
 
 

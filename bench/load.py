@@ -135,15 +135,16 @@ class _Run:
         reader = writer = None
         try:
             while (request := self.take()) is not None:
-                if writer is None:
-                    reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
                 started = time.perf_counter()
                 try:
+                    if writer is None:
+                        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
                     writer.write(request)
                     status, body, close = await asyncio.wait_for(_read_response(reader), READ_TIMEOUT_S)
-                except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError):
+                except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
                     self.errors += 1
-                    writer.close()
+                    if writer is not None:
+                        writer.close()
                     reader = writer = None
                     continue
                 self.latencies.append(time.perf_counter() - started)

@@ -63,21 +63,21 @@ class ScaleRuns:
 
 
 def _find_buttons(node: Any, action: str) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    if isinstance(node, dict):
-        value = node.get("value")
-        if node.get("tag") == "button":
-            for behavior in node.get("behaviors") or ():
-                if isinstance(behavior, dict) and isinstance(behavior.get("value"), dict):
-                    value = behavior["value"]
-        if isinstance(value, dict) and value.get("action") == action:
-            found.append(value)
-        for child in node.values():
-            found.extend(_find_buttons(child, action))
-    elif isinstance(node, list):
-        for child in node:
-            found.extend(_find_buttons(child, action))
-    return found
+    """Every distinct callback value with this action (a button's value may sit in its behaviors too)."""
+    found: dict[str, dict[str, Any]] = {}
+
+    def walk(item: Any) -> None:
+        if isinstance(item, dict):
+            if item.get("action") == action and "v" in item:
+                found.setdefault(json.dumps(item, sort_keys=True), item)
+            for child in item.values():
+                walk(child)
+        elif isinstance(item, list):
+            for child in item:
+                walk(child)
+
+    walk(node)
+    return list(found.values())
 
 
 def _wait_reply(rig: Rig, message_id: str, started: float) -> tuple[float, dict[str, Any]]:
@@ -104,7 +104,7 @@ def pending_once(rig: Rig, bot: Server) -> PendingSample:
         raise RuntimeError(f"/pending answered {answer.status_code}")
     reply_s, reply = _wait_reply(rig, message_id, started)
     card = reply["card"]
-    items = len(_find_buttons(card, "show")) or len(_find_buttons(card, "approve"))
+    items = len({b.get("approval_id") for b in _find_buttons(card, "show") + _find_buttons(card, "approve")})
     page2_s = page2_size = None
     nexts = _find_buttons(card, "pending_page")
     if nexts:

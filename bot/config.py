@@ -188,12 +188,10 @@ def load_config(environ: Mapping[str, str]) -> Config:
     insecure = _flag(environ, "BOT_INSECURE_DEMO")
     app_id = _required(environ, "FEISHU_APP_ID")
     app_secret = _required(environ, "FEISHU_APP_SECRET")
-    if insecure:
-        token = environ.get("FEISHU_VERIFICATION_TOKEN", "").strip()
-        key = environ.get("FEISHU_ENCRYPT_KEY", "").strip()
-    else:
-        token = _required(environ, "FEISHU_VERIFICATION_TOKEN")
-        key = _required(environ, "FEISHU_ENCRYPT_KEY")
+    # Demo mode may skip the encrypt key (plaintext, unsigned events), never the token: without both,
+    # anyone who can reach the port could post events.
+    token = _required(environ, "FEISHU_VERIFICATION_TOKEN")
+    key = environ.get("FEISHU_ENCRYPT_KEY", "").strip() if insecure else _required(environ, "FEISHU_ENCRYPT_KEY")
     field_id = environ.get("BOT_ATTENDANCE_ID_FIELD", "").strip() or "attendance_approval_id"
     if not re.fullmatch(r"[A-Za-z0-9_\-]{1,64}", field_id):
         raise ConfigError(

@@ -12,7 +12,8 @@ import tempfile
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("BOT_THREADS", "8"))
+# Threads are cheap and a slow client holds one while its body arrives (bot/webhook.py bounds that to 2 s).
+threads = int(os.environ.get("BOT_THREADS", "32"))
 timeout = int(os.environ.get("BOT_WORKER_TIMEOUT_S", "20"))
 graceful_timeout = 30
 keepalive = 5

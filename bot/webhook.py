@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 
 import cards
 from bot import metrics
@@ -27,6 +27,8 @@ from handlers.events import Answer, answer_click
 log = logging.getLogger(__name__)
 bp = Blueprint("webhook", __name__)
 
+BODY_DEADLINE_S = 2.0  # Feishu sends a few KB at once; only a slow or hostile client needs longer
+WRITE_TIMEOUT_S = 10.0
 CLAIM_LEASE_S = 10.0  # shorter than Feishu's first retry (15 s), longer than the 3 s answer budget
 _FIXED = {
     400: {"code": 400, "msg": "bad request"},
@@ -34,6 +36,36 @@ _FIXED = {
     503: {"code": 503, "msg": "busy, retry later"},
 }
 _ignored_types: set[str] = set()
+
+
+def read_body() -> bytes:
+    """The raw body, at most 1 MiB (413 beyond), within BODY_DEADLINE_S in all (408 beyond).
+
+    Under gunicorn each connection owns a thread while its body arrives: a client trickling bytes must not
+    hold it for long, so every read gets a socket timeout of the time left, not just an idle timeout.
+    """
+    deadline = time.monotonic() + BODY_DEADLINE_S
+    sock = request.environ.get("gunicorn.socket")
+    stream = request.stream  # werkzeug enforces MAX_CONTENT_LENGTH here, for chunked bodies too
+    chunks: list[bytes] = []
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            if sock is not None:
+                sock.settimeout(left)
+            chunk = stream.read(64 * 1024)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    except (TimeoutError, OSError):
+        metrics.REJECTED.labels("slow_body").inc()
+        abort(408)
+    finally:
+        if sock is not None:
+            sock.settimeout(WRITE_TIMEOUT_S)
+    return b"".join(chunks)
 
 
 def _services() -> Any:
@@ -56,7 +88,7 @@ def _refuse(rejected: Rejected) -> Response:
 def receive_event() -> Response:
     services = _services()
     started = time.monotonic()
-    body = request.get_data(cache=False)
+    body = read_body()
     try:
         envelope = open_event(body, request.headers, services.keys, services.clock())
     except Rejected as rejected:
@@ -78,7 +110,7 @@ def receive_event() -> Response:
 def receive_legacy_card() -> Response:
     services = _services()
     started = time.monotonic()
-    body = request.get_data(cache=False)
+    body = read_body()
     try:
         card = open_legacy_card(body, request.headers, services.keys, services.clock())
     except Rejected as rejected:

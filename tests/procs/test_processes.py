@@ -187,3 +187,56 @@ def wait_for(predicate, timeout=15.0) -> None:
             return
         time.sleep(0.05)
     raise AssertionError("condition not reached in time")
+
+
+def test_healthz_stays_fast_with_slow_clients_on_gunicorn(sandbox, tmp_path):
+    """More slow-body clients than workers: gthread keeps answering the health check."""
+    bot = BotProcess(sandbox.url, f"sqlite:///{tmp_path / 'bot.sqlite3'}")
+    sockets = []
+    try:
+        bot.wait_healthy()
+        for _ in range(12):
+            s = socket.create_connection(("127.0.0.1", bot.port), timeout=5)
+            s.sendall(b"POST /webhook/event HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n{\"a\":")
+            sockets.append(s)
+        timings = []
+        for _ in range(5):
+            started = time.monotonic()
+            assert requests.get(bot.url + "/healthz", timeout=5).status_code == 200
+            timings.append(time.monotonic() - started)
+        assert max(timings) < 1.0, timings
+    finally:
+        for s in sockets:
+            s.close()
+        bot.stop()
+
+
+def test_sigterm_lets_an_in_flight_action_finish(sandbox, tmp_path):
+    bot = BotProcess(sandbox.url, f"sqlite:///{tmp_path / 'bot.sqlite3'}", workers=1)
+    try:
+        bot.wait_healthy()
+        sender = sandbox.sender(bot.url, encrypt_key=ENCRYPT_KEY, verification_token=TOKEN)
+        approval = SAMPLES["remedy_pending"]
+        sandbox.inject("process", hold=True, times=1)
+        sent = sandbox.state.add_message(chat_id="oc_p2p_manager", msg_type="interactive", body="{}", content={},
+                                         from_bot=True)
+        value = {"action": "approve", "approval_id": approval, "approval_type": "remedy", "v": 1}
+        clicker = threading.Thread(target=lambda: sender.click("manager", value, message_id=sent["message_id"],
+                                                               chat_id="oc_p2p_manager"))
+        clicker.start()
+        assert sandbox.state.wait_held(1, timeout=10)
+        os.killpg(bot.proc.pid, signal.SIGTERM)
+        time.sleep(0.5)
+        sandbox.release_holds()
+        clicker.join(20)
+        bot.proc.wait(30)
+        assert sandbox.state.snapshot(approval)["instance"]["status"] == "APPROVED"
+        assert len(sandbox.process_calls()) == 1
+        from bot.store import open_store
+
+        store = open_store(f"sqlite:///{tmp_path / 'bot.sqlite3'}")
+        assert [r.outcome for r in store.history(approval)] == ["done"]
+        store.close()
+    finally:
+        sandbox.release_holds()
+        bot.stop()

@@ -61,8 +61,11 @@ def test_bad_values_name_the_variable(change, names):
 
 
 def test_insecure_demo_may_omit_keys():
-    config = load_config({"FEISHU_APP_ID": "cli", "FEISHU_APP_SECRET": "s", "BOT_INSECURE_DEMO": "1"})
+    config = load_config({"FEISHU_APP_ID": "cli", "FEISHU_APP_SECRET": "s", "BOT_INSECURE_DEMO": "1",
+                          "FEISHU_VERIFICATION_TOKEN": "t"})
     assert config.insecure_demo and not config.encrypt_key
+    with pytest.raises(ConfigError, match="FEISHU_VERIFICATION_TOKEN"):
+        load_config({"FEISHU_APP_ID": "cli", "FEISHU_APP_SECRET": "s", "BOT_INSECURE_DEMO": "1"})
 
 
 def test_secrets_never_show():

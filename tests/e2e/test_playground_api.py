@@ -1,0 +1,256 @@
+"""The playground's JSON endpoints (no browser): the page's whole contract with the sandbox, fast."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+import cards
+from sandbox import data
+from sandbox.app import create_sandbox_app
+from sandbox.demo import attach_bot
+from sandbox.playground import mask
+from sandbox.server import ServerThread
+from sandbox.state import SandboxState
+from tests.e2e.playground_client import button_path, button_paths, card_text
+
+PENDING = data.SAMPLES["remedy_pending"]
+LOCALE = "zh_cn"  # the demo's default (BOT_LOCALE is cleared for tests)
+HTML_SINKS = re.compile(r"\.(innerHTML|outerHTML)\s*=|insertAdjacentHTML|document\.write|\beval\(|new Function")
+TOKEN_LIKE = re.compile(r"\b(t-g|a-g|c-)[0-9a-f]{12,}")
+
+
+def test_page_and_assets_are_served_from_the_sandbox(client):
+    for path in ("/", "/playground"):
+        page = client.http.get(path)
+        assert page.status_code == 200 and page.mimetype == "text/html"
+        html = page.get_data(as_text=True)
+        assert "/_playground/static/card.js" in html and "/_playground/static/playground.js" in html
+        assert not re.search(r"""(src|href)=["'](https?:)?//""", html), "the machine is offline: no CDN"
+        assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    for name, mimetype in (("card.js", "text/javascript"), ("playground.js", "text/javascript"),
+                           ("playground.css", "text/css")):
+        asset = client.http.get(f"/_playground/static/{name}")
+        assert asset.status_code == 200 and asset.mimetype == mimetype
+        assert not HTML_SINKS.search(asset.get_data(as_text=True)), f"{name} builds DOM nodes, never HTML"
+
+
+def test_world_names_the_sample_users_chats_and_endpoints(client, demo):
+    status, world = client.get("world")
+    assert status == 200
+    assert [u["key"] for u in world["users"]] == ["manager", "manager2", "admin", "employee", "stranger"]
+    assert world["group"]["chat_id"] == data.GROUP_CHAT
+    assert world["samples"]["remedy_pending"] == PENDING
+    assert "process" in world["endpoints"] and world["attached"] is True
+    assert world["locale"] == LOCALE
+
+
+def test_attach_bot_points_notifications_at_the_bot(demo):
+    target = demo.state.event_target
+    assert target is not None and target.url == demo.bot.url
+    assert target.encrypt_key == demo.env["FEISHU_ENCRYPT_KEY"]
+    assert demo.playground_url == f"{demo.sandbox.url}/playground"
+
+
+def test_a_command_shows_a_card_and_a_click_updates_it_in_place(client, demo):
+    card = client.ask("manager", f"/approval {PENDING}")
+    assert card["msg_type"] == "interactive" and card["version"] == 1
+    assert card["content"]["header"]["template"] == "orange"
+    assert card["parent_preview"] == f"/approval {PENDING}"
+
+    answer = client.click("manager", card, "approve")
+    assert answer["status"] == 200 and not answer["late"]
+    assert answer["toast"] == {"type": "success", "content": cards.text("toast.approved", LOCALE)}
+
+    updated = client.wait_version(card, 2)
+    assert updated["message_id"] == card["message_id"]
+    assert updated["content"]["header"]["template"] == "green"
+    assert "王经理" in card_text(updated["content"])
+    assert [c.json for c in demo.state.process_calls()] == [
+        {"approval_id": PENDING, "approval_type": "remedy", "status": 2}]
+    assert demo.state.wait_notifications(1), "the sandbox tells the bot the instance changed"
+
+
+def test_reject_sends_only_the_forms_fields(client, demo):
+    approval_id = data.SAMPLES["remedy_pending_3"]
+    card = client.ask("manager", f"/approval {approval_id}")
+    answer = client.click("manager", card, "reject",
+                          form_value={"reason": "Badge log shows no entry", "injected": "ignored"})
+    assert answer["toast"]["type"] == "success"
+    assert demo.state.snapshot(approval_id)["instance"]["status"] == "REJECTED"
+    assert "Badge log shows no entry" in card_text(client.wait_version(card, 2)["content"])
+    store = demo.bot_app.extensions["approval_bot"].ctx.store
+    assert [(r.action, r.reason) for r in store.history(approval_id)] == [("reject", "Badge log shows no entry")]
+
+
+def test_a_click_uses_the_value_of_the_card_as_shown(client, demo):
+    card = client.ask("manager", f"/approval {PENDING}")
+    client.click("manager", card, "approve")
+    # the page still showed version 1: the click carries version 1's approve value; the bot answers "already done"
+    again = client.click("manager", card, "approve")
+    assert again["status"] == 200 and "王经理" in again["toast"]["content"]
+    assert len(demo.state.process_calls()) == 1
+
+
+def test_bad_clicks_are_refused_without_reaching_the_bot(client, demo):
+    card = client.ask("manager", f"/approval {PENDING}")
+    approve = button_path(card["content"], "approve")
+    base = {"user": "manager", "message_id": card["message_id"], "version": 1}
+    user_message = card["parent_id"]
+    cases = [
+        ({**base, "message_id": "om_nope", "path": approve}, 404),
+        ({**base, "message_id": user_message, "path": approve}, 404),
+        ({**base, "user": "ou_outsider", "path": approve}, 400),
+        ({**base, "path": ["body", "elements", 0]}, 400),  # not a button
+        ({**base, "path": ["body", "elements", 999]}, 400),
+        ({**base, "path": "body.elements.0"}, 400),
+        ({**base, "path": []}, 400),
+        ({**base, "path": ["body", "elements", True]}, 400),
+    ]
+    links = [p for p, b in button_paths(card["content"]) if not any(x.get("type") == "callback"
+                                                                     for x in b.get("behaviors") or ())]
+    if links:
+        cases.append(({**base, "path": links[0]}, 400))  # "Open in Feishu" opens a link; it has no callback
+    before = len(demo.state.calls)
+    for body, expected in cases:
+        status, answer = client.post("click", body)
+        assert status == expected, (body, answer)
+        assert "error" in answer
+    assert len(demo.state.calls) == before
+
+
+def test_bad_messages_are_refused(client):
+    for body in ({"user": "nobody", "text": "/help"}, {"user": "manager", "text": "  "},
+                 {"user": "manager", "text": "x" * 5000}, {"user": "manager", "chat": "oc_p2p_admin", "text": "hi"}):
+        status, answer = client.post("send", body)
+        assert status == 400, body
+    status, _ = client.get("messages?chat=oc_nope")
+    assert status == 404
+
+
+def test_group_messages_mention_the_bot(client):
+    reply = client.ask("admin", "/help", chat="group")
+    assert reply["chat_id"] == data.GROUP_CHAT
+    messages = client.messages(data.GROUP_CHAT)["messages"]
+    asked = next(m for m in messages if m["message_id"] == reply["parent_id"])
+    assert asked["content"]["text"].startswith("@_user_1 ")
+    assert asked["mentions"] == {"@_user_1": data.BOT_NAME}
+    assert asked["sender"]["name"] == "赵管理员"
+
+
+def test_the_stranger_is_refused(client, demo):
+    reply = client.ask("stranger", f"/approval {data.SAMPLES['remedy_pending_2']}")
+    assert cards.text("refusal.not_related", LOCALE) in card_text(reply["content"])
+    assert button_paths(reply["content"]) == []
+    assert demo.state.process_calls() == []
+
+
+def test_since_returns_only_what_changed(client):
+    card = client.ask("manager", f"/approval {PENDING}")
+    first = client.messages(card["chat_id"])
+    assert {m["message_id"] for m in first["messages"]} == {card["message_id"], card["parent_id"]}
+    client.click("manager", card, "approve")
+    later = client.messages(card["chat_id"], first["cursor"] + 1)
+    assert [(m["message_id"], m["version"]) for m in later["messages"]] == [(card["message_id"], 2)]
+
+
+def test_the_call_log_shows_calls_with_secrets_masked(client, demo):
+    card = client.ask("manager", f"/approval {PENDING}")
+    client.click("manager", card, "approve")
+    status, answer = client.get("calls")
+    assert status == 200 and answer["total"] == len(demo.state.calls)
+    text = json.dumps(answer, ensure_ascii=False)
+    assert not TOKEN_LIKE.search(text) and data.APP_SECRET not in text
+    calls = answer["calls"]
+    process = next(c for c in calls if c["endpoint"] == "process")
+    assert process["method"] == "POST" and process["path"] == "/open-apis/attendance/v1/approval_infos/process"
+    assert process["body"] == {"approval_id": PENDING, "approval_type": "remedy", "status": 2}
+    assert process["status"] == 200 and process["code"] == 0 and process["outcome"] == "ok"
+    reply = next(c for c in calls if c["endpoint"] == "message_reply")
+    assert json.loads(reply["body"]["content"])["schema"] == "2.0"
+    if any(c["endpoint"] == "token" for c in calls):
+        token = next(c for c in calls if c["endpoint"] == "token")
+        assert token["answer"]["tenant_access_token"] == "••••(masked)"
+        assert token["body"]["app_secret"] == "••••(masked)"
+    status, tail = client.get(f"calls?since={answer['total']}")
+    assert status == 200 and tail["calls"] == []
+
+
+def test_mask_hides_tokens_at_any_depth():
+    body = {"token": "c-" + "a" * 40, "card": {"note": "t-g" + "b" * 38, "keep": "plain"},
+            "list": [{"app_secret": "s3cret"}], "app_access_token": ""}
+    masked = mask(body)
+    assert masked["token"] == "••••(masked)" and masked["list"][0]["app_secret"] == "••••(masked)"
+    assert masked["card"] == {"note": "t-g••••(masked)", "keep": "plain"}
+    assert masked["app_access_token"] == ""
+    assert body["token"].startswith("c-a"), "the original is untouched"
+
+
+def test_faults_are_validated_listed_and_cleared(client, demo):
+    bad = [{"endpoint": "nope", "code": 1}, {"code": 1}, {"endpoint": "process"},
+           {"endpoint": "process", "latency_s": 99}, {"endpoint": "process", "hold": True},
+           {"endpoint": "process", "code": "abc"}, {"endpoint": "process", "latency_s": -1}]
+    for body in bad:
+        status, answer = client.post("faults", body)
+        assert status == 400 and answer["error"], body
+    status, answer = client.post("faults", {"endpoint": "process", "code": "1220600", "times": 1})
+    assert status == 200 and answer["fault"]["code"] == 1220600
+    _, listed = client.get("faults")
+    assert [(f["endpoint"], f["code"], f["hits"]) for f in listed["faults"]] == [("process", 1220600, 0)]
+
+    card = client.ask("manager", f"/approval {PENDING}")
+    answer = client.click("manager", card, "approve")
+    assert answer["toast"]["type"] == "error"  # the bot's error handling, as the user sees it
+    assert demo.state.snapshot(PENDING)["instance"]["status"] == "PENDING"
+    _, calls = client.get("calls")
+    process = [c for c in calls["calls"] if c["endpoint"] == "process"]
+    assert [(c["code"], c["fault"]["code"]) for c in process] == [(1220600, 1220600)]
+
+    response = client.http.delete("/_playground/api/faults")
+    assert response.status_code == 200 and demo.state.faults == []
+
+
+def test_latency_makes_the_bot_finish_with_a_delayed_update(client, demo):
+    """Slow Feishu: the bot answers "processing" in time, then the card changes in place later."""
+    card = client.ask("manager", f"/approval {PENDING}")
+    for endpoint in ("instance_get", "process"):
+        status, _ = client.post("faults", {"endpoint": endpoint, "latency_s": 1.4, "times": 1})
+        assert status == 200
+    answer = client.click("manager", card, "approve")
+    assert answer["status"] == 200 and not answer["late"]
+    assert answer["toast"] == {"type": "info", "content": cards.text("toast.processing", LOCALE)}
+    final = client.wait_version(card, 2)
+    while final["content"]["header"]["template"] != "green":
+        final = client.wait_version(card, final["version"] + 1)
+    assert final["message_id"] == card["message_id"]
+    vias = [entry["via"] for entry in demo.state.message(card["message_id"])["history"]]
+    assert vias[1:] and set(vias[1:]) <= {"card_update", "patch"}, vias
+
+
+def test_reset_keeps_the_bot_attached(client, demo):
+    target = demo.state.event_target
+    before = client.messages("oc_p2p_manager")["epoch"]
+    status, _ = client.post("reset", {})
+    assert status == 200
+    assert demo.state.event_target == target
+    assert client.messages("oc_p2p_manager")["epoch"] == before + 1
+
+
+def test_attach_bot_registers_the_playground_on_a_fresh_server():
+    state = SandboxState()
+    with ServerThread(create_sandbox_app(state)) as server:
+        env = {"FEISHU_ENCRYPT_KEY": "k", "FEISHU_VERIFICATION_TOKEN": "t"}
+        url = attach_bot(state, server, "http://127.0.0.1:9", env)
+        assert url == f"{server.url}/playground"
+        assert server.app.test_client().get("/playground").status_code == 200
+
+
+def test_attach_bot_says_when_it_is_too_late_to_register():
+    state = SandboxState()
+    with ServerThread(create_sandbox_app(state)) as server:
+        assert server.app.test_client().get("/_sandbox/samples").status_code == 200
+        with pytest.raises(RuntimeError, match="before the sandbox serves"):
+            attach_bot(state, server, "http://127.0.0.1:9", {"FEISHU_ENCRYPT_KEY": "k",
+                                                              "FEISHU_VERIFICATION_TOKEN": "t"})
