@@ -61,8 +61,9 @@ def launch(rig: Rig, subject: str) -> Launch:
 
 
 def measure(rig: Rig, plan: Plan, into: MemoryRuns) -> None:
+    subjects = SUBJECTS[:2] if plan.quick else SUBJECTS  # B with preload is for reference only
     for rep in range(plan.memory_reps):
-        for subject in SUBJECTS:
+        for subject in subjects:
             found = launch(rig, subject)
             into.runs.setdefault(subject, []).append(found)
             print(f"  3. {subject:<13} rep {rep + 1}: start-up {found.startup_s:5.2f} s, "

@@ -125,6 +125,12 @@ audit = Table(
     Column("at", Double, nullable=False),
     Index("ix_bot_audit_approval_id", "approval_id", "id"),
 )
+# Approvers the bot has seen holding a task: who gets the daily digest of their pending approvals.
+approvers = Table(
+    "bot_approvers", metadata,
+    Column("open_id", Text, primary_key=True),
+    Column("last_seen", Double, nullable=False),
+)
 schema_version = Table(
     "bot_schema_version", metadata,
     Column("version", Integer, primary_key=True),
@@ -435,6 +441,23 @@ class Store:
         with self._read() as conn:
             rows = conn.execute(stmt).mappings().all()
         return [{**row, "detail": json.loads(row["detail"])} for row in rows]
+
+    # -- approvers (daily digest) ---------------------------------------------------------------------------------
+
+    def remember_approvers(self, open_ids: list[str], now: float) -> None:
+        rows = [{"open_id": o, "last_seen": now} for o in dict.fromkeys(open_ids) if o]
+        if not rows:
+            return
+        stmt = self._insert(approvers)
+        stmt = stmt.on_conflict_do_update(index_elements=[approvers.c.open_id],
+                                          set_={"last_seen": stmt.excluded.last_seen})
+        with self._write() as conn:
+            conn.execute(stmt, rows)
+
+    def approvers(self, seen_since: float) -> list[str]:
+        stmt = select(approvers.c.open_id).where(approvers.c.last_seen >= seen_since).order_by(approvers.c.open_id)
+        with self._read() as conn:
+            return list(conn.execute(stmt).scalars())
 
     # -- cards ---------------------------------------------------------------------------------------------------
 

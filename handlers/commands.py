@@ -62,6 +62,7 @@ def show_approval(ctx: Context, call: CommandCall) -> Reply:
         return Reply(card=views.notice_card(ctx, text, tone="error"))
     if not can_view(ctx, approval, call.actor):
         return _refusal(ctx, Refused("not_related"))
+    views.remember_approvers(ctx, approval)
     # A one-to-one card is seen by its reader alone: show only what they may do. A group card is shared.
     actor = call.actor if call.message.chat_type == "p2p" else None
     card = views.approval_card(ctx, approval, actions=views.buttons_for(ctx, approval, actor))
@@ -127,14 +128,22 @@ def list_pending(ctx: Context, call: CommandCall) -> Reply:
 PAGE_SIZE = 10
 
 
-def pending_card(ctx: Context, actor: Actor, page_token: str = "", page: int = 1) -> dict:
-    """The caller's own todo tasks, one page, each with the buttons the rules allow them."""
+def pending_card(
+    ctx: Context, actor: Actor, page_token: str = "", page: int = 1, *, skip_empty: bool = False
+) -> dict | None:
+    """The caller's own todo tasks, one page, each with the buttons the rules allow them.
+
+    With `skip_empty` (the digest), None when there is nothing pending or the query failed."""
     if not actor.open_id:
         return views.notice_card(ctx, refusal_message(Refused("unknown_user"), ctx.locale), tone="warning")
     try:
         result = ctx.feishu.query_tasks(actor.open_id, PAGE_SIZE, page_token)
     except FeishuError as err:
+        if skip_empty:
+            return None
         return views.notice_card(ctx, user_message(err, ctx.locale), tone="error", log_id=err.log_id)
+    if skip_empty and not result.tasks:
+        return None
     items = []
     for task in result.tasks:
         items.append(_pending_item(ctx, task, actor))

@@ -178,6 +178,7 @@ def refresh_approval(ctx: Context, instance_code: str) -> None:
     acting.update_other_cards(ctx, instance_code, card)
     if approval.status is not InstanceStatus.PENDING:
         return
+    views.remember_approvers(ctx, approval)
     for task in approval.tasks:
         if task.status.upper() != "PENDING" or not task.open_id:
             continue

@@ -1,5 +1,6 @@
 """Background upkeep, once a minute per process and once per minute across instances (a lease in the store):
-settle actions whose worker died mid-way (intents still "sending"), and forget expired dedup rows.
+settle actions whose worker died mid-way (intents still "sending"), forget expired dedup rows, and send the
+daily digest when it is due.
 
 An intent is written before every process call. One still "sending" after the lock's lifetime belongs to a
 worker that died: look the instance up; if it reached the target state, the action happened — record it and
@@ -19,7 +20,7 @@ from bot.errors import user_message
 from bot.feishu import FeishuError
 from bot.rules import RULES, Action
 from bot.store import AuditRecord
-from handlers import acting, views
+from handlers import acting, digest, views
 
 log = logging.getLogger(__name__)
 INTERVAL_S = 60.0
@@ -70,6 +71,7 @@ def run_once(ctx: Context) -> None:
         return  # another instance runs this minute's round
     reconcile(ctx)
     ctx.store.sweep(now)
+    digest.maybe_send(ctx)
 
 
 class Maintenance:

@@ -61,6 +61,11 @@ def names_for(ctx: Context, approval: Approval) -> dict[str, str]:
     return names
 
 
+def remember_approvers(ctx: Context, approval: Approval) -> None:
+    """Who holds a pending task here: they get the daily digest."""
+    ctx.store.remember_approvers([t.open_id for t in approval.tasks if t.status.upper() == "PENDING"], ctx.clock())
+
+
 def display_name(ctx: Context, actor: Actor) -> str:
     if actor.open_id:
         return ctx.feishu.user_name(actor.open_id, "open_id", ctx.locale) or actor.open_id

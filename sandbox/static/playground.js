@@ -27,7 +27,7 @@
   };
 
   const S = {
-    world: null, user: "manager", chat: "p2p", view: 0, since: 0, epoch: null, rendered: new Map(),
+    world: null, botReady: true, user: "manager", chat: "p2p", view: 0, since: 0, epoch: null, rendered: new Map(),
     callsSince: 0, callsEpoch: null, callRows: new Map(), sendFailures: new Map(),
   };
   const $ = (id) => document.getElementById(id);
@@ -312,32 +312,53 @@
     if (added && stick) box.scrollTop = box.scrollHeight;
   }
 
-  async function send(event) {
+  // Messages leave in the order typed, one at a time (the next waits for the bot to take the previous one).
+  const outbox = [];
+  let sending = false;
+
+  function send(event) {
     if (event) event.preventDefault();
     const input = $("composer-input");
     const text = input.value.trim();
     if (!text) return;
-    const button = $("send");
-    button.disabled = true;
+    input.value = "";
+    outbox.push({ user: S.user, chat: S.chat, text, mention_bot: $("mention").checked });
+    drain();
+  }
+
+  async function drain() {
+    if (sending || !S.botReady) return;
+    sending = true;
     try {
-      const answer = await api("POST", "send", { user: S.user, chat: S.chat, text,
-        mention_bot: $("mention").checked });
-      input.value = "";
+      while (outbox.length) await deliver(outbox.shift());
+    } finally {
+      sending = false;
+    }
+  }
+
+  function markFailed(messageId, why) {
+    S.sendFailures.set(messageId, "Not delivered: " + why);
+    const known = S.rendered.get(messageId);
+    if (known) {
+      const node = renderMessage(known.data);
+      known.node.replaceWith(node);
+      known.node = node;
+    }
+  }
+
+  async function deliver(item) {
+    try {
+      const answer = await api("POST", "send", item);
       if (answer.status !== 200) {
         const why = answer.status ? "the bot answered HTTP " + answer.status : "the bot did not answer";
-        S.sendFailures.set(answer.message_id, "Not delivered: " + why);
-        const known = S.rendered.get(answer.message_id);
-        if (known) {
-          const node = renderMessage(known.data);
-          known.node.replaceWith(node);
-          known.node = node;
-        }
+        markFailed(answer.message_id, why);
         toast("error", "Message not delivered: " + why);
       }
     } catch (err) {
       toast("error", "Could not send: " + err.message);
+      const input = $("composer-input");
+      if (!input.value) input.value = item.text;
     } finally {
-      button.disabled = false;
       kickMessages();
       kickCalls();
     }
@@ -544,6 +565,22 @@
     }
   }
 
+  // The sandbox serves the page a moment before the bot is attached (the bot loads lark-oapi meanwhile).
+  async function waitForBot() {
+    S.botReady = false;
+    $("waiting").hidden = false;
+    for (;;) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      try {
+        const world = await api("GET", "world");
+        if (world.attached) break;
+      } catch (_err) { /* the sandbox is not up yet either */ }
+    }
+    $("waiting").hidden = true;
+    S.botReady = true;
+    drain();
+  }
+
   // ---- start -----------------------------------------------------------------------------------------------
 
   let kickMessages = () => {};
@@ -574,7 +611,7 @@
       kickMessages();
       kickCalls();
     });
-    if (!S.world.attached) toast("warning", "No bot is attached to this sandbox: messages go nowhere.");
+    if (!S.world.attached) waitForBot();
     kickMessages = poller(pollMessages, POLL_MESSAGES_MS);
     kickCalls = poller(pollCalls, POLL_CALLS_MS);
     poller(pollFaults, POLL_FAULTS_MS);

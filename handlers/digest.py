@@ -1,0 +1,52 @@
+"""The daily digest: at BOT_DIGEST_TIME (in BOT_TIMEZONE), every known approver with pending tasks gets one card
+listing them, with their buttons. Exactly once per day across all instances (a lease in the store); approvers with
+nothing pending get nothing. Approvers are "known" once the bot has seen them hold a task (notifications, lookups).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.dispatch import Context
+from bot.feishu import FeishuError
+from bot.rules import Actor
+from handlers import commands
+
+log = logging.getLogger(__name__)
+KNOWN_FOR_S = 30 * 24 * 3600  # approvers seen in the last 30 days
+
+
+def due_day(digest_time: str, timezone: str, now: float) -> str | None:
+    """The local date whose digest is due at `now`, or None (no digest configured, or not yet time)."""
+    if not digest_time:
+        return None
+    local = datetime.fromtimestamp(now, ZoneInfo(timezone))
+    hour, minute = (int(part) for part in digest_time.split(":"))
+    if (local.hour, local.minute) < (hour, minute):
+        return None
+    return local.date().isoformat()
+
+
+def maybe_send(ctx: Context) -> int:
+    """Send today's digest if it is due and no instance has sent it; returns how many cards went out."""
+    now = ctx.clock()
+    day = due_day(ctx.config.digest_time, ctx.config.timezone, now)
+    if day is None:
+        return 0
+    until = now + timedelta(days=2).total_seconds()  # longer than the day it names
+    if not ctx.store.take_lease(f"digest:{day}", uuid.uuid4().hex, until, now):
+        return 0
+    sent = 0
+    for open_id in ctx.store.approvers(now - KNOWN_FOR_S):
+        card = commands.pending_card(ctx, Actor(open_id=open_id), skip_empty=True)
+        if card is None:
+            continue
+        try:
+            ctx.feishu.send_card(open_id, card, "open_id", uuid=f"digest-{day}-{open_id}")
+            sent += 1
+        except FeishuError as err:
+            log.warning("digest not delivered: code=%s log_id=%s", err.code, err.log_id)
+    return sent
