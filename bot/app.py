@@ -54,6 +54,8 @@ def create_app(
         except ConfigError as err:
             raise SystemExit(f"approval-bot: configuration error: {err}") from None
     logs.configure()
+    if config.insecure_demo:
+        log.warning("BOT_INSECURE_DEMO is on: events are accepted unsigned (token only); serve on 127.0.0.1 only")
     from bot.feishu import FeishuGateway  # loads lark_oapi: once, here, in the master under preload
     from handlers import registry
     from handlers.maintenance import Maintenance

@@ -9,7 +9,9 @@ late card updates finish in the background pool after the answer. preload_app im
 import os
 import tempfile
 
-bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
+_insecure = os.environ.get("BOT_INSECURE_DEMO", "").strip().lower() in ("1", "true", "yes", "on")
+# Insecure demo mode (unsigned, plaintext events) never listens beyond loopback, whatever HOST says.
+bind = f"{'127.0.0.1' if _insecure else os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Threads are cheap and a slow client holds one while its body arrives (bot/webhook.py bounds that to 2 s).

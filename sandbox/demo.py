@@ -32,7 +32,6 @@ def attach_bot(state: SandboxState, sandbox_server: ServerThread, bot_url: str, 
     encrypt_key, token = env["FEISHU_ENCRYPT_KEY"], env["FEISHU_VERIFICATION_TOKEN"]
     target = EventTarget(url=bot_url.rstrip("/"), encrypt_key=encrypt_key, verification_token=token)
     pg.sender = EventSender(bot_url, encrypt_key=encrypt_key, verification_token=token, state=state)
-    pg.event_target = target
     pg.bot_url = bot_url
     pg.locale = env.get("BOT_LOCALE") or "zh_cn"
     state.event_target = target

@@ -9,8 +9,7 @@ endpoints under `/_playground/api/`:
                    page rendered, and the value sent is that card's real callback value (`EventSender.click`);
 - `GET  messages`  a chat's messages changed since a cursor (each with a version, so updates show in place);
 - `GET  calls`     the Open API calls the bot made, with every token and secret masked;
-- `GET/POST/DELETE faults`  list, inject (`state.inject`) and clear Feishu latency or error codes;
-- `POST reset`     the sandbox back to its seed (the bot stays attached).
+- `GET/POST/DELETE faults`  list, inject (`state.inject`) and clear Feishu latency or error codes.
 
 The playground's context (state, sender) lives in `app.extensions[EXTENSION]`; `sandbox.demo.attach_bot` fills in
 the sender once the bot runs. Nothing here trusts the page: paths, users and fault options are checked.
@@ -29,7 +28,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request, sen
 
 from sandbox import data
 from sandbox.sender import CALLBACK_DEADLINE_S, EventSender, SentEvent
-from sandbox.state import ENDPOINTS, EventTarget, SandboxState
+from sandbox.state import ENDPOINTS, SandboxState
 
 EXTENSION = "approval_playground"
 STATIC_DIR = Path(__file__).with_name("static")
@@ -60,7 +59,6 @@ class Playground:
 
     state: SandboxState
     sender: EventSender | None = None
-    event_target: EventTarget | None = None
     locale: str = "zh_cn"
     bot_url: str = ""
     mentions: dict[str, dict[str, str]] = field(default_factory=dict)  # message id -> {"@_user_1": name}
@@ -389,7 +387,7 @@ def calls() -> Response:
     return jsonify({"epoch": epoch, "total": total, "calls": found})
 
 
-# -- faults and reset ---------------------------------------------------------------------------------------------
+# -- faults ---------------------------------------------------------------------------------------------------
 
 
 def _fault_options(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -441,15 +439,4 @@ def clear_faults() -> Response:
     state = _pg().state
     state.clear_faults()
     state.release_holds()
-    return jsonify({"ok": True})
-
-
-@bp.post("/_playground/api/reset")
-def reset() -> Response:
-    """The seed again; the event target survives (state.reset() forgets it) so notifications keep flowing."""
-    pg = _pg()
-    pg.state.reset()
-    pg.state.event_target = pg.event_target
-    with pg.lock:
-        pg.mentions.clear()
     return jsonify({"ok": True})

@@ -605,12 +605,6 @@
     $("composer-input").addEventListener("keydown", (event) => {
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) send(event);
     });
-    $("reset").addEventListener("click", async () => {
-      await api("POST", "reset").catch((err) => toast("error", err.message));
-      toast("info", "The sandbox is back to its seed.");
-      kickMessages();
-      kickCalls();
-    });
     if (!S.world.attached) waitForBot();
     kickMessages = poller(pollMessages, POLL_MESSAGES_MS);
     kickCalls = poller(pollCalls, POLL_CALLS_MS);

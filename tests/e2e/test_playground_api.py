@@ -229,15 +229,6 @@ def test_latency_makes_the_bot_finish_with_a_delayed_update(client, demo):
     assert vias[1:] and set(vias[1:]) <= {"card_update", "patch"}, vias
 
 
-def test_reset_keeps_the_bot_attached(client, demo):
-    target = demo.state.event_target
-    before = client.messages("oc_p2p_manager")["epoch"]
-    status, _ = client.post("reset", {})
-    assert status == 200
-    assert demo.state.event_target == target
-    assert client.messages("oc_p2p_manager")["epoch"] == before + 1
-
-
 def test_attach_bot_registers_the_playground_on_a_fresh_server():
     state = SandboxState()
     with ServerThread(create_sandbox_app(state)) as server:
