@@ -336,7 +336,8 @@ def pending_list_view(
     if next_page_token:
         next_page = {"label": v.t("button.next_page"), "kind": "default", "name": "", "submit": False,
                      "confirm": None,
-                     "value": {"action": "pending_page", "page_token": str(next_page_token), "v": CARD_VERSION}}
+                     "value": {"action": "pending_page", "page_token": str(next_page_token), "page": page + 1,
+                               "v": CARD_VERSION}}
     subtitle = (v.t("pending.page_total", page=page, total=total) if total is not None
                 else v.t("pending.page", page=page))
     count = total if total is not None else len(items)

@@ -131,7 +131,7 @@ def test_pending_list_of_any_length_fits(n: int) -> None:
         assert f"… and {n - len(shown)} more" in text
     every = [v for v in buttons if v["action"] == "approve_all"]
     assert every == [{"action": "approve_all", "approval_ids": approvable, "v": cards.CARD_VERSION}]
-    assert buttons[-1] == {"action": "pending_page", "page_token": "next", "v": cards.CARD_VERSION}
+    assert buttons[-1] == {"action": "pending_page", "page_token": "next", "page": 4, "v": cards.CARD_VERSION}
 
 
 def test_pending_list_shows_a_whole_page_of_ten() -> None:

@@ -202,7 +202,8 @@ def test_the_renderer_builds_safe_dom_from_hostile_cards(page):
     assert result["links"] == ["https://example.com/a?b=1&c=2"]
     assert result["strong"] == "<img src=x onerror=alert(1)>"
     assert result["em"] == ["it"] and result["strike"] == "gone"
-    assert "*not italic*" in result["text"] and "<b>" in result["text"] and "[bad](javascript:alert(1))" in result["text"]
+    for literal in ("*not italic*", "<b>", "[bad](javascript:alert(1))"):
+        assert literal in result["text"]
     assert result["font"] == "rgb(245, 74, 69)" and result["at"] == "@王经理" and result["breaks"] == 1
     assert result["title"] == "<img src=x onerror=alert(1)>" and result["template"] == "default"
     assert result["tags"] == 3

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from sandbox.data import SAMPLES
 from tests.integration.harness import card_text, find_buttons
 
@@ -61,3 +63,15 @@ def test_strangers_cannot_read_approvals(bot):
 def test_every_widget_card_renders(bot):
     reply = bot.say("admin", f"/approval {SAMPLES['every_widget']}")
     assert reply is not None and reply["content"]["schema"] == "2.0"
+
+
+def test_pending_pages_through_many_tasks(bot, sandbox):
+    from sandbox.data import seed_pending
+
+    seed_pending(sandbox.state, approver="manager", n=25)
+    reply = bot.say("manager", "/pending")
+    next_page = [v for v in find_buttons(reply["content"]) if v.get("action") == "pending_page"]
+    assert next_page and next_page[0]["page"] == 2
+    answer = bot.sender.click("manager", next_page[0], message_id=reply["message_id"], chat_id=reply["chat_id"])
+    assert answer.status == 200 and answer.card is not None
+    assert len(json.dumps(answer.card, ensure_ascii=False).encode()) <= 30 * 1024
