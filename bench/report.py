@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -105,7 +106,7 @@ def scale_rows(found: ScaleRuns) -> list[Row]:
                         {"bot": text}, "", "card ≤ 30 KiB", all(fits(s) for s in sizes)))
     if found.dedup is not None:
         d = found.dedup
-        window = KEEP_S / EVENT_SPACING_S + SWEEP_EVERY_S / EVENT_SPACING_S + 1
+        window = math.ceil((KEEP_S + SWEEP_EVERY_S) / EVENT_SPACING_S) + 2  # kept + one sweep interval's arrivals
         text = (f"{d.rows:,} rows (peak {d.rows_peak:,}), {d.file_bytes / 2**20:.1f} MiB; sweep "
                 f"{_ms(d.sweep_median_s)} / {_ms(d.sweep_max_s)} ms")
         budget = ", time budget hit" if d.budget_hit else ""

@@ -119,6 +119,7 @@ class FeishuGateway:
         self._names: dict[tuple[str, str], tuple[str, float]] = {}
         self._names_lock = threading.Lock()
         self._bot_open_id = ""
+        self._bot_info_retry_at = 0.0
 
     def _build_client(self, app_id: str, app_secret: str, base_url: str, timeout_s: float) -> lark.Client:
         return (
@@ -234,7 +235,7 @@ class FeishuGateway:
 
     def bot_open_id(self) -> str:
         """The bot's own open_id (to recognise its @mention), fetched once."""
-        if self._bot_open_id:
+        if self._bot_open_id or time.monotonic() < self._bot_info_retry_at:
             return self._bot_open_id
         request = (
             BaseRequest.builder()
@@ -246,6 +247,7 @@ class FeishuGateway:
         try:
             body = self._call("bot_info", lambda: self._client.request(request), deadline=time.monotonic() + 2)
         except FeishuError:
+            self._bot_info_retry_at = time.monotonic() + 300  # don't pay a failing call on every message
             return ""
         self._bot_open_id = str((body.get("bot") or {}).get("open_id") or "")
         return self._bot_open_id

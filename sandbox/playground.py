@@ -3,7 +3,7 @@
 The page (`/` or `/playground`, plain HTML/CSS/JS from `sandbox/static/`, nothing from a CDN) talks to the JSON
 endpoints under `/_playground/api/`:
 
-- `GET  world`     sample users, chats, samples, Open API endpoint names, the bot's locale;
+- `GET  world`     sample users, chats, samples, Open API endpoint names, the bot's URL and locale;
 - `POST send`      a user's message in a chat (`EventSender.message`: signed, encrypted, posted to the bot);
 - `POST click`     a click on a button of a card the bot sent: the button is named by its path in the card the
                    page rendered, and the value sent is that card's real callback value (`EventSender.click`);
@@ -137,6 +137,7 @@ def world() -> Response:
         "endpoints": list(ENDPOINTS),
         "locale": pg.locale,
         "attached": pg.sender is not None,
+        "bot_url": pg.bot_url,
         "callback_deadline_s": CALLBACK_DEADLINE_S,
     })
 

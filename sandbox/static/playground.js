@@ -565,6 +565,11 @@
     }
   }
 
+  function showBot(url) {
+    $("bot-line").textContent = url ? "Feishu sandbox → bot " + url + "/webhook/event · every event signed and " +
+      "encrypted" : "Waiting for the bot…";
+  }
+
   // The sandbox serves the page a moment before the bot is attached (the bot loads lark-oapi meanwhile).
   async function waitForBot() {
     S.botReady = false;
@@ -573,7 +578,10 @@
       await new Promise((resolve) => setTimeout(resolve, 500));
       try {
         const world = await api("GET", "world");
-        if (world.attached) break;
+        if (world.attached) {
+          showBot(world.bot_url);
+          break;
+        }
       } catch (_err) { /* the sandbox is not up yet either */ }
     }
     $("waiting").hidden = true;
@@ -605,6 +613,7 @@
     $("composer-input").addEventListener("keydown", (event) => {
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) send(event);
     });
+    showBot(S.world.bot_url);
     if (!S.world.attached) waitForBot();
     kickMessages = poller(pollMessages, POLL_MESSAGES_MS);
     kickCalls = poller(pollCalls, POLL_CALLS_MS);

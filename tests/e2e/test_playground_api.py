@@ -153,7 +153,8 @@ def test_since_returns_only_what_changed(client):
     assert {m["message_id"] for m in first["messages"]} == {card["message_id"], card["parent_id"]}
     client.click("manager", card, "approve")
     later = client.messages(card["chat_id"], first["cursor"] + 1)
-    assert [(m["message_id"], m["version"]) for m in later["messages"]] == [(card["message_id"], 2)]
+    assert [m["message_id"] for m in later["messages"]] == [card["message_id"]]
+    assert later["messages"][0]["version"] >= 2
 
 
 def test_the_call_log_shows_calls_with_secrets_masked(client, demo):
