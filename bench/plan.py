@@ -32,4 +32,4 @@ FULL = Plan(quick=False, reps=3, connections=(16, 64), ack_run_s=5.0, ack_warmup
 
 QUICK = Plan(quick=True, reps=1, connections=(16,), ack_run_s=1.0, ack_warmup_s=0.3, max_events=8_000,
              latencies_s=(0.0,), clicks=24, click_run_s=4.0, click_concurrency=16, click_warmup=4,
-             memory_reps=1, pending_sizes=(10,), dedup_events=2_000, dedup_budget_s=10.0, duplicate_runs=False)
+             memory_reps=1, pending_sizes=(10,), dedup_events=2_000, dedup_budget_s=10.0, duplicate_runs=True)

@@ -56,20 +56,20 @@ def approved(body: bytes) -> bool:
     return isinstance(toast, dict) and toast.get("type") == "success" and isinstance(card, dict)
 
 
-def _clicks(rig: Rig, server: Server, n: int) -> list[bytes]:
+def clicks(rig: Rig, server: Server, n: int) -> list[bytes]:
     return events.approve_clicks(server.port, rig.seed(APPROVER, n), APPROVER)
 
 
 def measure(rig: Rig, server: Server, plan: Plan, into: ClickRuns, subject: str) -> None:
     rig.set_latency("process", 0.0)
-    warm = load.run_python(server.port, _clicks(rig, server, plan.click_warmup), plan.click_concurrency, 10.0,
+    warm = load.run_python(server.port, clicks(rig, server, plan.click_warmup), plan.click_concurrency, 10.0,
                            keep_bodies=True)
     if not any(approved(b) for b in warm.bodies):
         raise RuntimeError(f"{subject}: no click was approved in the warm-up; first answer: {warm.bodies[:1]!r}")
     for latency_s in plan.latencies_s:
         rig.set_latency("process", latency_s)
         for rep in range(plan.reps):
-            requests = _clicks(rig, server, plan.clicks)
+            requests = clicks(rig, server, plan.clicks)
             rig.forget_calls()
             result = load.run_python(server.port, requests, plan.click_concurrency, plan.click_run_s,
                                      keep_bodies=True)
