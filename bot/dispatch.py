@@ -90,8 +90,16 @@ class Command:
 
 
 @dataclass(frozen=True)
+class EventRoute:
+    handler: EventHandler
+    # Claim the event id before handling (replays and re-deliveries then do nothing). Off for handlers that
+    # dedup on a key of their own, and only when they act: most messages a bot sees need no write at all.
+    dedup: bool = True
+
+
+@dataclass(frozen=True)
 class Registry:
-    events: Mapping[str, EventHandler] = field(default_factory=dict)
+    events: Mapping[str, EventRoute] = field(default_factory=dict)
     commands: Mapping[str, Command] = field(default_factory=dict)
     actions: Mapping[str, ActionHandler] = field(default_factory=dict)
 
@@ -99,8 +107,8 @@ class Registry:
         return self.commands.get(name)
 
 
-def event(event_type: str, handler: EventHandler) -> tuple[str, EventHandler]:
-    return event_type, handler
+def event(event_type: str, handler: EventHandler, *, dedup: bool = True) -> tuple[str, EventRoute]:
+    return event_type, EventRoute(handler, dedup)
 
 
 def command(name: str, handler: CommandHandler) -> Command:
@@ -112,16 +120,16 @@ def action(name: str, handler: ActionHandler) -> tuple[str, ActionHandler]:
 
 
 def build_registry(
-    events: Iterable[tuple[str, EventHandler]],
+    events: Iterable[tuple[str, EventRoute]],
     commands: Iterable[Command],
     actions: Iterable[tuple[str, ActionHandler]],
 ) -> Registry:
     """Refuse duplicate or unknown registrations at start-up, not at first use."""
-    event_map: dict[str, EventHandler] = {}
-    for name, handler in events:
+    event_map: dict[str, EventRoute] = {}
+    for name, route in events:
         if name in event_map:
             raise ValueError(f"event {name} registered twice")
-        event_map[name] = handler
+        event_map[name] = route
     command_map: dict[str, Command] = {}
     for cmd in commands:
         if cmd.name in command_map:

@@ -355,9 +355,10 @@ def _dump(card: Mapping[str, Any]) -> str:
 # -- typed events ----------------------------------------------------------------------------------------------
 
 
-def parse_message(plaintext: bytes, event_id: str) -> MessageIn:
-    """`im.message.receive_v1` through the SDK's typed model, into our own frozen dataclass."""
-    event = lark.JSON.unmarshal(plaintext.decode("utf-8"), P2ImMessageReceiveV1).event
+def parse_message(payload: Mapping[str, Any], event_id: str) -> MessageIn:
+    """`im.message.receive_v1` through the SDK's typed model (built from the already verified and parsed
+    payload: parsing the JSON again cost 7 % of an acknowledgement), into our own frozen dataclass."""
+    event = P2ImMessageReceiveV1(dict(payload)).event
     if event is None or event.message is None or event.sender is None:
         raise ValueError("message event without message or sender")
     message, sender = event.message, event.sender
@@ -385,9 +386,9 @@ def parse_message(plaintext: bytes, event_id: str) -> MessageIn:
     )
 
 
-def parse_card_action(plaintext: bytes, event_id: str) -> CardClick:
+def parse_card_action(payload: Mapping[str, Any], event_id: str) -> CardClick:
     """`card.action.trigger` through the SDK's typed model."""
-    event = lark.JSON.unmarshal(plaintext.decode("utf-8"), P2CardActionTrigger).event
+    event = P2CardActionTrigger(dict(payload)).event
     if event is None or event.action is None or event.operator is None:
         raise ValueError("card action without action or operator")
     context = event.context

@@ -20,6 +20,7 @@ timeout = int(os.environ.get("BOT_WORKER_TIMEOUT_S", "20"))
 graceful_timeout = 30
 keepalive = 5
 preload_app = True
+control_socket_disable = True  # gunicorn 27's control socket is one path per user: instances would share it
 max_requests = 0
 limit_request_line = 8190
 limit_request_fields = 100

@@ -96,13 +96,13 @@ def receive_event() -> Response:
     if envelope.kind == "challenge":
         return jsonify({"challenge": envelope.challenge})
     g.event_id = envelope.event_id
-    handler = services.ctx.registry.events.get(envelope.event_type)
-    if handler is None:
+    route = services.ctx.registry.events.get(envelope.event_type)
+    if route is None:
         return _ignore(envelope.event_type)
     is_callback = envelope.event_type == "card.action.trigger"
     return _handle_once(
-        services.ctx, f"evt:{envelope.event_id}", envelope.event_type, started,
-        lambda deadline: handler(services.ctx, envelope, deadline), is_callback,
+        services.ctx, f"evt:{envelope.event_id}" if route.dedup else "", envelope.event_type, started,
+        lambda deadline: route.handler(services.ctx, envelope, deadline), is_callback,
     )
 
 
@@ -158,6 +158,9 @@ def _ignore(event_type: str) -> Response:
 def _handle_once(
     ctx: Context, key: str, event_type: str, started: float, handle: Callable[[float], Answer], is_callback: bool
 ) -> Response:
+    """Claim `key` (none: the handler dedups itself), handle within the budget, answer."""
+    if not key:
+        return _handle(ctx, key, event_type, started, handle, is_callback)
     claim = ctx.store.claim(key, CLAIM_LEASE_S, ctx.clock())
     if claim is ClaimResult.DONE:
         metrics.DEDUP_HITS.inc()
@@ -166,17 +169,25 @@ def _handle_once(
     if claim is ClaimResult.BUSY:
         metrics.EVENTS.labels(event_type, "in_progress").inc()
         return fixed(503)
+    return _handle(ctx, key, event_type, started, handle, is_callback)
+
+
+def _handle(
+    ctx: Context, key: str, event_type: str, started: float, handle: Callable[[float], Answer], is_callback: bool
+) -> Response:
     deadline = started + ctx.config.answer_budget_s
     try:
         answer = handle(deadline)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         # A verified body whose event we cannot read: retrying will not help.
-        ctx.store.finish(key, ctx.clock())
+        if key:
+            ctx.store.finish(key, ctx.clock())
         metrics.EVENTS.labels(event_type, "unreadable").inc()
         log.warning("unreadable %s event: %s", event_type, type(exc).__name__)
         return fixed(400)
     except Exception as exc:
-        ctx.store.release(key)
+        if key:
+            ctx.store.release(key)
         ref = uuid.uuid4().hex[:12]
         metrics.EVENTS.labels(event_type, "error").inc()
         log.error("handler failed: %s ref=%s", type(exc).__name__, ref, exc_info=True)
@@ -184,9 +195,11 @@ def _handle_once(
             text = cards.text("error.internal", ctx.locale, ref=ref)
             return jsonify({"toast": {"type": "error", "content": text}})
         return fixed(503)
-    _finish_claim(ctx, key, answer)
+    if key:
+        _finish_claim(ctx, key, answer)
     metrics.EVENTS.labels(event_type, "handled" if answer.work is None else "handed_off").inc()
     response = jsonify(answer.body)
+    response.status_code = answer.status
     if answer.after_response is not None:
         response.call_on_close(answer.after_response)
     return response

@@ -9,7 +9,7 @@ from handlers import actions, commands, events
 def registry() -> Registry:
     return build_registry(
         events=[
-            event("im.message.receive_v1", events.on_message),
+            event("im.message.receive_v1", events.on_message, dedup=False),  # by message id, when it acts
             event("card.action.trigger", events.on_card_action),
             event("approval_instance", events.on_approval_changed),
             event("approval.instance.status_changed_v4", events.on_approval_changed),

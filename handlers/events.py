@@ -22,10 +22,12 @@ from bot.feishu import FeishuError, parse_card_action, parse_message
 from bot.inbound import CardClick, MessageIn, command_text, parse_command
 from bot.rules import InstanceStatus
 from bot.security import Envelope
+from bot.store import ClaimResult
 from handlers import acting, views
 
 log = logging.getLogger(__name__)
 LATE_UPDATE_WAIT_S = 5.0
+MESSAGE_LEASE_S = 10.0  # shorter than Feishu's first retry (15 s), longer than the 3 s answer budget
 
 
 @dataclass
@@ -40,15 +42,19 @@ class Answer:
 
 
 def on_message(ctx: Context, envelope: Envelope, deadline: float) -> Answer:
-    message = parse_message(envelope.plaintext, envelope.event_id)
+    message = parse_message(envelope.payload, envelope.event_id)
     if message.sender_type != "user" or not message.sender.ids():
         return Answer({})  # other apps and the bot itself: never answer (no loops)
     text = command_text(message, ctx.feishu.bot_open_id())
     if text is None:
         return Answer({})  # a group message that does not mention the bot
-    key = f"msg:{message.message_id}"  # one message delivered under two event ids acts once
-    if ctx.store.claim(key, 30.0, ctx.clock()).value != "new":
+    # One message acts once, whether re-delivered or delivered under two event ids (v1 + v2 subscriptions).
+    key = f"msg:{message.message_id}"
+    claim = ctx.store.claim(key, MESSAGE_LEASE_S, ctx.clock())
+    if claim is ClaimResult.DONE:
         return Answer({})
+    if claim is ClaimResult.BUSY:  # another delivery is at work, or died: let Feishu retry rather than drop it
+        return Answer({"code": 503, "msg": "busy, retry later"}, status=503)
     future = ctx.pool.submit(_answer_message, ctx, message, text, key)
     return _within(future, deadline, Answer({}))
 
@@ -86,7 +92,7 @@ def _run_command(ctx: Context, message: MessageIn, text: str) -> Reply:
 
 
 def on_card_action(ctx: Context, envelope: Envelope, deadline: float) -> Answer:
-    click = parse_card_action(envelope.plaintext, envelope.event_id)
+    click = parse_card_action(envelope.payload, envelope.event_id)
     return answer_click(ctx, click, deadline)
 
 

@@ -220,3 +220,12 @@ def test_concurrent_duplicate_delivery_acts_once(bot, sandbox):
     assert bot.reply_to(message["message_id"]) is not None
     assert len(sandbox.process_calls()) == 1
     assert set(answers) <= {200, 503}
+
+
+def test_signed_but_unreadable_callback_is_400_not_500(bot):
+    payload = bot.sender.click_payload("manager", {"action": "approve"}, message_id="om_x", chat_id="oc_x")
+    payload["event"]["action"]["value"] = "a string, not an object"
+    headers, body = bot.sender.seal(payload)
+    answer = bot.sender.post(headers, body)
+    assert answer.status in (200, 400)
+    assert "Traceback" not in answer.text

@@ -180,16 +180,21 @@ def test_sqlite_runs_in_wal_with_begin_immediate_for_writes(tmp_path) -> None:  
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
         statements.clear()
         store.claim("evt:1", 10, T)
+        # single statements run in autocommit: no BEGIN/COMMIT holding the write lock around them
+        assert not any(s.upper().startswith("BEGIN") for s in statements)
+        assert sum(s.lstrip().upper().startswith("INSERT") for s in statements) == 1
+        statements.clear()
+        store.sweep(T)  # several statements: one IMMEDIATE transaction
         assert statements[0] == "BEGIN IMMEDIATE"
-        assert sum(s.lstrip().upper().startswith(("INSERT", "UPDATE", "SELECT")) for s in statements) == 1
         statements.clear()
         store.cards_for("x")
-        assert statements[0] == "BEGIN"  # reads do not take the write lock
+        assert not any(s.upper().startswith("BEGIN") for s in statements)  # reads never take the write lock
     finally:
         store.close()
 
 
-def test_claim_is_one_statement_on_every_dialect(store: Store) -> None:
+def test_claim_is_one_write_on_every_dialect(store: Store) -> None:
+    """A claim is one read and one atomic write; a finished key is answered by the read alone."""
     statements: list[str] = []
 
     def record(_conn, _cursor, statement, *_rest) -> None:  # noqa: ANN001
@@ -200,7 +205,12 @@ def test_claim_is_one_statement_on_every_dialect(store: Store) -> None:
     for now in (T, T + 1, T + 20):
         statements.clear()
         store.claim("evt:one", 10, now)
-        assert len(statements) == 1, statements
+        writes = [s for s in statements if not s.lstrip().upper().startswith("SELECT")]
+        assert len(writes) == 1 and len(statements) == 2, statements
+    store.finish("evt:one", T + 21)
+    statements.clear()
+    assert store.claim("evt:one", 10, T + 22) is ClaimResult.DONE
+    assert len(statements) == 1 and statements[0].lstrip().upper().startswith("SELECT")
 
 
 @pytest.mark.parametrize("url", ["sqlite:///:memory:", "sqlite://", "mysql://u@h/db"])
