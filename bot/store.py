@@ -497,13 +497,17 @@ class Store:
 
     # -- audit -----------------------------------------------------------------------------------------------------
 
-    def append_audit(self, record: AuditRecord) -> int:
+    def append_audit(self, record: AuditRecord, *, settles: str = "") -> int:
+        """Append `record`; with `settles`, also mark that intent with the record's outcome, atomically."""
         values = {
             "approval_id": record.approval_id, "action": record.action, "operator": record.operator,
             "outcome": record.outcome, "approval_type": record.approval_type, "reason": record.reason,
             "code": record.code, "log_id": record.log_id, "message": record.message, "at": record.at,
         }
-        with self._write(single=True) as conn:
+        with self._write(single=not settles) as conn:
+            if settles:
+                conn.execute(update(intents).where(intents.c.intent_id == settles)
+                             .values(state=record.outcome, updated=record.at))
             return int(conn.execute(audit.insert().values(**values).returning(audit.c.id)).scalar_one())
 
     def history(self, approval_id: str) -> list[AuditRecord]:

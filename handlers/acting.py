@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 LOCK_TTL_S = 60.0
 SETTLE_LOOKUPS = 3
 SETTLE_PAUSE_S = 1.0
-RECENT_S = 600.0  # how long our own success record outranks a lookup that still shows the old state
 NOT_FOUND = 1390003
 _OUTCOME_TOAST = {Action.APPROVE: "toast.approved", Action.REJECT: "toast.rejected", Action.REVOKE: "toast.revoked"}
 _ALREADY = {"already_approved": Action.APPROVE, "already_rejected": Action.REJECT, "already_revoked": Action.REVOKE}
@@ -97,10 +96,6 @@ def _perform_locked(
     verdict = check(action, approval.approval_type, approval.status, actor, approval.roles(), ctx.admins)
     if isinstance(verdict, Refused):
         return _refuse(ctx, action, approval_id, actor, verdict, reason, approval)
-    previous = ctx.store.last_success(approval_id)
-    if previous is not None and previous.action == action.value and ctx.clock() - previous.at < RECENT_S:
-        # Feishu may still show the old state for a moment: our own fresh record says it is done.
-        return _already_done(ctx, action, approval_id, actor, previous, reason, approval)
     return _send(ctx, action, approval, actor, reason, exclude)
 
 
@@ -116,13 +111,11 @@ def _send(ctx: Context, action: Action, approval: Approval, actor: Actor, reason
         log_id = result.get("log_id", "")
     except FeishuError as err:
         if not (err.outcome_unknown and _reached(ctx, approval.instance_code, rule.results_in.value)):
-            ctx.store.finish_intent(intent, "failed", ctx.clock())
-            return _fail(ctx, action, approval.instance_code, actor, err, reason, approval)
+            return _fail(ctx, action, approval.instance_code, actor, err, reason, approval, intent=intent)
         log_id = err.log_id  # applied, answer lost: the fresh lookup says it is done
-    ctx.store.finish_intent(intent, "done", ctx.clock())
     now = ctx.clock()
     _audit(ctx, action, approval.instance_code, actor, "done", approval_type=approval.approval_type.value,
-           reason=reason, log_id=log_id, at=now)
+           reason=reason, log_id=log_id, at=now, intent=intent)
     final = dataclasses.replace(approval, status=rule.results_in, raw_status=rule.results_in.value)
     outcome = {"action": action.value, "operator": views.display_name(ctx, actor), "at_ms": int(now * 1000),
                "reason": reason}
@@ -216,13 +209,13 @@ def _already_done(
 
 def _fail(
     ctx: Context, action: Action, approval_id: str, actor: Actor, err: FeishuError, reason: str,
-    approval: Approval | None = None, *, attendance_only: bool = False, approval_type: str = "",
+    approval: Approval | None = None, *, attendance_only: bool = False, approval_type: str = "", intent: str = "",
 ) -> Outcome:
     text = user_message(err, ctx.locale)
     log.warning("feishu call failed: action=%s approval=%s code=%s kind=%s log_id=%s",
                 action.value, approval_id, err.code, err.kind, err.log_id)
     _audit(ctx, action, approval_id, actor, "failed", approval_type=approval_type, reason=reason, code=err.code,
-           log_id=err.log_id, message=err.kind)
+           log_id=err.log_id, message=err.kind, intent=intent)
     card = None
     if approval is not None:
         card = views.approval_card(ctx, approval, notice=text)
@@ -235,12 +228,14 @@ def _fail(
 def _audit(
     ctx: Context, action: Action, approval_id: str, actor: Actor, outcome: str, *, approval_type: str = "",
     reason: str = "", code: int | None = None, log_id: str = "", message: str = "", at: float | None = None,
+    intent: str = "",
 ) -> None:
+    """Written before the answer is sent; with `intent`, the intent is settled in the same transaction."""
     ctx.store.append_audit(AuditRecord(
         approval_id=approval_id, action=action.value, operator=actor.open_id or actor.user_id, outcome=outcome,
         approval_type=approval_type, reason=reason, code=code, log_id=log_id, message=message,
         at=at if at is not None else ctx.clock(),
-    ))
+    ), settles=intent)
 
 
 def _clock_text(ctx: Context, at: float) -> str:

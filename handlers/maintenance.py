@@ -48,12 +48,11 @@ def settle(ctx: Context, intent: dict) -> None:
         return
     reached = approval.status is RULES[action].results_in
     outcome = "done" if reached else "failed"
-    ctx.store.finish_intent(intent["intent_id"], outcome, ctx.clock())
     ctx.store.append_audit(AuditRecord(
         approval_id=approval_id, action=action.value, operator=intent["operator"], outcome=outcome,
         approval_type=approval.approval_type.value if approval.approval_type else "",
         reason=str(intent["detail"].get("reason", "")), message="reconciled", at=ctx.clock(),
-    ))
+    ), settles=intent["intent_id"])
     card = views.current_card(ctx, approval)
     acting.update_other_cards(ctx, approval_id, card)
     if not reached and intent["operator"].startswith("ou_"):

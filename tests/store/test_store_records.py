@@ -100,6 +100,14 @@ def test_intents_until_finished(store: Store) -> None:
     assert store.open_intents(T + 100)[0]["detail"] == {}
 
 
+def test_audit_settles_its_intent_in_the_same_write(store: Store) -> None:
+    store.record_intent("i-1", "A1", "approve", "ou_m", 100.0, {})
+    record = AuditRecord(approval_id="A1", action="approve", operator="ou_m", outcome="done", at=101.0)
+    store.append_audit(record, settles="i-1")
+    assert store.open_intents(1000.0) == []
+    assert [r.outcome for r in store.history("A1")] == ["done"]
+
+
 def test_sweep_keeps_open_intents_and_drops_settled_old_ones(store: Store) -> None:
     store.record_intent("open", "A1", "approve", "ou", T)
     store.record_intent("settled", "A2", "approve", "ou", T)
