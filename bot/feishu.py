@@ -69,6 +69,31 @@ class FeishuError(Exception):
         return self.kind in {"timeout", "network", "server"}
 
 
+class _PooledRequests:
+    """Stands in for the `requests` module inside lark-oapi's transport, which calls `requests.request(...)`:
+    a new session, TCP connection and TLS handshake for every Open API call. Each thread keeps one session
+    instead, so calls reuse their connection (keep-alive). Everything else is the real `requests`."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        return session.request(method, url, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(requests, name)
+
+
+def _pool_sdk_connections() -> None:
+    from lark_oapi.core.http import transport
+
+    if not isinstance(transport.requests, _PooledRequests):
+        transport.requests = _PooledRequests()
+
+
 class _TokenCache(ICache):
     """A locked in-process token cache (the SDK's default is an unlocked global)."""
 
@@ -107,6 +132,7 @@ class FeishuGateway:
         write_timeout_s: float = 8.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        _pool_sdk_connections()
         self._app_id = app_id
         self._cache = _TokenCache()
         self._client = self._build_client(app_id, app_secret, base_url, timeout_s)
