@@ -19,8 +19,10 @@ def _reason(call: ClickCall) -> str:
 def _act(ctx: Context, call: ClickCall, action: Action) -> Reply:
     approval_id = str(call.value.get("approval_id") or "")
     given = str(call.value.get("approval_type") or "")
-    if call.click.message_id:  # this message shows the approval: later changes must reach it too
-        ctx.store.remember_card(approval_id, call.click.message_id, ctx.clock())
+    message_id = call.click.message_id
+    # This message shows the approval: later changes must reach it too (a read first: usually it is known).
+    if message_id and message_id not in ctx.store.cards_for(approval_id):
+        ctx.store.remember_card(approval_id, message_id, ctx.clock())
     outcome = acting.perform(ctx, action, approval_id, call.actor, reason=_reason(call), given_type=given,
                              exclude_message=call.click.message_id)
     return Reply(card=outcome.card, toast=Toast(outcome.toast_kind, outcome.message), approval_id=approval_id)
