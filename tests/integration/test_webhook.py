@@ -229,3 +229,12 @@ def test_signed_but_unreadable_callback_is_400_not_500(bot):
     answer = bot.sender.post(headers, body)
     assert answer.status in (200, 400)
     assert "Traceback" not in answer.text
+
+
+def test_healthz_reports_an_unreachable_store(bot, monkeypatch):
+    import requests
+
+    assert requests.get(bot.server.url + "/healthz", timeout=5).status_code == 200
+    monkeypatch.setattr(bot.store, "ping", lambda: False)
+    answer = requests.get(bot.server.url + "/healthz", timeout=5)
+    assert answer.status_code == 503 and answer.json() == {"status": "store unreachable"}

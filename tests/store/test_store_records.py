@@ -265,3 +265,11 @@ def test_a_connection_from_another_process_is_never_checked_out(
     monkeypatch.setattr(store_module.os, "getpid", lambda: real_pid + 1)  # as if we were a forked child
     assert store.claim("evt:1", 10, T) is ClaimResult.BUSY
     assert len(store_module._INHERITED) == inherited + 1  # set aside, not closed, not used
+
+
+def test_ping_is_false_when_the_database_is_unreachable() -> None:
+    engine = create_engine("postgresql+psycopg://bot@127.0.0.1:9/none", connect_args={"connect_timeout": 2})
+    try:
+        assert Store(engine).ping() is False
+    finally:
+        engine.dispose()
