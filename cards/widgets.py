@@ -365,8 +365,8 @@ def _object(w: Widget) -> Mapping[str, Any]:
     return w.value
 
 
-def leave(w: Widget, f: Fmt) -> Row:
-    """leaveGroup/leaveGroupV2: leave name, start – end, duration (+ unit DAY/HOUR), reason."""
+def named_span(w: Widget, f: Fmt) -> Row:
+    """leaveGroup/leaveGroupV2 and workGroup (overtime): name, start – end, duration (+ unit), reason."""
     v = _object(w)
     return _row(w, f, [
         (f.s(plain_value(v.get("name"))),),
@@ -407,17 +407,6 @@ def shift(w: Widget, f: Fmt) -> Row:
     return _row(w, f, [
         f.labelled("widget.shift_time", f.s(format_rfc3339(v.get("shiftTime")))),
         f.labelled("widget.return_time", f.s(format_rfc3339(v.get("returnTime")))),
-        _reason(v, f),
-    ])
-
-
-def work(w: Widget, f: Fmt) -> Row:
-    """workGroup (overtime): name, start – end, duration, reason."""
-    v = _object(w)
-    return _row(w, f, [
-        (f.s(plain_value(v.get("name"))),),
-        (f.s(_span(v.get("start"), v.get("end"))),),
-        _duration(v, f),
         _reason(v, f),
     ])
 
@@ -525,13 +514,13 @@ FORMATTERS: Mapping[str, Callable[[Widget, Fmt], Row]] = {
     "fieldList": field_list,
     "telephone": telephone,
     "address": address,
-    "leaveGroup": leave,
-    "leaveGroupV2": leave,
-    "widgetLeaveGroupV2": leave,
+    "leaveGroup": named_span,
+    "leaveGroupV2": named_span,
+    "widgetLeaveGroupV2": named_span,
     "remedyGroup": remedy,
     "remedyGroupV2": remedy_v2,
     "shiftGroup": shift,
-    "workGroup": work,
+    "workGroup": named_span,
     "tripGroup": trip,
     "outGroup": out,
 }

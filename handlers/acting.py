@@ -12,7 +12,9 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import cards
 from bot.approvals import Approval, InstanceFormatError, from_instance
@@ -239,9 +241,6 @@ def _audit(
 
 
 def _clock_text(ctx: Context, at: float) -> str:
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
     return datetime.fromtimestamp(at, ZoneInfo(ctx.config.timezone)).strftime("%Y-%m-%d %H:%M")
 
 
