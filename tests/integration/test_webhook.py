@@ -238,3 +238,20 @@ def test_healthz_reports_an_unreachable_store(bot, monkeypatch):
     monkeypatch.setattr(bot.store, "ping", lambda: False)
     answer = requests.get(bot.server.url + "/healthz", timeout=5)
     assert answer.status_code == 503 and answer.json() == {"status": "store unreachable"}
+
+
+def test_delivery_left_unfinished_by_a_dead_worker_is_processed_on_retry(bot, sandbox):
+    """A claim whose worker died answers 503 while its lease lasts (Feishu retries), then is taken over."""
+    reply = bot.say("manager", f"/approval {SAMPLES['remedy_pending']}")
+    value = {"action": "approve", "approval_id": SAMPLES["remedy_pending"], "approval_type": "remedy", "v": 1}
+    payload = bot.sender.click_payload("manager", value, message_id=reply["message_id"], chat_id=reply["chat_id"])
+    key = "evt:" + payload["header"]["event_id"]
+    assert bot.store.claim(key, 1.0, time.time()).value == "new"  # a worker took it (1 s lease), then died
+    headers, body = bot.sender.seal(payload)
+    assert bot.sender.post(headers, body).status == 503
+    assert sandbox.process_calls() == []
+    time.sleep(1.1)  # the lease runs out
+    headers, body = bot.sender.seal(payload)  # Feishu's retry, freshly signed
+    answer = bot.sender.post(headers, body)
+    assert answer.status == 200 and answer.toast["type"] == "success"
+    assert len(sandbox.process_calls()) == 1
