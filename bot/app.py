@@ -1,4 +1,5 @@
-"""The app factory: the only place where config, gateway, store, registry and routes are wired together."""
+"""The app factory, a composition root: the only place (with bot/cli.py) where config, gateway, store, the
+application's registry and pipeline, and the routes are wired together (docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -10,19 +11,22 @@ import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from bot import logs, metrics
 from bot.config import Config, ConfigError, environment, load_config
-from bot.dispatch import Context
 from bot.security import WebhookKeys
 from bot.store import Store, open_store
 
 if TYPE_CHECKING:
+    from core.inbound import Inbound
+    from handlers.context import Context
     from handlers.maintenance import Maintenance
+    from handlers.pipeline import Answer
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("approval_bot.access")  # one JSON line per request (bot/logs.py)
@@ -38,6 +42,7 @@ class Services:
     keys: WebhookKeys
     clock: Callable[[], float]
     maintenance: Maintenance
+    dispatch: Callable[[Inbound, float], Answer]
 
 
 def create_app(
@@ -58,15 +63,22 @@ def create_app(
         log.warning("BOT_INSECURE_DEMO is on: events are accepted unsigned (token only); serve on 127.0.0.1 only")
     from bot.feishu import FeishuGateway  # loads lark_oapi: once, here, in the master under preload
     from handlers import registry
+    from handlers.context import Context
     from handlers.maintenance import Maintenance
+    from handlers.pipeline import dispatch
+    from handlers.registry import RegistryError
 
-    gateway = feishu or FeishuGateway(
+    try:
+        routes = registry()
+    except RegistryError as err:
+        raise SystemExit(f"approval-bot: {err}") from None
+    gateway: Any = feishu or FeishuGateway(
         config.app_id, config.app_secret.reveal(), config.base_url, config.api_timeout_s,
         observer=metrics.observe_feishu,
     )
     store = store or open_store(config.database_url)
     pool = ThreadPoolExecutor(max_workers=POOL_THREADS, thread_name_prefix="bot-work")
-    ctx = Context(config=config, feishu=gateway, store=store, pool=pool, clock=clock, registry=registry())
+    ctx = Context(config=config, feishu=gateway, store=store, pool=pool, registry=routes, clock=clock)
     keys = WebhookKeys(
         encrypt_key=config.encrypt_key.reveal(),
         verification_token=config.verification_token.reveal(),
@@ -76,7 +88,8 @@ def create_app(
     )
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    app.extensions["approval_bot"] = Services(ctx=ctx, keys=keys, clock=clock, maintenance=Maintenance(ctx))
+    app.extensions["approval_bot"] = Services(ctx=ctx, keys=keys, clock=clock, maintenance=Maintenance(ctx),
+                                              dispatch=partial(dispatch, ctx))
     _install_routes(app)
     _apps.add(app)
     atexit.register(pool.shutdown, wait=True, cancel_futures=False)

@@ -2,7 +2,8 @@
 
 Every call has a timeout (the client's), reads retry 5xx and rate limits within a deadline, the process call is
 never retried after it may have reached Feishu, a rejected tenant token is refreshed once, and every failure
-becomes a `FeishuError(code, msg, log_id, kind)` that `errors.user_message` turns into a manager-readable line.
+becomes a `FeishuError(code, msg, log_id, kind)` that `cards.messages.user_message` turns into a manager-readable
+line. It also reads verified events into the core's inbound values (`parse_event`): all SDK-to-domain parsing is here.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import lark_oapi as lark
@@ -31,13 +31,15 @@ from lark_oapi.api.im.v1 import (
     ReplyMessageRequestBody,
 )
 from lark_oapi.core.cache import ICache
-from lark_oapi.core.exception import ObtainAccessTokenException
+from lark_oapi.core.exception import ObtainAccessTokenException, UnmarshalException
 from lark_oapi.core.model import BaseRequest
 from lark_oapi.core.token.manager import TokenManager
 from lark_oapi.event.callback.model.p2_card_action_trigger import P2CardActionTrigger
 
-from bot.inbound import CardClick, Mention, MessageIn
-from bot.rules import Actor
+from core.errors import FeishuError
+from core.inbound import ApprovalEvent, CardClick, Inbound, Mention, MessageIn, OtherEvent, Unreadable
+from core.records import TaskPage
+from core.rules import Actor
 
 log = logging.getLogger(__name__)
 # The SDK logs request bodies (and card tokens) at DEBUG: keep it quiet whatever the root level is.
@@ -46,27 +48,6 @@ logging.getLogger("Lark").setLevel(logging.WARNING)
 TOKEN_ERRORS = frozenset({99991661, 99991663, 99991668, 99991671})
 RETRYABLE_CODES = frozenset({99991400, 1395001})
 MAX_RATE_LIMIT_WAIT_S = 5.0
-
-
-class FeishuError(Exception):
-    """A failed Open API call. `kind`: api, timeout, network, server, rate_limit."""
-
-    def __init__(
-        self, code: int, msg: str, *, log_id: str = "", kind: str = "api", http_status: int | None = None,
-        retry_after_s: float | None = None,
-    ) -> None:
-        super().__init__(f"feishu {kind} error {code}")
-        self.code = code
-        self.msg = msg
-        self.log_id = log_id
-        self.kind = kind
-        self.http_status = http_status
-        self.retry_after_s = retry_after_s
-
-    @property
-    def outcome_unknown(self) -> bool:
-        """A write that failed this way may still have been applied."""
-        return self.kind in {"timeout", "network", "server"}
 
 
 class _PooledRequests:
@@ -109,13 +90,6 @@ class _TokenCache(ICache):
     def set(self, key: str, value: str, expire: int) -> None:
         with self._lock:
             self._items[key] = (value, float(expire))
-
-
-@dataclass(frozen=True)
-class Page:
-    tasks: tuple[Mapping[str, Any], ...]
-    next_token: str | None
-    total: int | None
 
 
 Observer = Callable[[str, float, str], None]  # endpoint, seconds, outcome
@@ -168,7 +142,7 @@ class FeishuGateway:
 
     def query_tasks(
         self, user_id: str, page_size: int = 10, page_token: str = "", deadline: float | None = None
-    ) -> Page:
+    ) -> TaskPage:
         builder = QueryTaskRequest.builder().user_id(user_id).topic(1).user_id_type("open_id").page_size(page_size)
         if page_token:
             builder = builder.page_token(page_token)
@@ -179,7 +153,7 @@ class FeishuGateway:
         count = data.get("count") or {}
         total = count.get("total") if isinstance(count, Mapping) else None
         next_token = data.get("page_token") if data.get("has_more") else None
-        return Page(tasks, next_token or None, int(total) if isinstance(total, int) else None)
+        return TaskPage(tasks, next_token or None, int(total) if isinstance(total, int) else None)
 
     def process(self, approval_id: str, approval_type: str, status: int) -> dict[str, Any]:
         """approval_infos/process. Never retried once it may have reached Feishu."""
@@ -427,3 +401,36 @@ def parse_card_action(payload: Mapping[str, Any], event_id: str) -> CardClick:
         chat_id=(context.open_chat_id if context else "") or "",
         token=event.token or "",
     )
+
+
+def _approval_event(payload: Mapping[str, Any], event_id: str, event_type: str) -> ApprovalEvent:
+    """`approval_instance` (v1 envelope) and `approval.instance.status_changed_v4` (v2): the instance and status."""
+    event = payload.get("event")
+    if not isinstance(event, Mapping):
+        raise ValueError("approval event without event")
+    code, status = event.get("instance_code"), event.get("status")
+    if not isinstance(code, str) or not isinstance(status, str | None):
+        raise ValueError("approval event with a non-string instance code or status")
+    approval_code = event.get("approval_code")
+    return ApprovalEvent(event_id, event_type, code, status or "",
+                         approval_code if isinstance(approval_code, str) else "")
+
+
+_PARSERS: Mapping[str, Callable[[Mapping[str, Any], str], Inbound]] = {
+    "im.message.receive_v1": parse_message,
+    "card.action.trigger": parse_card_action,
+    "approval_instance": lambda payload, event_id: _approval_event(payload, event_id, "approval_instance"),
+    "approval.instance.status_changed_v4": lambda payload, event_id: _approval_event(
+        payload, event_id, "approval.instance.status_changed_v4"),
+}
+
+
+def parse_event(event_type: str, event_id: str, payload: Mapping[str, Any]) -> Inbound:
+    """A verified event or callback as a core inbound value. Types the bot does not read are not parsed at all."""
+    parser = _PARSERS.get(event_type)
+    if parser is None:
+        return OtherEvent(event_id, event_type)
+    try:
+        return parser(payload, event_id)
+    except (UnmarshalException, ValueError, TypeError, KeyError, AttributeError):  # wrong shapes
+        return Unreadable(event_id, event_type, callback=event_type == "card.action.trigger")

@@ -21,6 +21,16 @@ CLOCK_SKEW = Histogram(
 )
 
 
+def count_answer(event_type: str, outcome: str) -> None:
+    """One verified delivery and what came of it (handlers/pipeline.py names the outcomes)."""
+    event_type = event_type[:64]
+    EVENTS.labels(event_type, outcome).inc()
+    if outcome == "duplicate":
+        DEDUP_HITS.inc()
+    elif outcome == "ignored":
+        IGNORED.labels(event_type).inc()
+
+
 def observe_feishu(endpoint: str, seconds: float, outcome: str) -> None:
     FEISHU_LATENCY.labels(endpoint, outcome).observe(seconds)
 

@@ -32,8 +32,6 @@ import uuid
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -62,6 +60,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+
+from core.records import AuditRecord, ClaimResult
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 10.0  # SQLite: how long a writer waits for another process's write lock
@@ -153,27 +153,6 @@ _PG_AUDIT_GUARD = (
     "CREATE TRIGGER bot_audit_append_only BEFORE UPDATE OR DELETE ON bot_audit "
     "FOR EACH ROW EXECUTE FUNCTION bot_audit_append_only()",
 )
-
-
-class ClaimResult(StrEnum):
-    NEW = "new"  # process it now
-    DONE = "done"  # already processed: acknowledge, do nothing
-    BUSY = "busy"  # another delivery holds an unexpired claim: answer non-200 so Feishu retries
-
-
-@dataclass(frozen=True)
-class AuditRecord:
-    approval_id: str
-    action: str
-    operator: str
-    outcome: str
-    approval_type: str = ""
-    reason: str = ""
-    code: int | None = None
-    log_id: str = ""
-    message: str = ""
-    at: float = 0.0
-    id: int | None = None
 
 
 def open_store(url: str) -> Store:

@@ -1,41 +1,36 @@
-"""POST /webhook/event and POST /webhook/card: verify → challenge → route → claim → handle → answer.
+"""POST /webhook/event and POST /webhook/card: read the body → verify → parse → dispatch → HTTP answer.
 
-Bad input gets a fixed 4xx body (never exception text); a genuine event is handled once: the claim on its
-event id is a lease, so a delivery that dies mid-way is processed again when Feishu re-delivers it, while a
-delivery that finds the lease still held answers 503 (Feishu retries) instead of a 200 that would drop it.
+A thin adapter over the one pipeline (`handlers.pipeline.dispatch`); the long connection is another one.
+What is about HTTP lives here: body limits and deadlines, fixed 4xx bodies for what fails verification, and
+the status an answer's outcome maps to (docs/architecture.md, "Answers").
 """
 
 from __future__ import annotations
 
 import logging
 import time
-import uuid
-from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 
-import cards
 from bot import metrics
-from bot.dispatch import Context
-from bot.inbound import CardClick
-from bot.rules import Actor
+from bot.feishu import parse_event
 from bot.security import LegacyCard, Rejected, open_event, open_legacy_card
-from bot.store import ClaimResult
-from handlers.events import Answer, answer_click
+from core.inbound import CardClick, Inbound
+from core.rules import Actor
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhook", __name__)
 
 BODY_DEADLINE_S = 2.0  # Feishu sends a few KB at once; only a slow or hostile client needs longer
 WRITE_TIMEOUT_S = 10.0
-CLAIM_LEASE_S = 10.0  # shorter than Feishu's first retry (15 s), longer than the 3 s answer budget
 _FIXED = {
     400: {"code": 400, "msg": "bad request"},
     401: {"code": 401, "msg": "unauthorized"},
     503: {"code": 503, "msg": "busy, retry later"},
 }
-_ignored_types: set[str] = set()
+# Events (never callbacks, which are always 200 with a toast): a held claim or a crash asks Feishu to retry.
+_EVENT_STATUS = {"busy": 503, "error": 503, "unreadable": 400}
 
 
 def read_body() -> bytes:
@@ -96,14 +91,7 @@ def receive_event() -> Response:
     if envelope.kind == "challenge":
         return jsonify({"challenge": envelope.challenge})
     g.event_id = envelope.event_id
-    route = services.ctx.registry.events.get(envelope.event_type)
-    if route is None:
-        return _ignore(envelope.event_type)
-    is_callback = envelope.event_type == "card.action.trigger"
-    return _handle_once(
-        services.ctx, f"evt:{envelope.event_id}" if route.dedup else "", envelope.event_type, started,
-        lambda deadline: route.handler(services.ctx, envelope, deadline), is_callback,
-    )
+    return _dispatch(services, parse_event(envelope.event_type, envelope.event_id, envelope.payload), started)
 
 
 @bp.post("/webhook/card")
@@ -121,10 +109,7 @@ def receive_legacy_card() -> Response:
     if click is None:
         metrics.REJECTED.labels("missing_fields").inc()
         return fixed(400)
-    return _handle_once(
-        services.ctx, card.replay_key, "card.action.trigger_v1", started,
-        lambda deadline: answer_click(services.ctx, click, deadline), True,
-    )
+    return _dispatch(services, click, started)
 
 
 def legacy_click(card: LegacyCard) -> CardClick | None:
@@ -147,74 +132,13 @@ def legacy_click(card: LegacyCard) -> CardClick | None:
     )
 
 
-def _ignore(event_type: str) -> Response:
-    metrics.IGNORED.labels(event_type[:64]).inc()
-    if event_type not in _ignored_types and len(_ignored_types) < 1000:
-        _ignored_types.add(event_type)
-        log.info("ignoring event type %s (logged once)", event_type[:64])
-    return jsonify({})
-
-
-def _handle_once(
-    ctx: Context, key: str, event_type: str, started: float, handle: Callable[[float], Answer], is_callback: bool
-) -> Response:
-    """Claim `key` (none: the handler dedups itself), handle within the budget, answer."""
-    if not key:
-        return _handle(ctx, key, event_type, started, handle, is_callback)
-    claim = ctx.store.claim(key, CLAIM_LEASE_S, ctx.clock())
-    if claim is ClaimResult.DONE:
-        metrics.DEDUP_HITS.inc()
-        metrics.EVENTS.labels(event_type, "duplicate").inc()
-        return jsonify({})
-    if claim is ClaimResult.BUSY:
-        metrics.EVENTS.labels(event_type, "in_progress").inc()
-        return fixed(503)
-    return _handle(ctx, key, event_type, started, handle, is_callback)
-
-
-def _handle(
-    ctx: Context, key: str, event_type: str, started: float, handle: Callable[[float], Answer], is_callback: bool
-) -> Response:
-    deadline = started + ctx.config.answer_budget_s
-    try:
-        answer = handle(deadline)
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        # A verified body whose event we cannot read: retrying will not help.
-        if key:
-            ctx.store.finish(key, ctx.clock())
-        metrics.EVENTS.labels(event_type, "unreadable").inc()
-        log.warning("unreadable %s event: %s", event_type, type(exc).__name__)
-        return fixed(400)
-    except Exception as exc:
-        if key:
-            ctx.store.release(key)
-        ref = uuid.uuid4().hex[:12]
-        metrics.EVENTS.labels(event_type, "error").inc()
-        log.error("handler failed: %s ref=%s", type(exc).__name__, ref, exc_info=True)
-        if is_callback:  # Feishu does not retry callbacks: tell the person instead
-            text = cards.text("error.internal", ctx.locale, ref=ref)
-            return jsonify({"toast": {"type": "error", "content": text}})
-        return fixed(503)
-    if key:
-        _finish_claim(ctx, key, answer)
-    metrics.EVENTS.labels(event_type, "handled" if answer.work is None else "handed_off").inc()
-    response = jsonify(answer.body)
-    response.status_code = answer.status
+def _dispatch(services: Any, inbound: Inbound, started: float) -> Response:
+    answer = services.dispatch(inbound, started + services.ctx.config.answer_budget_s)
+    metrics.count_answer(inbound.event_type, answer.outcome)
+    status = 200 if answer.callback else _EVENT_STATUS.get(answer.outcome, 200)
+    response = jsonify(answer.body) if status < 400 else fixed(status)
+    response.status_code = status
     if answer.after_response is not None:
         response.call_on_close(answer.after_response)
     return response
-
-
-def _finish_claim(ctx: Context, key: str, answer: Answer) -> None:
-    if answer.work is None:
-        ctx.store.finish(key, ctx.clock())
-        return
-
-    def done(future: Any) -> None:
-        if future.exception() is None:
-            ctx.store.finish(key, ctx.clock())
-        else:
-            ctx.store.release(key)
-
-    answer.work.add_done_callback(done)
 

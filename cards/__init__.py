@@ -3,7 +3,7 @@
     render(name, locale, **context) -> dict     templates/<name>.json.j2, escaped, within Feishu's limits
     text(key, locale, **params) -> str          locales/<locale>.toml; a missing key raises KeyError
 
-Pure: jinja2 plus bot.rules / bot.approvals; no lark_oapi, Flask or store. How a card is made:
+Pure: jinja2 plus core.rules / core.approval; no lark_oapi, Flask or store. How a card is made:
 view model (cards.views, user text clipped) → template (every output through ``tojson``, markdown through
 ``md``) → ``json.loads`` → size guard. A card over 30 KB or 200 components is made again from a smaller
 budget (fewer rows, shorter texts, "… and N more"), deterministically, until it fits.

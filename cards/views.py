@@ -12,10 +12,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.approvals import Approval
-from bot.rules import Action, ApprovalType, InstanceStatus
 from cards.environment import Line, Link, Part, Row, clip, safe_url, text
 from cards.widgets import DEFAULT_TZ, Fmt, format_ms, key_line, rows_for
+from core.approval import Approval
+from core.rules import Action, ApprovalType, InstanceStatus
 
 CARD_VERSION = 1
 

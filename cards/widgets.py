@@ -1,6 +1,6 @@
 """Seed-004 form widgets as card rows: one pure function per widget type.
 
-Each function takes a :class:`bot.approvals.Widget` and a :class:`Fmt` (locale, names, time zone, limits) and
+Each function takes a :class:`core.approval.Widget` and a :class:`Fmt` (locale, names, time zone, limits) and
 returns a :class:`Row` of *plain* text and links; escaping happens later, in one place
 (:func:`cards.environment.md_row`). Unknown types are never dropped: they show their name and a compact,
 clipped JSON value. A known type whose value does not have the documented shape falls back to the same.
@@ -17,9 +17,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.approvals import Widget, parse_form
-from bot.rules import WIDGET_TYPES
 from cards.environment import Line, Link, Part, Row, clip, one_line, text
+from core.approval import Widget, parse_form
+from core.rules import WIDGET_TYPES
 
 DEFAULT_TZ = "Asia/Shanghai"
 MAX_DEPTH = 3  # fieldList inside fieldList …: deeper nesting is shown as compact JSON

@@ -1,34 +1,39 @@
-"""The one table: every event type, command and card button the bot handles, one line each."""
+"""The one table: every event type, command and card button the bot handles, one line each.
+
+A new command is a function in `handlers/commands.py`, one line here and its texts in `cards/locales/`;
+`build_registry` refuses at start-up a registration whose texts are missing.
+"""
 
 from __future__ import annotations
 
-from bot.dispatch import Registry, action, build_registry, command, event
-from handlers import actions, commands, events
+from handlers import buttons, chat, clicks, commands, notifications
+from handlers.registry import Registry, build_registry, button, command, event
 
 
 def registry() -> Registry:
     return build_registry(
         events=[
-            event("im.message.receive_v1", events.on_message, dedup=False),  # by message id, when it acts
-            event("card.action.trigger", events.on_card_action),
-            event("approval_instance", events.on_approval_changed),
-            event("approval.instance.status_changed_v4", events.on_approval_changed),
+            event("im.message.receive_v1", chat.on_message, kind="message"),
+            event("card.action.trigger", clicks.on_click, kind="callback"),
+            event("card.action.trigger_v1", clicks.on_click, kind="callback"),  # legacy /webhook/card
+            event("approval_instance", notifications.on_approval_event),
+            event("approval.instance.status_changed_v4", notifications.on_approval_event),
         ],
         commands=[
-            command("help", commands.show_help),
-            command("approval", commands.show_approval),
-            command("approve", commands.approve),
-            command("reject", commands.reject),
-            command("revoke", commands.revoke),
-            command("pending", commands.list_pending),
-            command("history", commands.show_history),
+            command("help", commands.show_help, aliases=["帮助"], args=(0, None)),
+            command("approval", commands.show_approval, aliases=["审批"], args=(1, 1)),
+            command("approve", commands.approve, aliases=["通过"], args=(1, None)),
+            command("reject", commands.reject, aliases=["拒绝"], args=(1, None)),
+            command("revoke", commands.revoke, aliases=["撤销"], args=(1, 2)),
+            command("pending", commands.list_pending, aliases=["待办"], args=(0, 0)),
+            command("history", commands.show_history, aliases=["历史"], args=(1, 1)),
         ],
-        actions=[
-            action("approve", actions.approve),
-            action("reject", actions.reject),
-            action("revoke", actions.revoke),
-            action("approve_all", actions.approve_all),
-            action("pending_page", actions.pending_page),
-            action("show", actions.show),
+        buttons=[
+            button("approve", buttons.approve, label="button.approve"),
+            button("reject", buttons.reject, label="button.reject"),
+            button("revoke", buttons.revoke, label="button.revoke"),
+            button("approve_all", buttons.approve_all, label="button.approve_all"),
+            button("pending_page", buttons.pending_page, label="button.next_page"),
+            button("show", buttons.show, label="button.details"),
         ],
     )

@@ -1,33 +1,40 @@
-"""Text commands: one function each, registered in `handlers/__init__.py`. Each returns a `Reply` (a card)."""
+"""Text commands: one function each, registered in `handlers/__init__.py` with their aliases, argument counts
+and texts (the registry checks the count before a command runs). Each returns a `Reply` with a card."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import cards
-from bot.approvals import Approval, InstanceFormatError, from_instance
-from bot.dispatch import CommandCall, Context, Reply
-from bot.errors import refusal_message, user_message
-from bot.feishu import FeishuError
-from bot.inbound import valid_approval_id
-from bot.rules import Action, Actor, ApprovalType, Refused
-from handlers import acting, views
-from handlers.acting import Outcome
+from cards.messages import refusal_message, user_message
+from core.approval import Approval
+from core.errors import FeishuError
+from core.inbound import valid_approval_id
+from core.outcome import Reply, Status
+from core.rules import Action, Actor, ApprovalType, Refused
+from handlers import card_context
+from handlers.chat import CommandCall
+from handlers.context import Context
+from handlers.lookup import is_not_found, load_approval
+from handlers.replies import outcome_text
+from handlers.workflow import ActionRequest, act, perform
 
 MAX_BATCH = 20
+PAGE_SIZE = 10
 
 
 def show_help(ctx: Context, call: CommandCall) -> Reply:
-    return Reply(card=views.help_card(ctx))
-
-
-def _usage(ctx: Context, name: str) -> Reply:
-    usage = cards.text(f"command.{name}.usage", ctx.locale)
-    return Reply(card=views.help_card(ctx, notice=usage))
+    return Reply(card=card_context.help_card(ctx))
 
 
 def _refusal(ctx: Context, refused: Refused) -> Reply:
-    return Reply(card=views.notice_card(ctx, refusal_message(refused, ctx.locale), tone="warning"))
+    return Reply(card=card_context.notice_card(ctx, refusal_message(refused, ctx.locale), tone="warning"))
+
+
+def _error(ctx: Context, err: FeishuError) -> Reply:
+    return Reply(card=card_context.notice_card(ctx, user_message(err, ctx.locale), tone="error",
+                                               log_id=err.log_id or None))
 
 
 def can_view(ctx: Context, approval: Approval, actor: Actor) -> bool:
@@ -45,27 +52,19 @@ def can_view(ctx: Context, approval: Approval, actor: Actor) -> bool:
 
 
 def show_approval(ctx: Context, call: CommandCall) -> Reply:
-    if len(call.args) != 1:
-        return _usage(ctx, "approval")
     approval_id = call.args[0]
     if not valid_approval_id(approval_id):
         return _refusal(ctx, Refused("bad_id", {"id": approval_id[:64]}))
     try:
-        data = ctx.feishu.get_instance(approval_id)
-        approval = from_instance(data, approval_id, ctx.config.attendance_id_field)
+        approval = load_approval(ctx, approval_id)
     except FeishuError as err:
-        if err.code == acting.NOT_FOUND:
-            return _attendance_only_view(ctx, call, approval_id)
-        return Reply(card=views.notice_card(ctx, user_message(err, ctx.locale), tone="error", log_id=err.log_id))
-    except InstanceFormatError:
-        text = user_message(FeishuError(-1, "unreadable", kind="server"), ctx.locale)
-        return Reply(card=views.notice_card(ctx, text, tone="error"))
+        return _attendance_only_view(ctx, call, approval_id) if is_not_found(err) else _error(ctx, err)
     if not can_view(ctx, approval, call.actor):
         return _refusal(ctx, Refused("not_related"))
-    views.remember_approvers(ctx, approval)
+    card_context.remember_approvers(ctx, approval)
     # A one-to-one card is seen by its reader alone: show only what they may do. A group card is shared.
-    actor = call.actor if call.message.chat_type == "p2p" else None
-    card = views.approval_card(ctx, approval, actions=views.buttons_for(ctx, approval, actor))
+    actor = call.actor if call.in_private else None
+    card = card_context.approval_card(ctx, approval, actions=card_context.buttons_for(ctx, approval, actor))
     return Reply(card=card, approval_id=approval.instance_code)
 
 
@@ -78,83 +77,64 @@ def _attendance_only_view(ctx: Context, call: CommandCall, approval_id: str) -> 
     return Reply(card=card)
 
 
-def _outcome_reply(ctx: Context, outcome: Outcome) -> Reply:
-    if outcome.card is not None:
-        return Reply(card=outcome.card, approval_id=outcome.approval_id if outcome.approval else "")
-    tone = {"done": "success", "refused": "warning", "busy": "info"}.get(outcome.status, "error")
-    return Reply(card=views.notice_card(ctx, outcome.message, tone=tone, log_id=outcome.log_id or None))
-
-
-def _batch(ctx: Context, action: Action, ids: Sequence[str], actor: Actor) -> Reply:
+def batch(ctx: Context, action: Action, ids: Sequence[str], actor: Actor) -> Reply:
+    """Each approval on its own, one summary card."""
     results = []
     for approval_id in ids[:MAX_BATCH]:
-        outcome = acting.perform(ctx, action, approval_id, actor)
-        status = {"done": "done", "refused": "refused", "busy": "refused"}.get(outcome.status, "failed")
-        results.append({"approval_id": approval_id, "outcome": status, "text": outcome.message})
+        outcome = perform(ctx, ActionRequest(action, approval_id, actor))
+        status = {Status.DONE: "done", Status.FAILED: "failed"}.get(outcome.status, "refused")
+        results.append({"approval_id": approval_id, "outcome": status, "text": outcome_text(ctx, outcome)})
     return Reply(card=cards.render("summary", ctx.locale, results=results))
 
 
 def approve(ctx: Context, call: CommandCall) -> Reply:
-    if not call.args:
-        return _usage(ctx, "approve")
     ids = list(dict.fromkeys(call.args))
     if len(ids) > 1:
-        return _batch(ctx, Action.APPROVE, ids, call.actor)
-    return _outcome_reply(ctx, acting.perform(ctx, Action.APPROVE, ids[0], call.actor))
+        return batch(ctx, Action.APPROVE, ids, call.actor)
+    return act(ctx, ActionRequest(Action.APPROVE, ids[0], call.actor), as_message=True)
 
 
 def reject(ctx: Context, call: CommandCall) -> Reply:
-    if not call.args:
-        return _usage(ctx, "reject")
     reason = " ".join(call.args[1:])
-    return _outcome_reply(ctx, acting.perform(ctx, Action.REJECT, call.args[0], call.actor, reason=reason))
+    return act(ctx, ActionRequest(Action.REJECT, call.args[0], call.actor, reason=reason), as_message=True)
 
 
 def revoke(ctx: Context, call: CommandCall) -> Reply:
-    if not 1 <= len(call.args) <= 2:
-        return _usage(ctx, "revoke")
     given = call.args[1].lower() if len(call.args) == 2 else ""
     if given and given not in ApprovalType.__members__.values():
         return _refusal(ctx, Refused("bad_type", {"type": given[:32]}))
-    return _outcome_reply(ctx, acting.perform(ctx, Action.REVOKE, call.args[0], call.actor, given_type=given))
+    return act(ctx, ActionRequest(Action.REVOKE, call.args[0], call.actor, given_type=given), as_message=True)
 
 
 def list_pending(ctx: Context, call: CommandCall) -> Reply:
-    if call.args:
-        return _usage(ctx, "pending")
     return Reply(card=pending_card(ctx, call.actor))
-
-
-PAGE_SIZE = 10
 
 
 def pending_card(
     ctx: Context, actor: Actor, page_token: str = "", page: int = 1, *, skip_empty: bool = False
-) -> dict | None:
-    """The caller's own todo tasks, one page, each with the buttons the rules allow them.
+) -> dict[str, Any] | None:
+    """The caller's own to-do tasks, one page, each with the buttons the rules allow them.
 
     With `skip_empty` (the digest), None when there is nothing pending or the query failed."""
     if not actor.open_id:
-        return views.notice_card(ctx, refusal_message(Refused("unknown_user"), ctx.locale), tone="warning")
+        return card_context.notice_card(ctx, refusal_message(Refused("unknown_user"), ctx.locale), tone="warning")
     try:
         result = ctx.feishu.query_tasks(actor.open_id, PAGE_SIZE, page_token)
     except FeishuError as err:
         if skip_empty:
             return None
-        return views.notice_card(ctx, user_message(err, ctx.locale), tone="error", log_id=err.log_id)
+        return card_context.notice_card(ctx, user_message(err, ctx.locale), tone="error", log_id=err.log_id)
     if skip_empty and not result.tasks:
         return None
-    items = []
-    for task in result.tasks:
-        items.append(_pending_item(ctx, task, actor))
+    items = [_pending_item(ctx, task, actor) for task in result.tasks]
     return cards.render("pending_list", ctx.locale, items=items, names={}, tz=ctx.config.timezone, page=page,
                         total=result.total, next_page_token=result.next_token)
 
 
-def _pending_item(ctx: Context, task: dict, actor: Actor) -> dict:
+def _pending_item(ctx: Context, task: Any, actor: Actor) -> dict[str, Any]:
     instance = str(task.get("process_code") or task.get("process_id") or "")
     urls = task.get("urls") if isinstance(task.get("urls"), dict) else None
-    item = {
+    item: dict[str, Any] = {
         "approval": None,
         "approval_id": instance,
         "title": str(task.get("title") or ""),
@@ -166,35 +146,29 @@ def _pending_item(ctx: Context, task: dict, actor: Actor) -> dict:
     if not valid_approval_id(instance):
         return item
     try:
-        approval = from_instance(ctx.feishu.get_instance(instance), instance, ctx.config.attendance_id_field)
-    except (FeishuError, InstanceFormatError):
+        approval = load_approval(ctx, instance)
+    except FeishuError:
         return item
     item["approval"] = approval
-    item["actions"] = views.buttons_for(ctx, approval, actor)
+    item["actions"] = card_context.buttons_for(ctx, approval, actor)
     return item
 
 
 def show_history(ctx: Context, call: CommandCall) -> Reply:
-    if len(call.args) != 1:
-        return _usage(ctx, "history")
     approval_id = call.args[0]
     if not valid_approval_id(approval_id):
         return _refusal(ctx, Refused("bad_id", {"id": approval_id[:64]}))
     if not (call.actor.ids() & ctx.admins):
         try:
-            approval = from_instance(ctx.feishu.get_instance(approval_id), approval_id,
-                                     ctx.config.attendance_id_field)
+            approval = load_approval(ctx, approval_id)
         except FeishuError as err:
-            if err.code == acting.NOT_FOUND:
+            if is_not_found(err):
                 return _refusal(ctx, Refused("not_found", {"id": approval_id}))
-            return Reply(card=views.notice_card(ctx, user_message(err, ctx.locale), tone="error",
-                                                log_id=err.log_id))
-        except InstanceFormatError:
-            return _refusal(ctx, Refused("not_found", {"id": approval_id}))
+            return _error(ctx, err)
         if not can_view(ctx, approval, call.actor):
             return _refusal(ctx, Refused("not_related"))
     records = ctx.store.history(approval_id)
-    names = views.resolve_names(ctx, dict.fromkeys((r.operator, "open_id") for r in records if r.operator))
+    names = card_context.resolve_names(ctx, dict.fromkeys((r.operator, "open_id") for r in records if r.operator))
     rows = [
         {"at_ms": int(r.at * 1000), "operator": names.get(r.operator, r.operator), "action": r.action,
          "outcome": r.outcome, "reason": r.reason, "code": r.code, "log_id": r.log_id}

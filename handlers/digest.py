@@ -10,10 +10,10 @@ import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.dispatch import Context
-from bot.feishu import FeishuError
-from bot.rules import Actor
+from core.errors import FeishuError
+from core.rules import Actor
 from handlers import commands
+from handlers.context import Context
 
 log = logging.getLogger(__name__)
 KNOWN_FOR_S = 30 * 24 * 3600  # approvers seen in the last 30 days

@@ -14,13 +14,15 @@ import threading
 import time
 import uuid
 
-from bot.approvals import InstanceFormatError, from_instance
-from bot.dispatch import Context
-from bot.errors import user_message
-from bot.feishu import FeishuError
-from bot.rules import RULES, Action
-from bot.store import AuditRecord
-from handlers import acting, digest, views
+from cards.messages import user_message
+from core.errors import FeishuError
+from core.records import AuditRecord
+from core.rules import RULES, Action
+from handlers import card_context, digest
+from handlers.context import Context
+from handlers.lookup import UnreadableApproval, load_approval
+from handlers.notifications import update_other_cards
+from handlers.workflow import LOCK_TTL_S
 
 log = logging.getLogger(__name__)
 INTERVAL_S = 60.0
@@ -29,7 +31,7 @@ INTERVAL_S = 60.0
 def reconcile(ctx: Context) -> int:
     """Settle intents older than the action lock; returns how many were settled."""
     settled = 0
-    for intent in ctx.store.open_intents(ctx.clock() - acting.LOCK_TTL_S):
+    for intent in ctx.store.open_intents(ctx.clock() - LOCK_TTL_S):
         try:
             settle(ctx, intent)
         except FeishuError as err:  # Feishu unreachable: try again next round
@@ -42,8 +44,8 @@ def reconcile(ctx: Context) -> int:
 def settle(ctx: Context, intent: dict) -> None:
     approval_id, action = intent["approval_id"], Action(intent["action"])
     try:
-        approval = from_instance(ctx.feishu.get_instance(approval_id), approval_id, ctx.config.attendance_id_field)
-    except InstanceFormatError:
+        approval = load_approval(ctx, approval_id)
+    except UnreadableApproval:
         ctx.store.finish_intent(intent["intent_id"], "abandoned", ctx.clock())
         return
     reached = approval.status is RULES[action].results_in
@@ -53,13 +55,13 @@ def settle(ctx: Context, intent: dict) -> None:
         approval_type=approval.approval_type.value if approval.approval_type else "",
         reason=str(intent["detail"].get("reason", "")), message="reconciled", at=ctx.clock(),
     ), settles=intent["intent_id"])
-    card = views.current_card(ctx, approval)
-    acting.update_other_cards(ctx, approval_id, card)
+    card = card_context.current_card(ctx, approval)
+    update_other_cards(ctx, approval_id, card)
     if not reached and intent["operator"].startswith("ou_"):
         text = user_message(FeishuError(-1, "interrupted", kind="timeout"), ctx.locale)
         try:
-            ctx.feishu.send_card(intent["operator"], views.notice_card(ctx, f"{approval_id}: {text}", tone="error"),
-                                 "open_id", uuid=f"rc-{intent['intent_id']}")
+            notice = card_context.notice_card(ctx, f"{approval_id}: {text}", tone="error")
+            ctx.feishu.send_card(intent["operator"], notice, "open_id", uuid=f"rc-{intent['intent_id']}")
         except FeishuError as err:
             log.warning("could not tell the operator: code=%s", err.code)
 

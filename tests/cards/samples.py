@@ -10,7 +10,7 @@ import copy
 import json
 from typing import Any
 
-from bot.approvals import Approval, from_instance
+from core.approval import Approval, from_instance
 
 T0 = 1795136580000  # 2026-11-20 09:03 +08:00
 MIN = 60_000

@@ -8,8 +8,8 @@ import string
 import pytest
 
 import cards
-from bot.rules import Action, ApprovalType, InstanceStatus, available_actions, check_state, explain
 from cards.environment import catalogue
+from core.rules import Action, ApprovalType, InstanceStatus, available_actions, check_state, explain
 
 FEISHU_CODES = (1220001, 1220002, 1220004, 1220005, 1220600, 1225000, 1226500, 1227500, 1390001, 1390003, 1390004,
                 1390009, 1395001, 99991400, 99991661, 99991663, 99991668, 99991672, 99991543, 10014)

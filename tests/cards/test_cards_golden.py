@@ -10,7 +10,7 @@ import pytest
 from cards_golden import assert_golden
 
 import cards
-from bot.rules import Action
+from core.rules import Action
 
 A, R, V = Action.APPROVE, Action.REJECT, Action.REVOKE
 

@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cards
-from bot.approvals import from_instance
-from bot.rules import Action
 from cards.environment import safe_url
+from core.approval import from_instance
+from core.rules import Action
 
 EVIL = [
     '"', "\\", "</font>", "<font color='red'>x</font>", "<at id=all></at>", "<AT ID=ALL></AT>", "<at id=ou_x></at>",

@@ -9,8 +9,8 @@ import cards_samples as samples
 import pytest
 
 import cards
-from bot.approvals import from_instance
-from bot.rules import Action
+from core.approval import from_instance
+from core.rules import Action
 
 
 def _markdown(card: dict[str, Any]) -> str:

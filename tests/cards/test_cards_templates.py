@@ -15,9 +15,9 @@ from cards_golden import GOLDEN_DIR
 from jinja2 import nodes
 
 import cards
-from bot.rules import Action
 from cards.environment import TEMPLATES_DIR, environment
 from cards.views import VIEWS
+from core.rules import Action
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -194,7 +194,7 @@ def test_unknown_and_canceled_statuses_are_read_only() -> None:
     for status, tag in (("CANCELED", "Canceled"), ("DELETED", "Deleted"), ("WEIRD", "Unknown status")):
         data = samples.remedy_pending()
         data["status"] = status
-        from bot.approvals import from_instance
+        from core.approval import from_instance
 
         card = cards.render("approval", "en_us", approval=from_instance(data), actions=(), names={})
         tags = [t["text"]["content"] for t in card["header"]["text_tag_list"]]

@@ -10,10 +10,10 @@ import cards_samples as samples
 import pytest
 
 import cards
-from bot.approvals import Widget
 from cards import widgets
 from cards.environment import Link, md, md_row, safe_url
 from cards.widgets import Fmt, format_amount, format_interval, format_ms, format_number, format_rfc3339, row_for
+from core.approval import Widget
 
 RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 

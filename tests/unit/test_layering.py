@@ -6,7 +6,7 @@ import sys
 
 def test_pure_modules_do_not_load_the_sdk():
     code = (
-        "import sys; import bot.rules, bot.approvals, bot.inbound, bot.config, bot.security, cards; "
+        "import sys; import core.rules, core.approval, core.inbound, bot.config, bot.security, cards; "
         "heavy = [m for m in ('lark_oapi', 'flask', 'sqlalchemy') if m in sys.modules]; print(heavy)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

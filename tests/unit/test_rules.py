@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.rules import (
+from core.rules import (
     RULES,
     Action,
     Actor,

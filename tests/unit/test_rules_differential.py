@@ -5,7 +5,7 @@ import itertools
 
 import pytest
 
-from bot.rules import RULES, Action, ApprovalType, InstanceStatus, check_state
+from core.rules import RULES, Action, ApprovalType, InstanceStatus, check_state
 from sandbox import rules as feishu
 
 RECORD_OF = {

@@ -1,4 +1,4 @@
-"""Card contexts built from approvals: names resolved, buttons chosen by the rules. Rendering is `cards.render`."""
+"""What a card needs besides the approval: names resolved, the buttons the rules allow. Rendering is `cards.render`."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import cards
-from bot.approvals import Approval
-from bot.dispatch import Context
-from bot.rules import RULES, Action, Actor, available_actions
+from core.approval import Approval
+from core.rules import RULES, Action, Actor, available_actions
+from handlers.context import Context
 
 NAME_BUDGET_S = 1.0  # names are a nicety: never let them eat the answer budget
 

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import cards
-from bot.rules import Refused
-
-if TYPE_CHECKING:
-    from bot.feishu import FeishuError
+from core.errors import FeishuError
+from core.rules import Refused
 
 # Feishu codes with a line of their own in the catalogue (seed 000, seed 004, generic Open API codes).
 KNOWN_CODES = frozenset(

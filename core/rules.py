@@ -205,9 +205,3 @@ def explain(approval_type: ApprovalType) -> Refused:
         return Refused("only_revoke", {"type": approval_type.value})
     return Refused("not_for_type", {"type": approval_type.value, "possible": ",".join(a.value for a in possible)})
 
-
-def action_for_process_status(status: int) -> Action | None:
-    for action, rule in RULES.items():
-        if rule.process_status == status:
-            return action
-    return None

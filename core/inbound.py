@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.rules import Actor
+from core.rules import Actor
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class MessageIn:
     sender: Actor
     sender_type: str
     mentions: tuple[Mention, ...] = ()
+    event_type: str = "im.message.receive_v1"
 
 
 @dataclass(frozen=True)
@@ -46,35 +47,49 @@ class CardClick:
     message_id: str
     chat_id: str
     token: str = field(repr=False)  # the delayed-update credential: a secret, never logged
-    legacy: bool = False
+    legacy: bool = False  # the message-card callback of /webhook/card: answered with the card itself
+
+    @property
+    def event_type(self) -> str:
+        return "card.action.trigger_v1" if self.legacy else "card.action.trigger"
 
 
 @dataclass(frozen=True)
-class ApprovalChanged:
+class ApprovalEvent:
+    """An approval that changed in Feishu: `approval_instance` (v1) or `approval.instance.status_changed_v4`."""
+
     event_id: str
+    event_type: str
     instance_code: str
-    status: str
+    status: str = ""
     approval_code: str = ""
 
 
 @dataclass(frozen=True)
+class OtherEvent:
+    """A verified event of a type the bot does not read (it is acknowledged and counted, never acted on)."""
+
+    event_id: str
+    event_type: str
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A verified event or callback whose content cannot be read: retrying would not help."""
+
+    event_id: str
+    event_type: str
+    callback: bool = False
+
+
+Inbound = MessageIn | CardClick | ApprovalEvent | OtherEvent | Unreadable
+
+
+@dataclass(frozen=True)
 class CommandLine:
-    name: str  # canonical name, lower case ("approve"), or the unknown word as typed
+    word: str  # the command word, normalised (NFKC, case-folded): "approve", "通过", or an unknown word
     args: tuple[str, ...]
-    known: bool
 
-
-# canonical name -> aliases (the Chinese aliases of DESIGN.md)
-COMMANDS: Mapping[str, tuple[str, ...]] = {
-    "help": ("帮助",),
-    "approval": ("审批",),
-    "approve": ("通过",),
-    "reject": ("拒绝",),
-    "revoke": ("撤销",),
-    "pending": ("待办",),
-    "history": ("历史",),
-}
-_ALIASES = {alias.casefold(): name for name, aliases in COMMANDS.items() for alias in (name, *aliases)}
 
 # Attendance ids are digits; instance codes are UUID-like. Anything else is refused before a call.
 APPROVAL_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z\-]{0,63}")
@@ -142,19 +157,17 @@ def command_text(message: MessageIn, bot_open_id: str) -> str | None:
     return text[:_MAX_TEXT].strip()
 
 
-def parse_command(text: str) -> CommandLine | None:
-    """`/approve 123` → CommandLine("approve", ("123",)). None when the text is not a command at all."""
+def split_command(text: str) -> CommandLine | None:
+    """`/approve 123` → CommandLine("approve", ("123",)); None when the text is not a command at all.
+
+    The registry (handlers/registry.py) knows which words are commands and which are aliases."""
     text = (text or "").strip()
     if not text.startswith(_SLASHES):
         return None
     words = text[1:].split()  # str.split() also splits on the full-width space U+3000
     if not words:
-        return CommandLine("", (), known=False)
-    head = unicodedata.normalize("NFKC", words[0]).casefold()
-    name = _ALIASES.get(head)
-    if name is None:
-        return CommandLine(words[0][:32], tuple(words[1:]), known=False)
-    return CommandLine(name, tuple(words[1:]), known=True)
+        return CommandLine("", ())
+    return CommandLine(unicodedata.normalize("NFKC", words[0]).casefold()[:32], tuple(words[1:]))
 
 
 def valid_approval_id(value: str) -> bool:

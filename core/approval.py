@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.rules import WIDGET_TYPES, ApprovalType, InstanceStatus, Roles
+from core.rules import WIDGET_TYPES, ApprovalType, InstanceStatus, Roles
 
 DEFAULT_ATTENDANCE_ID_FIELD = "attendance_approval_id"
 
@@ -100,11 +100,6 @@ class Approval:
             i for e in self.timeline if e.type.upper() == "PASS" for i in (e.user_id, e.open_id) if i
         )
         return Roles(requester=self.requester_ids, pending_approvers=pending, passed_by=passed)
-
-    def last_decision(self) -> TimelineEntry | None:
-        """The newest PASS/REJECT/REVERT entry, for "approved by X at …"."""
-        decisive = [e for e in self.timeline if e.type.upper() in {"PASS", "REJECT", "REVERT", "REVERTED"}]
-        return max(decisive, key=lambda e: e.create_time) if decisive else None
 
 
 class InstanceFormatError(ValueError):
