@@ -11,10 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from sandbox.state import SandboxState
+from typing import Any
 
 APP_ID = "cli_sandbox_app"
 APP_SECRET = "sandbox-app-secret"  # noqa: S105 - the sandbox's published test secret
@@ -561,9 +558,10 @@ def pending_remedy(code: str, approver: str, requester: str = "employee", index:
                      tasks=[task], timeline=[_entry("START", start, requester)], serial=f"2024BENCH{index:06d}")
 
 
-def seed_pending(state: SandboxState, approver: str = "manager", n: int = 1000,
+def seed_pending(state: Any, approver: str = "manager", n: int = 1000,
                  requester: str = "employee") -> list[str]:
-    """Add `n` PENDING remedy approvals for `approver` (with attendance records); returns their codes."""
+    """Add `n` PENDING remedy approvals for `approver` (with attendance records) to a `SandboxState` (the state
+    imports this module, so it is not named here); returns their codes."""
     if approver not in USERS or requester not in USERS:
         raise ValueError(f"unknown sample user: {approver!r} / {requester!r}")
     codes: list[str] = []
