@@ -51,6 +51,7 @@ def create_app(
     feishu: object | None = None,
     store: Store | None = None,
     clock: Callable[[], float] = time.time,
+    on_settled: Callable[[str, str], None] | None = None,
 ) -> Flask:
     """Build the bot. With no config, read the environment (and .env); a bad value exits with one line."""
     if config is None:
@@ -78,7 +79,8 @@ def create_app(
     )
     store = store or open_store(config.database_url)
     pool = ThreadPoolExecutor(max_workers=POOL_THREADS, thread_name_prefix="bot-work")
-    ctx = Context(config=config, feishu=gateway, store=store, pool=pool, registry=routes, clock=clock)
+    ctx = Context(config=config, feishu=gateway, store=store, pool=pool, registry=routes, clock=clock,
+                  **({"on_settled": on_settled} if on_settled else {}))
     keys = WebhookKeys(
         encrypt_key=config.encrypt_key.reveal(),
         verification_token=config.verification_token.reveal(),

@@ -49,6 +49,13 @@ class Answer:
 
 def dispatch(ctx: Context, inbound: Inbound, deadline: float) -> Answer:
     """Handle one verified delivery at most once; answer by `deadline` (a `time.monotonic()` instant)."""
+    answer = _dispatch(ctx, inbound, deadline)
+    if answer.outcome not in ("handled", "handed_off", "error"):  # nothing runs on: settled now
+        ctx.on_settled(inbound.event_id, answer.outcome)
+    return answer
+
+
+def _dispatch(ctx: Context, inbound: Inbound, deadline: float) -> Answer:
     callback = isinstance(inbound, CardClick) or (isinstance(inbound, Unreadable) and inbound.callback)
     route = ctx.registry.events.get(inbound.event_type)
     if isinstance(inbound, OtherEvent) or route is None:
@@ -98,8 +105,10 @@ def _run(ctx: Context, route: EventRoute, inbound: Inbound, key: str) -> Reply |
             _deliver(ctx, inbound, reply)
     except BaseException:
         ctx.store.release(key)  # let Feishu's re-delivery try again
+        ctx.on_settled(inbound.event_id, "error")
         raise
     ctx.store.finish(key, ctx.clock())
+    ctx.on_settled(inbound.event_id, "handled")
     return reply
 
 

@@ -140,3 +140,15 @@ def test_every_golden_file_has_a_case() -> None:
 
     expected = {f"{c}-{loc}.json" for c in CASES for loc in cards.LOCALES}
     assert {p.name for p in GOLDEN_DIR.glob("*.json")} == expected
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_every_button_on_every_card_has_a_registered_handler(case: str) -> None:
+    from handlers import registry
+    from tests import cardwalk
+
+    buttons = registry().buttons
+    actions = {value.get("action") for value in cardwalk.callback_values(CASES[case]("en_us"))}
+    assert actions <= set(buttons), actions - set(buttons)
+    if case in ("approval_pending", "pending_list"):
+        assert actions  # the check has something to look at

@@ -18,6 +18,7 @@ import cards
 from cards.environment import safe_url
 from core.approval import from_instance
 from core.rules import Action
+from tests import cardwalk
 
 EVIL = [
     '"', "\\", "</font>", "<font color='red'>x</font>", "<at id=all></at>", "<AT ID=ALL></AT>", "<at id=ou_x></at>",
@@ -132,20 +133,7 @@ def shape(card: Any) -> Any:
 
 
 def callbacks(card: Any) -> list[Any]:
-    found: list[Any] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "callback":
-                found.append(node["value"])
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(card)
-    return found
+    return cardwalk.callback_values(card)
 
 
 def strings(node: Any) -> Iterator[tuple[Any, str]]:

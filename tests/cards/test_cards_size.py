@@ -11,23 +11,11 @@ import pytest
 import cards
 from core.approval import from_instance
 from core.rules import Action
+from tests import cardwalk
 
 
 def _markdown(card: dict[str, Any]) -> str:
-    out: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("tag") == "markdown":
-                out.append(node["content"])
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(card)
-    return "\n".join(out)
+    return cardwalk.markdown(card)
 
 
 def _fits(card: dict[str, Any]) -> None:
@@ -69,20 +57,7 @@ def test_200_widget_form_fits_and_says_how_many_more(locale: str) -> None:
 
 
 def _buttons(card: dict[str, Any]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("tag") == "button" and node["behaviors"][0]["type"] == "callback":
-                out.append(node)
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(card)
-    return out
+    return cardwalk.callback_buttons(card)
 
 
 def test_long_timeline_and_comments_keep_the_newest() -> None:

@@ -14,25 +14,13 @@ from cards import widgets
 from cards.environment import Link, md, md_row, safe_url
 from cards.widgets import Fmt, format_amount, format_interval, format_ms, format_number, format_rfc3339, row_for
 from core.approval import Widget
+from tests import cardwalk
 
 RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 
 
 def _markdown(card: dict[str, Any]) -> str:
-    found: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("tag") == "markdown":
-                found.append(node["content"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(card)
-    return "\n".join(found)
+    return cardwalk.markdown(card)
 
 
 def _every_widget(locale: str = "en_us") -> str:

@@ -7,26 +7,14 @@ import time
 from typing import Any
 
 from sandbox.demo import Demo
+from tests import cardwalk
 
 WAIT_S = 8.0
 
 
 def button_paths(card: Any) -> list[tuple[list[Any], dict[str, Any]]]:
     """Every button in a card with its path (the keys and indexes the page sends), in document order."""
-    found: list[tuple[list[Any], dict[str, Any]]] = []
-
-    def walk(node: Any, path: list[Any]) -> None:
-        if isinstance(node, dict):
-            if node.get("tag") == "button":
-                found.append((path, node))
-            for key, value in node.items():
-                walk(value, [*path, key])
-        elif isinstance(node, list):
-            for i, value in enumerate(node):
-                walk(value, [*path, i])
-
-    walk(card, [])
-    return found
+    return [(list(path), node) for path, node in cardwalk.nodes(card) if node.get("tag") == "button"]
 
 
 def action_of(button: dict[str, Any]) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +13,7 @@ from bot.config import Config, load_config
 from sandbox.sender import EventSender, SentEvent
 from sandbox.server import ServerThread
 from sandbox.testing import Sandbox
+from tests import cardwalk
 
 ENCRYPT_KEY = "integration-encrypt-key"
 TOKEN = "integration-verification-token"
@@ -35,24 +37,7 @@ def bot_config(sandbox: Sandbox, tmp_path, **extra: str) -> Config:
 
 def find_buttons(card: Any) -> list[dict[str, Any]]:
     """Every callback button value in a card, in order."""
-    found: list[dict[str, Any]] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("tag") == "button":
-                for behavior in node.get("behaviors") or ():
-                    if behavior.get("type") == "callback":
-                        found.append(behavior["value"])
-                if isinstance(node.get("value"), dict):
-                    found.append(node["value"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(card)
-    return found
+    return cardwalk.callback_values(card)
 
 
 def wait_until(predicate: Any, timeout: float = 10.0) -> bool:
@@ -69,6 +54,25 @@ def card_text(card: Any) -> str:
     return json.dumps(card, ensure_ascii=False)
 
 
+class Settled:
+    """Deliveries the bot has completely handled (handlers/pipeline.py tells), so that a test can await one
+    instead of waiting out a silence."""
+
+    def __init__(self) -> None:
+        self._done: dict[str, str] = {}
+        self._changed = threading.Condition()
+
+    def __call__(self, event_id: str, outcome: str) -> None:
+        with self._changed:
+            self._done[event_id] = outcome
+            self._changed.notify_all()
+
+    def wait(self, event_id: str, timeout: float = WAIT_S) -> str:
+        with self._changed:
+            assert self._changed.wait_for(lambda: event_id in self._done, timeout), f"{event_id} never settled"
+            return self._done[event_id]
+
+
 @dataclass
 class Bot:
     sandbox: Sandbox
@@ -76,6 +80,7 @@ class Bot:
     sender: EventSender
     app: Any
     config: Config
+    settled: Settled
     sent: list[SentEvent] = field(default_factory=list)
 
     @property
@@ -86,16 +91,18 @@ class Bot:
         """Send a message; return the bot's reply message (with its card), or None if it stayed silent."""
         sent = self.sender.message(user, text, chat=chat, mention_bot=mention)
         assert sent.status == 200, (sent.status, sent.text)
-        return self.reply_to(sent.message_id)
+        self.settled.wait(sent.event_id)
+        return self.reply_to(sent.message_id, wait_s=0)
 
     def reply_to(self, message_id: str, wait_s: float = WAIT_S) -> dict[str, Any] | None:
         deadline = time.monotonic() + wait_s
-        while time.monotonic() < deadline:
+        while True:
             for message in self.sandbox.messages():
                 if message.get("parent_id") == message_id:
                     return message
+            if time.monotonic() >= deadline:
+                return None
             time.sleep(0.02)
-        return None
 
     def click(self, user: str, message: dict[str, Any], action: str, *, reason: str = "",
               **match: Any) -> SentEvent:
@@ -114,7 +121,9 @@ class Bot:
 
 def start_bot(sandbox: Sandbox, tmp_path, **extra: str) -> Bot:
     config = bot_config(sandbox, tmp_path, **extra)
-    app = create_app(config)
+    settled = Settled()
+    app = create_app(config, on_settled=settled)
     server = ServerThread(app).start()
-    sender = sandbox.sender(server.url, encrypt_key=ENCRYPT_KEY, verification_token=TOKEN)
-    return Bot(sandbox, server, sender, app, config)
+    sender = sandbox.sender(server.url, encrypt_key=config.encrypt_key.reveal(),
+                            verification_token=config.verification_token.reveal())
+    return Bot(sandbox, server, sender, app, config, settled)

@@ -9,10 +9,9 @@ import urllib.parse
 
 import requests
 
-from bot.app import create_app, shutdown
+from bot.app import shutdown
 from sandbox.data import SAMPLES
-from sandbox.server import ServerThread
-from tests.integration.harness import Bot, bot_config, card_text
+from tests.integration.harness import card_text, start_bot
 
 
 def forms(secret: str) -> list[str]:
@@ -22,12 +21,9 @@ def forms(secret: str) -> list[str]:
 
 def test_canaries_stay_hidden(sandbox, tmp_path, caplog):
     encrypt_key, token = "canary-ek-7d1f0c", "canary-vt-93ab41"
-    config = bot_config(sandbox, tmp_path, FEISHU_ENCRYPT_KEY=encrypt_key, FEISHU_VERIFICATION_TOKEN=token)
     caplog.set_level(logging.DEBUG)
-    app = create_app(config)
-    server = ServerThread(app).start()
-    sender = sandbox.sender(server.url, encrypt_key=encrypt_key, verification_token=token)
-    bot = Bot(sandbox, server, sender, app, config)
+    bot = start_bot(sandbox, tmp_path, FEISHU_ENCRYPT_KEY=encrypt_key, FEISHU_VERIFICATION_TOKEN=token)
+    app, server, config, sender = bot.app, bot.server, bot.config, bot.sender
     seen: list[str] = []
     try:
         reply = bot.say("manager", f"/approval {SAMPLES['remedy_pending']}")

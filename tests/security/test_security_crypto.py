@@ -83,3 +83,7 @@ def test_lark_oapi_accepts_our_event_signature() -> None:
                        "X-Lark-Signature": event_signature("1700000000", "n0nce", KEY, body)}
     handler = EventDispatcherHandler.builder(KEY, "token").build()
     handler._verify_sign(request, KEY)  # raises on a mismatch
+    tampered = dict(request.headers, **{"X-Lark-Signature": "0" * 64})
+    request.headers = tampered
+    with pytest.raises(Exception, match="signature"):  # the SDK agrees a wrong signature is wrong
+        handler._verify_sign(request, KEY)

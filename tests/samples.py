@@ -1,6 +1,6 @@
-"""Sample approval instances shaped like seed 004 (`data` of the v4 instance lookup), for card tests.
+"""Sample approval instances shaped like seed 004 (`data` of the v4 instance lookup), for card and workflow tests.
 
-Written here, not imported from the sandbox: the sandbox's own samples will be similar (CONTRACT.md).
+Written here, not imported from the sandbox, so that a test of the bot never leans on the emulator's data.
 Times are fixed epoch milliseconds so golden snapshots are stable.
 """
 

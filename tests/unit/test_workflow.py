@@ -1,0 +1,139 @@
+"""The action workflow (handlers/workflow.py) with a fake gateway and store: what is sent to Feishu, what is
+audited and what the person is told, for each path through it."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.errors import FeishuError
+from core.outcome import Status
+from core.rules import Action, Actor
+from handlers.workflow import ActionRequest, act, perform
+from tests import samples
+from tests.fakes import FakeGateway, FakeStore, make_context
+
+MANAGER = Actor("ou_manager", "u_manager")
+EMPLOYEE = Actor("ou_employee", "u_employee")
+STRANGER = Actor("ou_stranger")
+ADMIN = Actor("ou_admin")
+PENDING = "7100000000000000001"
+APPROVED = "7100000000000000002"
+LINKED = "7100000000000000006"
+LEAVE = "7100000000000000007"
+
+
+@pytest.fixture
+def gateway() -> FakeGateway:
+    instances = {d["instance_code"]: d for d in (samples.remedy_pending(), samples.remedy_approved(),
+                                                 samples.attendance_field(), samples.leave_pending())}
+    return FakeGateway(instances=instances, names={"ou_manager": "Manager Wang"})
+
+
+@pytest.fixture
+def store() -> FakeStore:
+    return FakeStore()
+
+
+def test_the_approver_approves_once(gateway, store):
+    ctx = make_context(gateway, store)
+    outcome = perform(ctx, ActionRequest(Action.APPROVE, PENDING, MANAGER))
+    assert outcome.status is Status.DONE and outcome.approval.status.value == "APPROVED"
+    assert [c for c in gateway.calls if c[0] == "process"] == [("process", (PENDING, "remedy", 2))]
+    assert [(r.outcome, r.operator, r.log_id) for r in store.audit] == [("done", "ou_manager", "log-process")]
+    assert [i["state"] for i in store.intents.values()] == ["done"]  # the audit row settled the intent
+
+
+def test_a_linked_approval_is_processed_on_its_attendance_id(gateway, store):
+    outcome = perform(make_context(gateway, store), ActionRequest(Action.APPROVE, LINKED, MANAGER))
+    assert outcome.status is Status.DONE
+    assert ("process", ("6737202939523236113", "remedy", 2)) in gateway.calls
+
+
+def test_a_second_click_says_who_did_it_without_calling_feishu(gateway, store):
+    ctx = make_context(gateway, store)
+    perform(ctx, ActionRequest(Action.APPROVE, PENDING, MANAGER))
+    again = act(ctx, ActionRequest(Action.APPROVE, PENDING, MANAGER))
+    assert gateway.count("process") == 1
+    assert again.toast.kind == "warning" and "Already done: approve by Manager Wang" in again.toast.text
+    assert [r.message for r in store.audit] == ["", "already_done"]
+
+
+@pytest.mark.parametrize(("actor", "key"), [(EMPLOYEE, "own_request"), (STRANGER, "not_approver")])
+def test_people_who_may_not_act_are_refused_and_audited(gateway, store, actor, key):
+    outcome = perform(make_context(gateway, store), ActionRequest(Action.APPROVE, PENDING, actor))
+    assert outcome.status is Status.REFUSED and outcome.refused.key == key
+    assert gateway.count("process") == 0 and store.intents == {}
+    assert [(r.outcome, r.message) for r in store.audit] == [("refused", key)]
+
+
+def test_rules_refuse_what_seed_000_forbids(gateway, store):
+    outcome = perform(make_context(gateway, store), ActionRequest(Action.APPROVE, LEAVE, MANAGER))
+    assert outcome.status is Status.REFUSED and outcome.refused.key == "only_revoke"
+    assert gateway.count("process") == 0
+
+
+def test_a_named_type_that_disagrees_is_refused(gateway, store):
+    outcome = perform(make_context(gateway, store), ActionRequest(Action.REVOKE, APPROVED, ADMIN, given_type="leave"))
+    assert outcome.refused.key == "type_mismatch" and dict(outcome.refused.params) == {"actual": "remedy",
+                                                                                        "given": "leave"}
+
+
+def test_ids_are_validated_before_any_call(gateway, store):
+    outcome = perform(make_context(gateway, store), ActionRequest(Action.APPROVE, "../etc/passwd", MANAGER))
+    assert outcome.refused.key == "bad_id" and gateway.calls == []
+
+
+def test_a_held_lock_means_busy_without_a_lookup(gateway, store):
+    store.acquire_lock(f"approval:{PENDING}", "someone-else", 60, 1_795_136_580)
+    outcome = perform(make_context(gateway, store), ActionRequest(Action.APPROVE, PENDING, MANAGER))
+    assert outcome.status is Status.BUSY and gateway.calls == []
+    assert [r.outcome for r in store.audit] == ["busy"]
+
+
+def test_a_lost_answer_whose_write_landed_counts_as_done(gateway, store):
+    gateway.process_error = FeishuError(-1, "timeout", kind="timeout", log_id="log-lost")
+    gateway.apply_despite_error = True
+    outcome = perform(make_context(gateway, store), ActionRequest(Action.APPROVE, PENDING, MANAGER))
+    assert outcome.status is Status.DONE and outcome.log_id == "log-lost"
+    assert gateway.count("process") == 1  # looked up, never re-sent
+
+
+def test_a_lost_answer_whose_write_did_not_land_fails_after_a_few_looks(gateway, store):
+    sleeps: list[float] = []
+    gateway.process_error = FeishuError(-1, "timeout", kind="timeout")
+    ctx = make_context(gateway, store, sleep=sleeps.append)
+    outcome = perform(ctx, ActionRequest(Action.APPROVE, PENDING, MANAGER))
+    assert outcome.status is Status.FAILED and outcome.error.kind == "timeout"
+    assert gateway.count("process") == 1 and gateway.count("instance_get") == 1 + 3
+    assert sleeps == [1.0, 1.0]
+    assert [i["state"] for i in store.intents.values()] == ["failed"]
+
+
+def test_a_refusal_from_feishu_is_a_failure_with_its_log_id(gateway, store):
+    gateway.process_error = FeishuError(1220001, "param error", log_id="log-1220001")
+    reply = act(make_context(gateway, store), ActionRequest(Action.APPROVE, PENDING, MANAGER), as_message=True)
+    assert reply.toast.kind == "error" and "log-1220001" in reply.toast.text
+    assert gateway.count("instance_get") == 1  # a clear refusal is not looked up again
+
+
+def test_attendance_only_ids_are_for_admins(gateway, store):
+    ctx = make_context(gateway, store)
+    refused = perform(ctx, ActionRequest(Action.APPROVE, "6737202939523236999", MANAGER))
+    assert refused.refused.key == "attendance_only_admin" and gateway.count("process") == 0
+    assert perform(ctx, ActionRequest(Action.REVOKE, "6737202939523236999", ADMIN)).refused.key == "type_required"
+    done = perform(ctx, ActionRequest(Action.REVOKE, "6737202939523236999", ADMIN, given_type="leave"))
+    assert done.status is Status.DONE and ("process", ("6737202939523236999", "leave", 4)) in gateway.calls
+
+
+def test_done_updates_every_other_copy_of_the_card(gateway, store):
+    store.remember_card(PENDING, "om_clicked", 0)
+    store.remember_card(PENDING, "om_other", 0)
+    reply = act(make_context(gateway, store), ActionRequest(Action.APPROVE, PENDING, MANAGER),
+                clicked_message="om_clicked")
+    assert reply.toast.kind == "success" and reply.approval_id == PENDING
+    assert [c for c in gateway.calls if c[0] == "patch"] == [("patch", "om_other")]
+
+
+def test_the_reason_is_kept_and_clipped(gateway, store):
+    perform(make_context(gateway, store), ActionRequest(Action.REJECT, PENDING, MANAGER, reason="  late " + "x" * 600))
+    assert store.audit[0].reason.startswith("late x") and len(store.audit[0].reason) == 500
