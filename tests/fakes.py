@@ -225,14 +225,15 @@ class FakeSettings:
 
 def make_context(gateway: FakeGateway | None = None, store: FakeStore | None = None, *,
                  pool: Executor | None = None, clock: Callable[[], float] | None = None,
-                 sleep: Callable[[float], None] = lambda _s: None, **settings: Any) -> Any:
+                 sleep: Callable[[float], None] = lambda _s: None, routes: Any = None,
+                 on_settled: Callable[[str, str], None] = lambda _e, _o: None, **settings: Any) -> Any:
     from handlers import registry
     from handlers.context import Context
 
     now = itertools.count(1_795_136_580)
     return Context(config=FakeSettings(**settings), feishu=gateway or FakeGateway(), store=store or FakeStore(),
-                   pool=pool or InlinePool(), registry=registry(), clock=clock or (lambda: float(next(now))),
-                   sleep=sleep)
+                   pool=pool or InlinePool(), registry=routes or registry(),
+                   clock=clock or (lambda: float(next(now))), sleep=sleep, on_settled=on_settled)
 
 
 # -- inbound values, as the gateway would parse them ----------------------------------------------------------
