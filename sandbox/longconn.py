@@ -207,7 +207,7 @@ class Delivery:
     """One push of one message to one connection, and what the client answered."""
 
     kind: str  # event | card
-    payload: dict[str, Any]
+    payload: Any  # the JSON object pushed (or the raw bytes of `push_raw`)
     message_id: str
     device_id: str
     attempt: int  # 1 for the first push, 2… for re-pushes
@@ -427,7 +427,7 @@ class LongConnHub:
             time.sleep(0.02)
         return self.connected_clients()
 
-    def deliveries_of(self, payload: dict[str, Any]) -> list[Delivery]:
+    def deliveries_of(self, payload: Any) -> list[Delivery]:
         with self._lock:
             return [d for d in self.deliveries if d.payload is payload]
 
@@ -444,16 +444,19 @@ class LongConnHub:
         """Push a callback (`card.action.trigger`) as a `card` frame; it is never re-sent."""
         return self._push("card", payload, parts, to, timeout)
 
-    def _push(self, kind: str, payload: dict[str, Any], parts: int | None, to: str | None,
-              timeout: float) -> Delivery:
+    def push_raw(self, kind: str, raw: bytes, *, timeout: float = ANSWER_WINDOW_S + 1) -> Delivery:
+        """Push bytes that need not be JSON (what a client does with a payload it cannot read)."""
+        return self._push(kind, raw, None, None, timeout)
+
+    def _push(self, kind: str, payload: Any, parts: int | None, to: str | None, timeout: float) -> Delivery:
         delivery = self._call(self._deliver(kind, payload, parts, to, 1, self._epoch), timeout=5)
         delivery.wait(timeout)
         return delivery
 
-    async def _deliver(self, kind: str, payload: dict[str, Any], parts: int | None, to: str | None,
+    async def _deliver(self, kind: str, payload: Any, parts: int | None, to: str | None,
                        attempt: int, epoch: int) -> Delivery:
         conn = self._pick(to)
-        raw = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        raw = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode("utf-8")
         chunks = _split(raw, parts or max(1, -(-len(raw) // self.frame_payload_limit)))
         delivery = Delivery(kind, payload, uuid.uuid4().hex, conn.info.device_id if conn else "", attempt,
                             len(chunks), time.monotonic())
@@ -479,8 +482,9 @@ class LongConnHub:
         return random.choice(conns) if conns else None  # cluster mode: one client, chosen at random
 
     async def _expire(self, delivery: Delivery, epoch: int, parts: int | None, to: str | None) -> None:
-        """After the answer window: an event not accepted is pushed again, as Feishu does."""
-        await asyncio.sleep(max(0.0, delivery.sent_at + ANSWER_WINDOW_S - time.monotonic()))
+        """Once answered or past the answer window: an event not accepted is pushed again, as Feishu does."""
+        while not delivery._answered.is_set() and time.monotonic() < delivery.sent_at + ANSWER_WINDOW_S:
+            await asyncio.sleep(0.02)
         if delivery.answered_at is None and not delivery.error:
             delivery.error = "no answer"
         if delivery.kind != "event" or delivery.accepted or epoch != self._epoch:
