@@ -284,8 +284,8 @@ class _FrameClient(sdk_ws.Client):
         header = headers.add()
         header.key, header.value = sdk_ws.HEADER_BIZ_RT, str(int((time.monotonic() - arrived) * 1000))
         answer = FrameAnswer(code=status)
-        if kind == "card" or body:
-            answer.data = base64.b64encode(json.dumps(body, ensure_ascii=False).encode("utf-8"))
+        if kind == "card" or body != b"{}":  # an event's plain 200 carries no data, as the SDK answers it
+            answer.data = base64.b64encode(body)
         frame.payload = lark.JSON.marshal(answer).encode("utf-8")
         try:
             await asyncio.wait_for(self._write_message(frame.SerializeToString()), self._settings.answer_budget_s)
@@ -490,33 +490,32 @@ class LongConnection:
 
     # -- one frame -----------------------------------------------------------------------------------------------
 
-    async def answer(self, kind: str, raw: bytes, arrived: float) -> tuple[int, dict[str, Any], str]:
-        """(status, body, outcome) for one reassembled frame, within the answer budget."""
+    async def answer(self, kind: str, raw: bytes, arrived: float) -> tuple[int, bytes, str]:
+        """(status, JSON body, outcome) for one reassembled frame, within the answer budget."""
         try:
             payload = json.loads(raw.decode("utf-8"))
             if not isinstance(payload, dict):
                 raise ValueError("not a JSON object")
         except (UnicodeDecodeError, ValueError, RecursionError) as err:
             log.warning("long connection: undecodable %s payload: %s", kind, err)
-            return 400, {}, "malformed"
+            return 400, b"{}", "malformed"
         assert self._pool is not None
         future = self._pool.submit(self.handle, payload)
         self._handles.add(future)
-        future.add_done_callback(self._handle_done)
+        future.add_done_callback(self._handles.discard)
         budget = max(0.0, arrived + self.settings.answer_budget_s - time.monotonic())
         try:
             status, body = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), budget)
+            encoded = json.dumps(body or {}, ensure_ascii=False).encode("utf-8")
+            status = int(status)
         except TimeoutError:
             log.warning("long connection: %s still being handled after %.1f s: answered 200, it goes on",
                         kind, self.settings.answer_budget_s)
-            return 200, {}, "late"
+            return 200, b"{}", "late"
         except Exception:
             log.exception("long connection: the %s handle failed", kind)
-            return 500, {}, "error"
-        return int(status), body or {}, "ok" if int(status) == 200 else "refused"
-
-    def _handle_done(self, future: concurrent.futures.Future[Any]) -> None:
-        self._handles.discard(future)
+            return 500, b"{}", "error"
+        return status, encoded, "ok" if status == 200 else "refused"
 
 
 def _set_state_metric(state: str) -> None:

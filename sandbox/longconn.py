@@ -636,3 +636,29 @@ def endpoint_view(hub: LongConnHub) -> Callable[[], Any]:
         return FlaskResponse(json.dumps(answer), status=status, content_type="application/json; charset=utf-8")
 
     return callback_ws_endpoint
+
+
+# -- the event sender, over the long connection ----------------------------------------------------------------------
+
+
+def long_connection_sender(hub: LongConnHub, state: Any, *, callbacks_as: str = "card", **kwargs: Any) -> Any:
+    """An `EventSender` (sandbox/sender.py) that delivers through `hub` instead of POSTing to a webhook: the same
+    payloads (plaintext: the long connection needs no encryption), the same `SentEvent` answers, the same effects
+    on the state (user messages recorded, callback tokens answered, returned cards applied). `callbacks_as` is the
+    frame type card callbacks travel in (`card` or `event`: Feishu's pages do not say which, the bot takes both)."""
+    from sandbox.sender import EventSender, SentEvent
+
+    class LongConnSender(EventSender):
+        def _send(self, payload: dict[str, Any], kind: str, path: str, **seal: Any) -> SentEvent:
+            header = payload.get("header") if isinstance(payload.get("header"), dict) else {}
+            is_callback = header.get("event_type") == "card.action.trigger"
+            push = hub.push_card if is_callback and callbacks_as == "card" else hub.push_event
+            delivery = push(payload, timeout=self.timeout)
+            answered = delivery.answered_at is not None and not delivery.error
+            body = delivery.body if delivery.body is not None else {}
+            return SentEvent(delivery.code if answered and delivery.code is not None else 0, body,
+                             json.dumps(body, ensure_ascii=False), header.get("event_id") or payload.get("uuid")
+                             or "", payload=payload, elapsed_s=delivery.elapsed_s or 0.0,
+                             error=delivery.error, kind=kind, path="longconn:" + delivery.kind)
+
+    return LongConnSender("longconn://sandbox", encrypt_key="", verification_token="", state=state, **kwargs)

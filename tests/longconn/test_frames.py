@@ -112,3 +112,9 @@ def test_an_undecodable_payload_is_refused_without_calling_the_handle(connect, h
     delivery = hub.push_raw("event", b"\xff not json")
     assert delivery.code == 400
     assert handle.payloads == []
+
+
+def test_a_handle_answer_that_is_not_json_is_still_answered_500_not_left_unanswered(connect, hub):
+    connect(lambda _payload: (200, {"toast": object()}))
+    delivery = hub.push_card(card_click("ev-card-bad-body"))
+    assert delivery.code == 500 and delivery.in_time
