@@ -661,4 +661,5 @@ def long_connection_sender(hub: LongConnHub, state: Any, *, callbacks_as: str = 
                              or "", payload=payload, elapsed_s=delivery.elapsed_s or 0.0,
                              error=delivery.error, kind=kind, path="longconn:" + delivery.kind)
 
-    return LongConnSender("longconn://sandbox", encrypt_key="", verification_token="", state=state, **kwargs)
+    kwargs.setdefault("verification_token", "")
+    return LongConnSender("longconn://sandbox", encrypt_key="", state=state, **kwargs)
