@@ -576,9 +576,12 @@ class LongConnHub:
         delivery.answered_at = time.monotonic()
         delivery.answer_headers = headers
         try:
+            if headers.get("type") != delivery.kind:
+                raise ValueError(f"type {headers.get('type')!r} answers a {delivery.kind} message")
             delivery.code, delivery.body = _decode_answer(payload)
         except ValueError as err:
             delivery.error = f"malformed answer: {err}"
+            self._protocol_error(conn, delivery.error)
         delivery._answered.set()
 
     def _protocol_error(self, conn: _Conn, what: str) -> None:
@@ -663,3 +666,14 @@ def long_connection_sender(hub: LongConnHub, state: Any, *, callbacks_as: str = 
 
     kwargs.setdefault("verification_token", "")
     return LongConnSender("longconn://sandbox", encrypt_key="", state=state, **kwargs)
+
+
+def attach_playground(app: Any, state: Any, *, locale: str = "zh_cn") -> Any:
+    """`approval-bot demo --connect`: the playground's messages and clicks travel over the long connection."""
+    from sandbox import playground
+
+    pg = playground.install(app, state)
+    pg.sender = long_connection_sender(app.extensions["sandbox_longconn"], state, timeout=5)
+    pg.bot_url = "long connection"
+    pg.locale = locale
+    return pg

@@ -102,3 +102,26 @@ def test_answers_must_have_the_sdks_shape():
     for bad in (b"200", b'{"code": "200"}', b'{"code": 200, "data": "not base64!"}', b"\xff"):
         with pytest.raises(ValueError):
             _decode_answer(bad)
+
+
+def test_at_most_50_connections_per_app(sandbox):
+    urls = [ws_url(sandbox) for _ in range(51)]
+
+    async def open_all() -> list[int]:
+        opened, statuses = [], []
+        try:
+            for url in urls:
+                try:
+                    opened.append(await websockets.connect(url, open_timeout=2, proxy=None))
+                    statuses.append(101)
+                except InvalidStatus as err:
+                    headers = err.response.headers
+                    statuses.append((int(headers["handshake-status"]), int(headers["handshake-autherrcode"])))
+        finally:
+            for conn in opened:
+                await conn.close()
+        return statuses
+
+    statuses = asyncio.run(open_all())
+    assert statuses[:50] == [101] * 50
+    assert statuses[50] == (514, 1000040350)

@@ -25,3 +25,18 @@ def test_a_click_goes_as_a_card_frame_and_its_toast_comes_back(connect, hub, san
     assert sent.ok and sent.toast == TOAST["toast"]
     assert [d.kind for d in hub.deliveries] == ["card"]
     assert handle.payloads[0]["event"]["token"] == sent.payload["event"]["token"]
+
+
+def test_the_playground_can_talk_to_a_bot_on_the_long_connection(connect, hub, sandbox):
+    from flask import Flask
+
+    from sandbox.longconn import attach_playground
+
+    app = Flask("playground-only")
+    app.extensions["sandbox_longconn"] = hub
+    attach_playground(app, sandbox.state, locale="en_us")
+    handle = RecordingHandle()
+    connect(handle)
+    answer = app.test_client().post("/_playground/api/send", json={"user": "manager", "text": "/help"})
+    assert answer.status_code == 200 and answer.get_json()["status"] == 200
+    assert [p["header"]["event_type"] for p in handle.payloads] == ["im.message.receive_v1"]

@@ -56,3 +56,12 @@ def test_several_frames_are_handled_at_once(connect, hub):
         thread.join(5)
     assert len(results) == 4 and all(d.accepted for d in results)
     assert time.monotonic() - started < 2.0  # four 1 s handles side by side, not one after another
+
+
+def test_an_answer_later_than_3_s_counts_as_failed_and_the_event_is_pushed_again(connect, hub):
+    handle = RecordingHandle(delay_s=3.2)
+    connect(handle, answer_budget_s=3.6)  # a client that waits too long (ours answers at 2.7 s)
+    event = message_event("ev-late")
+    first = hub.push_event(event, timeout=4.0)
+    assert first.code == 200 and not first.in_time and not first.accepted
+    assert wait_until(lambda: len(hub.deliveries_of(event)) == 2, 2.0)
