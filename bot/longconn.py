@@ -478,11 +478,11 @@ class LongConnection:
         deadline = time.monotonic() + self.settings.drain_timeout_s
         if client.frame_tasks:
             await asyncio.wait(set(client.frame_tasks), timeout=self.settings.drain_timeout_s)
-        remaining = [f for f in self._handles if not f.done()]
+        remaining = self._running_handles()
         if remaining:
             await asyncio.get_running_loop().run_in_executor(
                 None, lambda: concurrent.futures.wait(remaining, max(0.0, deadline - time.monotonic())))
-        self.abandoned_handles = sum(not f.done() for f in self._handles)
+        self.abandoned_handles = len(self._running_handles())
         if self.abandoned_handles:
             log.warning("long connection: %d handle(s) still running at exit", self.abandoned_handles)
         await client.close()
@@ -501,8 +501,9 @@ class LongConnection:
             return 400, b"{}", "malformed"
         assert self._pool is not None
         future = self._pool.submit(self.handle, payload)
-        self._handles.add(future)
-        future.add_done_callback(self._handles.discard)
+        with self._lock:
+            self._handles.add(future)
+        future.add_done_callback(self._forget)
         budget = max(0.0, arrived + self.settings.answer_budget_s - time.monotonic())
         try:
             status, body = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), budget)
@@ -516,6 +517,14 @@ class LongConnection:
             log.exception("long connection: the %s handle failed", kind)
             return 500, b"{}", "error"
         return status, encoded, "ok" if status == 200 else "refused"
+
+    def _forget(self, future: concurrent.futures.Future[Any]) -> None:  # called in a pool thread
+        with self._lock:
+            self._handles.discard(future)
+
+    def _running_handles(self) -> list[concurrent.futures.Future[Any]]:
+        with self._lock:
+            return [f for f in self._handles if not f.done()]
 
 
 def _set_state_metric(state: str) -> None:

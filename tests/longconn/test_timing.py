@@ -27,7 +27,7 @@ def test_a_slow_handle_does_not_stop_pings_or_other_frames(connect, hub):
     assert quick.accepted and quick.elapsed_s < 0.5  # not queued behind the slow one
     assert wait_until(lambda: client.pings >= pings_before + 1, 2.0)  # pings every second meanwhile
     pusher.join(5)
-    assert slow["d"].accepted and 1.9 < slow["d"].elapsed_s < 2.7
+    assert slow["d"].accepted and 1.9 < slow["d"].elapsed_s < 3.0
 
 
 def test_a_handle_slower_than_3_s_is_answered_200_in_time_and_still_finishes(connect, hub):
