@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlparse
 
 import lark_oapi as lark
@@ -49,6 +49,9 @@ from bot import metrics
 
 log = logging.getLogger(__name__)
 
+# payload: the decoded JSON of one event or callback, the shape of a decrypted webhook body; returns (status, body):
+# 200 and {} for events; 200 and {"toast", "card"} for card.action.trigger. It may add a third item, a callable
+# run in the pool once the answer frame is sent.
 Handle = Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]
 
 STATES = ("starting", "connecting", "connected", "disconnected", "stopping", "stopped")
@@ -280,12 +283,12 @@ class _FrameClient(sdk_ws.Client):
             log.warning("long connection: ignored a data frame of type %r", kind)
             return
         FRAMES.labels("in", kind, "ok").inc()
-        status, body, outcome = await self._owner.answer(kind, payload, arrived)
+        reply = await self._owner.answer(kind, payload, arrived)
         header = headers.add()
         header.key, header.value = sdk_ws.HEADER_BIZ_RT, str(int((time.monotonic() - arrived) * 1000))
-        answer = FrameAnswer(code=status)
-        if kind == "card" or body != b"{}":  # an event's plain 200 carries no data, as the SDK answers it
-            answer.data = base64.b64encode(body)
+        answer = FrameAnswer(code=reply.status)
+        if kind == "card" or reply.body != b"{}":  # an event's plain 200 carries no data, as the SDK answers it
+            answer.data = base64.b64encode(reply.body)
         frame.payload = lark.JSON.marshal(answer).encode("utf-8")
         try:
             await asyncio.wait_for(self._write_message(frame.SerializeToString()), self._settings.answer_budget_s)
@@ -293,8 +296,29 @@ class _FrameClient(sdk_ws.Client):
             FRAMES.labels("out", kind, "unsent").inc()
             log.warning("long connection: could not answer message %s: %s", message_id, err)
             return
-        FRAMES.labels("out", kind, outcome).inc()
+        FRAMES.labels("out", kind, reply.outcome).inc()
         HANDLE_SECONDS.labels(kind).observe(time.monotonic() - arrived)
+        if reply.after is not None:
+            self._owner.run_in_pool(reply.after)
+
+
+class _Reply(NamedTuple):
+    status: int
+    body: bytes  # JSON
+    outcome: str  # ok | refused | late | error | malformed (metrics)
+    after: Callable[[], Any] | None = None
+
+
+def _reply(result: Any) -> _Reply:
+    """A handle's `(status, body)`, or `(status, body, after)` where `after` runs once the answer is sent (a
+    delayed card update must come after the callback's answer)."""
+    status, body, *rest = result
+    after = rest[0] if rest else None
+    if after is not None and not callable(after):
+        raise TypeError("the third item of a handle's answer must be callable")
+    status = int(status)
+    return _Reply(status, json.dumps(body or {}, ensure_ascii=False).encode("utf-8"),
+                  "ok" if status == 200 else "refused", after)
 
 
 class _ConnectError(Exception):
@@ -490,33 +514,50 @@ class LongConnection:
 
     # -- one frame -----------------------------------------------------------------------------------------------
 
-    async def answer(self, kind: str, raw: bytes, arrived: float) -> tuple[int, bytes, str]:
-        """(status, JSON body, outcome) for one reassembled frame, within the answer budget."""
+    async def answer(self, kind: str, raw: bytes, arrived: float) -> _Reply:
+        """The answer to one reassembled frame, within the answer budget."""
         try:
             payload = json.loads(raw.decode("utf-8"))
             if not isinstance(payload, dict):
                 raise ValueError("not a JSON object")
         except (UnicodeDecodeError, ValueError, RecursionError) as err:
             log.warning("long connection: undecodable %s payload: %s", kind, err)
-            return 400, b"{}", "malformed"
-        assert self._pool is not None
-        future = self._pool.submit(self.handle, payload)
-        with self._lock:
-            self._handles.add(future)
-        future.add_done_callback(self._forget)
+            return _Reply(400, b"{}", "malformed")
+        future = self.run_in_pool(self.handle, payload)
         budget = max(0.0, arrived + self.settings.answer_budget_s - time.monotonic())
         try:
-            status, body = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), budget)
-            encoded = json.dumps(body or {}, ensure_ascii=False).encode("utf-8")
-            status = int(status)
+            result = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), budget)
+            reply = _reply(result)
         except TimeoutError:
             log.warning("long connection: %s still being handled after %.1f s: answered 200, it goes on",
                         kind, self.settings.answer_budget_s)
-            return 200, b"{}", "late"
+            future.add_done_callback(self._after_late_answer)
+            return _Reply(200, b"{}", "late")
         except Exception:
             log.exception("long connection: the %s handle failed", kind)
-            return 500, b"{}", "error"
-        return status, encoded, "ok" if status == 200 else "refused"
+            return _Reply(500, b"{}", "error")
+        return reply
+
+    def run_in_pool(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
+        """Run `fn` in the handle pool; stopping waits for it (up to the drain bound)."""
+        assert self._pool is not None
+        future = self._pool.submit(fn, *args)
+        with self._lock:
+            self._handles.add(future)
+        future.add_done_callback(self._forget)
+        return future
+
+    @staticmethod
+    def _after_late_answer(future: concurrent.futures.Future[Any]) -> None:
+        """A handle that outlived its frame: the frame was answered long ago, so its follow-up may run now."""
+        if future.cancelled() or future.exception() is not None:
+            return
+        try:
+            after = _reply(future.result()).after
+            if after is not None:
+                after()
+        except Exception:
+            log.exception("long connection: the follow-up of a late handle failed")
 
     def _forget(self, future: concurrent.futures.Future[Any]) -> None:  # called in a pool thread
         with self._lock:

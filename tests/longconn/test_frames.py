@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from tests.longconn.conftest import TOAST, RecordingHandle, approval_v1_event, card_click, message_event, wait_until
 
 
@@ -118,3 +120,32 @@ def test_a_handle_answer_that_is_not_json_is_still_answered_500_not_left_unanswe
     connect(lambda _payload: (200, {"toast": object()}))
     delivery = hub.push_card(card_click("ev-card-bad-body"))
     assert delivery.code == 500 and delivery.in_time
+
+
+def _answers_sent(kind: str) -> float:
+    from prometheus_client import REGISTRY
+
+    labels = {"direction": "out", "type": kind, "outcome": "ok"}
+    return REGISTRY.get_sample_value("longconn_frames_total", labels) or 0.0
+
+
+def test_a_follow_up_the_handle_returns_runs_once_the_answer_is_sent(connect, hub):
+    seen: dict = {}
+
+    def handle(payload):
+        sent_before = _answers_sent("card")
+        return 200, TOAST, lambda: seen.update(sent=_answers_sent("card") - sent_before)
+
+    connect(handle)
+    assert hub.push_card(card_click("ev-card-after")).body == TOAST
+    assert wait_until(lambda: "sent" in seen, 2)
+    assert seen["sent"] == 1  # the answer frame was out before the follow-up (e.g. a delayed card update) began
+
+
+def test_a_late_handles_follow_up_runs_when_it_finishes(connect, hub):
+    ran = []
+    connect(lambda _payload: (time.sleep(3.0), (200, TOAST, lambda: ran.append("after")))[1])
+    delivery = hub.push_card(card_click("ev-card-late-after"))
+    assert delivery.in_time and delivery.body == {}  # answered at the budget, before the handle finished
+    assert ran == []
+    assert wait_until(lambda: ran == ["after"], 2)
