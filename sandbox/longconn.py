@@ -263,6 +263,7 @@ class LongConnHub:
         self.app_secret = app_secret
         self.host = host
         self._requested_port = port
+        # Feishu's split size is not documented; a small one makes ordinary tests exercise reassembly too.
         self.frame_payload_limit = 16 * 1024
         self.repush_delays: tuple[float, ...] = FEISHU_REPUSH_DELAYS_S
         self.client_config: dict[str, int] = dict(DEFAULT_CLIENT_CONFIG)
