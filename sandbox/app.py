@@ -23,6 +23,7 @@ from typing import Any
 from flask import Flask, Response, request
 
 from sandbox import api, data
+from sandbox.longconn import ENDPOINT_PATH, LongConnHub, endpoint_view
 from sandbox.state import FAULT_OPTIONS, Call, EventTarget, Fault, SandboxState
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,10 @@ def create_sandbox_app(state: SandboxState | None = None) -> Flask:
     app.add_url_rule("/open-apis/<path:rest>", "unknown", _view(state, "unknown", _not_found, False),
                      methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     _control_routes(app, state)
+    # The long connection: discovery here; its WebSocket server starts on the first discovery (sandbox/longconn.py).
+    hub = LongConnHub(state.app_id, state.app_secret)
+    app.extensions["sandbox_longconn"] = hub
+    app.add_url_rule(ENDPOINT_PATH, "callback_ws_endpoint", endpoint_view(hub), methods=["POST"])
 
     @app.after_request
     def _log_id(response: Response) -> Response:  # Flask's own 404/405 answers get one too

@@ -57,6 +57,7 @@ class ServerThread:
     def stop(self) -> None:
         if self._server is None:
             return
+        _stop_long_connection(self.app)
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:
@@ -69,6 +70,13 @@ class ServerThread:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+
+def _stop_long_connection(app: Any) -> None:
+    """The sandbox's WebSocket server (sandbox/longconn.py) lives as long as the HTTP server that hands it out."""
+    hub = getattr(app, "extensions", {}).get("sandbox_longconn")
+    if hub is not None:
+        hub.stop()
 
 
 def run_sandbox(port: int, host: str = "127.0.0.1") -> None:
@@ -84,4 +92,5 @@ def run_sandbox(port: int, host: str = "127.0.0.1") -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        _stop_long_connection(app)
         server.server_close()

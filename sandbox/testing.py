@@ -2,7 +2,8 @@
 
 - `sandbox_server` (session): one sandbox on an ephemeral 127.0.0.1 port for the whole run.
 - `sandbox` (function): resets it to the seed before the test and clears faults, holds and the event target after,
-  so nothing leaks between tests. Tenant tokens survive resets: a lark-oapi client that cached one keeps working.
+  so nothing leaks between tests. `sandbox.longconn` is the long-connection side (sandbox/longconn.py), reset
+  too. Tenant tokens survive resets: a lark-oapi client that cached one keeps working.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pytest
 
 from sandbox.app import create_sandbox_app
 from sandbox.data import APP_ID, APP_SECRET, SAMPLES
+from sandbox.longconn import LongConnHub
 from sandbox.sender import EventSender
 from sandbox.server import ServerThread
 from sandbox.state import Call, Fault, SandboxState
@@ -24,6 +26,7 @@ from sandbox.state import Call, Fault, SandboxState
 class Sandbox:
     url: str  # base URL, e.g. http://127.0.0.1:54321 (the lark-oapi client's domain)
     state: SandboxState
+    longconn: LongConnHub | None = None  # push_event / push_card, drop_connections, refuse_handshake, …
 
     @property
     def calls(self) -> list[Call]:
@@ -67,9 +70,10 @@ class Sandbox:
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[Sandbox]:
     state = SandboxState()
-    server = ServerThread(create_sandbox_app(state)).start()
+    app = create_sandbox_app(state)
+    server = ServerThread(app).start()
     try:
-        yield Sandbox(server.url, state)
+        yield Sandbox(server.url, state, app.extensions["sandbox_longconn"])
     finally:
         state.reset()  # wakes anything still held or delayed
         server.stop()
@@ -85,3 +89,5 @@ def sandbox(sandbox_server: Sandbox) -> Iterator[Sandbox]:
         state.clear_faults()
         state.release_holds()
         state.event_target = None
+        if sandbox_server.longconn is not None:
+            sandbox_server.longconn.reset()

@@ -1,0 +1,105 @@
+"""The bot itself over the long connection: `/approval`, a button approval and an approval event act exactly as
+through the webhook, a re-pushed event acts once, and webhook and long connection share one store.
+
+Until the request pipeline is one function that both transports call, the handle reaches it through the webhook
+view of a second bot process on the same store: the payload is sealed as Feishu seals a webhook push.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from bot.app import shutdown
+from sandbox.data import SAMPLES
+from sandbox.longconn import long_connection_sender
+from tests.integration.harness import TOKEN, Bot, card_text, find_buttons, start_bot
+from tests.longconn.conftest import wait_until
+
+PENDING = SAMPLES["remedy_pending"]
+
+
+def through_the_webhook(bot: Bot):
+    """A Handle for the long connection that runs `bot`'s pipeline."""
+    def handle(payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        sealed = dict(payload)
+        if isinstance(payload.get("header"), dict):
+            sealed["header"] = {**payload["header"], "token": TOKEN}
+        else:
+            sealed["token"] = TOKEN
+        headers, body = bot.sender.seal(sealed)
+        response = requests.post(f"{bot.server.url}/webhook/event", data=body, headers=headers, timeout=3)
+        return response.status_code, response.json() if response.content else {}
+    return handle
+
+
+@pytest.fixture
+def bots(sandbox, tmp_path) -> Iterator[tuple[Bot, Bot]]:
+    """(webhook bot, long-connection bot): two processes' worth of bot on one SQLite store."""
+    webhook, longconn = start_bot(sandbox, tmp_path), start_bot(sandbox, tmp_path)
+    try:
+        yield webhook, longconn
+    finally:
+        sandbox.release_holds()
+        for running in (webhook, longconn):
+            running.server.stop()
+            shutdown(running.app)
+
+
+@pytest.fixture
+def over_ws(bots, connect, hub, sandbox) -> Bot:
+    """The long-connection bot, driven through the sandbox's WebSocket (messages as events, clicks as cards)."""
+    _, longconn = bots
+    connect(through_the_webhook(longconn))
+    return Bot(sandbox, longconn.server, long_connection_sender(hub, sandbox.state, timeout=5), longconn.app,
+               longconn.config)
+
+
+def test_approval_command_then_button_approval(over_ws, hub, sandbox):
+    reply = over_ws.say("manager", f"/approval {PENDING}")
+    assert reply is not None and [v["action"] for v in find_buttons(reply["content"])] == ["approve", "reject"]
+    answer = over_ws.click("manager", reply, "approve")
+    assert answer.ok and not answer.late and answer.toast["type"] == "success"
+    assert [d.kind for d in hub.deliveries] == ["event", "card"]
+    assert sandbox.state.snapshot(PENDING)["instance"]["status"] == "APPROVED"
+    assert len(sandbox.process_calls()) == 1
+    assert "Manager Wang" in card_text(over_ws.card(reply))  # the card in the reply frame replaced the old one
+
+
+def test_an_approval_event_sends_the_approvers_their_cards(over_ws, sandbox):
+    approval = SAMPLES["remedy_pending_2"]
+    assert over_ws.sender.approval_instance(approval, "PENDING").ok
+    assert wait_until(lambda: {m["chat_id"] for m in sandbox.messages() if approval in card_text(m["content"])}
+                      == {"oc_p2p_manager", "oc_p2p_manager2"}, 8)
+
+
+def test_a_repushed_event_acts_once(over_ws, hub, sandbox):
+    sent = over_ws.sender.message("manager", f"/approve {PENDING}")
+    assert sent.ok and over_ws.reply_to(sent.message_id) is not None
+    assert hub.push_event(sent.payload).accepted  # Feishu pushes it again
+    assert len(sandbox.process_calls()) == 1
+    assert len([m for m in sandbox.messages() if m.get("parent_id") == sent.message_id]) == 1
+
+
+def test_webhook_and_long_connection_at_once_act_once(bots, over_ws, hub, sandbox):
+    webhook, _ = bots
+    payload = webhook.sender.message_payload("manager", f"/approve {PENDING}")
+    message = payload["event"]["message"]
+    sandbox.state.record_user_message("ou_manager", message["chat_id"], "", message_id=message["message_id"],
+                                      message_type="text", content=message["content"])
+    results: dict[str, Any] = {}
+    sealed = webhook.sender.seal(payload)
+    both = [threading.Thread(target=lambda: results.update(webhook=webhook.sender.post(*sealed))),
+            threading.Thread(target=lambda: results.update(longconn=hub.push_event(payload)))]
+    for thread in both:
+        thread.start()
+    for thread in both:
+        thread.join(10)
+    assert results["webhook"].status in (200, 503)  # 503: the other delivery holds the claim; Feishu retries
+    assert wait_until(lambda: any(d.accepted for d in hub.deliveries_of(payload)), 5)
+    assert len(sandbox.process_calls()) == 1
+    assert len([m for m in sandbox.messages() if m.get("parent_id") == message["message_id"]]) == 1
