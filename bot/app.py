@@ -38,30 +38,25 @@ _apps: weakref.WeakSet[Flask] = weakref.WeakSet()
 
 @dataclass
 class Services:
+    """The bot without a transport: what the webhook and the long connection both hand deliveries to."""
+
     ctx: Context
-    keys: WebhookKeys
     clock: Callable[[], float]
     maintenance: Maintenance
     dispatch: Callable[[Inbound, float], Answer]
+    keys: WebhookKeys | None = None  # the webhook's secrets (the long connection needs none)
 
 
-def create_app(
-    config: Config | None = None,
+def build_services(
+    config: Config,
     *,
     feishu: object | None = None,
     store: Store | None = None,
     clock: Callable[[], float] = time.time,
     on_settled: Callable[[str, str], None] | None = None,
-) -> Flask:
-    """Build the bot. With no config, read the environment (and .env); a bad value exits with one line."""
-    if config is None:
-        try:
-            config = load_config(environment())
-        except ConfigError as err:
-            raise SystemExit(f"approval-bot: configuration error: {err}") from None
+) -> Services:
+    """Gateway, store, registry, pool and pipeline, wired; a registry that cannot work exits with one line."""
     logs.configure()
-    if config.insecure_demo:
-        log.warning("BOT_INSECURE_DEMO is on: events are accepted unsigned (token only); serve on 127.0.0.1 only")
     from bot.feishu import FeishuGateway  # loads lark_oapi: once, here, in the master under preload
     from handlers import registry
     from handlers.context import Context
@@ -81,7 +76,28 @@ def create_app(
     pool = ThreadPoolExecutor(max_workers=POOL_THREADS, thread_name_prefix="bot-work")
     ctx = Context(config=config, feishu=gateway, store=store, pool=pool, registry=routes, clock=clock,
                   **({"on_settled": on_settled} if on_settled else {}))
-    keys = WebhookKeys(
+    atexit.register(pool.shutdown, wait=True, cancel_futures=False)
+    return Services(ctx=ctx, clock=clock, maintenance=Maintenance(ctx), dispatch=partial(dispatch, ctx))
+
+
+def create_app(
+    config: Config | None = None,
+    *,
+    feishu: object | None = None,
+    store: Store | None = None,
+    clock: Callable[[], float] = time.time,
+    on_settled: Callable[[str, str], None] | None = None,
+) -> Flask:
+    """The webhook bot. With no config, read the environment (and .env); a bad value exits with one line."""
+    if config is None:
+        try:
+            config = load_config(environment())
+        except ConfigError as err:
+            raise SystemExit(f"approval-bot: configuration error: {err}") from None
+    services = build_services(config, feishu=feishu, store=store, clock=clock, on_settled=on_settled)
+    if config.insecure_demo:
+        log.warning("BOT_INSECURE_DEMO is on: events are accepted unsigned (token only); serve on 127.0.0.1 only")
+    services.keys = WebhookKeys(
         encrypt_key=config.encrypt_key.reveal(),
         verification_token=config.verification_token.reveal(),
         app_id=config.app_id,
@@ -90,11 +106,9 @@ def create_app(
     )
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    app.extensions["approval_bot"] = Services(ctx=ctx, keys=keys, clock=clock, maintenance=Maintenance(ctx),
-                                              dispatch=partial(dispatch, ctx))
+    app.extensions["approval_bot"] = services
     _install_routes(app)
     _apps.add(app)
-    atexit.register(pool.shutdown, wait=True, cancel_futures=False)
     return app
 
 
@@ -146,9 +160,9 @@ def _install_routes(app: Flask) -> None:
         return jsonify({"code": 500, "msg": "internal error", "ref": ref}), 500
 
 
-def shutdown(app: Flask) -> None:
+def shutdown(app: Flask | Services) -> None:
     """Stop background upkeep, let in-flight work finish, close the store (tests, the demo, SIGTERM)."""
-    services = app.extensions["approval_bot"]
+    services = app if isinstance(app, Services) else app.extensions["approval_bot"]
     services.maintenance.stop()
     services.ctx.pool.shutdown(wait=True, cancel_futures=False)
     services.ctx.store.close()

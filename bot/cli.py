@@ -1,4 +1,4 @@
-"""`approval-bot`: demo | serve | sandbox | check-config."""
+"""`approval-bot`: demo | serve | connect | sandbox | check-config."""
 
 from __future__ import annotations
 
@@ -37,6 +37,27 @@ def _serve(args: argparse.Namespace) -> int:
     return 0  # pragma: no cover
 
 
+def _connect(args: argparse.Namespace) -> int:
+    """Long-connection mode: events and callbacks over Feishu's WebSocket, through the same pipeline."""
+    try:
+        config = load_config(environment(), long_connection=True)
+    except ConfigError as err:
+        print(f"approval-bot: configuration error: {err}", file=sys.stderr)  # noqa: T201
+        return 2
+    from bot.app import build_services, shutdown
+    from bot.longconn import pipeline_handle, run_long_connection
+
+    services = build_services(config)
+    services.maintenance.ensure_started()
+    handle = pipeline_handle(services.dispatch, config.app_id, config.answer_budget_s)
+    try:
+        return run_long_connection(config.app_id, config.app_secret.reveal(), config.base_url, handle,
+                                   health_port=args.health_port or config.health_port,
+                                   metrics_token=config.metrics_token.reveal() or None)
+    finally:
+        shutdown(services)
+
+
 def _sandbox(args: argparse.Namespace) -> int:
     from sandbox.server import run_sandbox
 
@@ -60,6 +81,8 @@ def demo_environment(sandbox_url: str, data_dir: Path) -> dict[str, str]:
 
 def _demo(args: argparse.Namespace) -> int:
     """Sandbox + bot (+ the playground page) on 127.0.0.1, until Ctrl-C."""
+    if args.connect:
+        return _demo_connect(args)
     from bot.app import create_app
     from sandbox.demo import start_demo
 
@@ -68,6 +91,46 @@ def _demo(args: argparse.Namespace) -> int:
                       port=args.port, sandbox_port=args.sandbox_port)
     print(f"approval-bot demo\n  playground: {demo.playground_url}\n  bot:        {demo.bot.url}\n"  # noqa: T201
           f"  sandbox:    {demo.sandbox.url}\nPress Ctrl-C to stop.", flush=True)
+    _wait_for_stop()
+    demo.stop()
+    print("stopped.")  # noqa: T201
+    return 0
+
+
+def _demo_connect(args: argparse.Namespace) -> int:
+    """The demo with the bot on the long connection: the playground talks to it over the sandbox's WebSocket."""
+    from bot.app import build_services, shutdown
+    from bot.longconn import HealthServer, LongConnection, pipeline_handle
+    from sandbox.app import create_sandbox_app
+    from sandbox.longconn import attach_playground
+    from sandbox.server import ServerThread
+    from sandbox.state import SandboxState
+
+    data_dir = Path(tempfile.mkdtemp(prefix="approval-bot-demo-"))
+    state = SandboxState()
+    sandbox_app = create_sandbox_app(state)
+    attach_playground(sandbox_app, state, locale=os.environ.get("BOT_LOCALE", "zh_cn"))
+    sandbox = ServerThread(sandbox_app, port=args.sandbox_port).start()
+    config = load_config(demo_environment(sandbox.url, data_dir), long_connection=True)
+    services = build_services(config)
+    services.maintenance.ensure_started()
+    handle = pipeline_handle(services.dispatch, config.app_id, config.answer_budget_s)
+    connection = LongConnection(config.app_id, config.app_secret.reveal(), config.base_url, handle).start()
+    health = HealthServer(connection.status, host="127.0.0.1", port=args.port).start()
+    print(f"approval-bot demo (long connection)\n  playground: {sandbox.url}/playground\n"  # noqa: T201
+          f"  bot health: {health.url}/healthz\n  sandbox:    {sandbox.url}\nPress Ctrl-C to stop.", flush=True)
+    _wait_for_stop()
+    connection.stop()
+    health.stop()
+    shutdown(services)
+    state.clear_faults()
+    state.release_holds()
+    sandbox.stop()
+    print("stopped.")  # noqa: T201
+    return 0
+
+
+def _wait_for_stop() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -75,9 +138,6 @@ def _demo(args: argparse.Namespace) -> int:
             pass
     except KeyboardInterrupt:
         pass
-    demo.stop()
-    print("stopped.")  # noqa: T201
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,10 +146,14 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="sandbox + bot + playground on 127.0.0.1")
     demo.add_argument("--port", type=int, default=8000, help="bot port (default 8000)")
     demo.add_argument("--sandbox-port", type=int, default=8089, help="sandbox and playground port (default 8089)")
+    demo.add_argument("--connect", action="store_true", help="run the bot on the long connection (no webhook)")
     demo.set_defaults(run=_demo)
     serve = sub.add_parser("serve", help="run the bot under gunicorn with the production settings")
     serve.add_argument("--port", type=int, default=0, help="port (default $PORT or 8000)")
     serve.set_defaults(run=_serve)
+    conn = sub.add_parser("connect", help="long-connection mode: no public URL (self-built apps)")
+    conn.add_argument("--health-port", type=int, default=0, help="/healthz and /metrics (default $BOT_HEALTH_PORT)")
+    conn.set_defaults(run=_connect)
     box = sub.add_parser("sandbox", help="the local Feishu emulator alone")
     box.add_argument("--port", type=int, default=8089)
     box.set_defaults(run=_sandbox)

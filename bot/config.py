@@ -68,6 +68,8 @@ class Config:
     answer_budget_s: float = 2.5
     insecure_demo: bool = False
     digest_time: str = ""  # "HH:MM" in `timezone`; empty = no daily digest
+    health_port: int = 8001  # `approval-bot connect` serves /healthz and /metrics here
+    metrics_token: Secret = field(default_factory=lambda: Secret(""))  # when set, /metrics wants it as a Bearer
     extra: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -183,15 +185,22 @@ def _digest_time(env: Mapping[str, str]) -> str:
     return raw
 
 
-def load_config(environ: Mapping[str, str]) -> Config:
-    """Validate `environ` into a Config, or raise ConfigError with one line."""
+def load_config(environ: Mapping[str, str], *, long_connection: bool = False) -> Config:
+    """Validate `environ` into a Config, or raise ConfigError with one line.
+
+    The long connection (`approval-bot connect`) needs neither the verification token nor the encrypt key:
+    Feishu authenticates the connection itself and sends plaintext over it."""
     insecure = _flag(environ, "BOT_INSECURE_DEMO")
     app_id = _required(environ, "FEISHU_APP_ID")
     app_secret = _required(environ, "FEISHU_APP_SECRET")
     # Demo mode may skip the encrypt key (plaintext, unsigned events), never the token: without both,
     # anyone who can reach the port could post events.
-    token = _required(environ, "FEISHU_VERIFICATION_TOKEN")
-    key = environ.get("FEISHU_ENCRYPT_KEY", "").strip() if insecure else _required(environ, "FEISHU_ENCRYPT_KEY")
+    if long_connection:
+        token = environ.get("FEISHU_VERIFICATION_TOKEN", "").strip()
+        key = environ.get("FEISHU_ENCRYPT_KEY", "").strip()
+    else:
+        token = _required(environ, "FEISHU_VERIFICATION_TOKEN")
+        key = environ.get("FEISHU_ENCRYPT_KEY", "").strip() if insecure else _required(environ, "FEISHU_ENCRYPT_KEY")
     field_id = environ.get("BOT_ATTENDANCE_ID_FIELD", "").strip() or "attendance_approval_id"
     if not re.fullmatch(r"[A-Za-z0-9_\-]{1,64}", field_id):
         raise ConfigError(
@@ -214,6 +223,8 @@ def load_config(environ: Mapping[str, str]) -> Config:
         answer_budget_s=_float(environ, "BOT_ANSWER_BUDGET_S", 2.5, 0.2, 2.9),
         insecure_demo=insecure,
         digest_time=_digest_time(environ),
+        health_port=_int(environ, "BOT_HEALTH_PORT", 8001, 1, 65535),
+        metrics_token=Secret(environ.get("BOT_METRICS_TOKEN", "").strip()),
     )
 
 

@@ -46,6 +46,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from websockets.exceptions import InvalidHandshake
 
 from bot import metrics
+from bot.delivery import deliver, plain_envelope
 
 log = logging.getLogger(__name__)
 
@@ -646,6 +647,26 @@ class _HealthHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
         pass
+
+
+# -- the bot's pipeline as a Handle ---------------------------------------------------------------------------------
+
+
+def pipeline_handle(dispatch: Callable[..., Any], app_id: str, answer_budget_s: float) -> Handle:
+    """Each frame's payload through the same pipeline as the webhook's (handlers/pipeline.py), answered as the
+    webhook would: a card callback with its toast and card, an event 200 (503 while another delivery holds it,
+    so Feishu pushes it again). Feishu authenticated the connection: there is no token to check here."""
+
+    def handle(payload: dict[str, Any]) -> tuple[int, dict[str, Any], Callable[[], None] | None]:
+        started = time.monotonic()
+        envelope = plain_envelope(payload, app_id)
+        if envelope is None:
+            metrics.REJECTED.labels("longconn_envelope").inc()
+            return 400, {}, None
+        status, answer = deliver(dispatch, envelope[0], envelope[1], payload, started + answer_budget_s)
+        return status, answer.body, answer.after_response
+
+    return handle
 
 
 # -- the entry point ------------------------------------------------------------------------------------------------

@@ -14,9 +14,9 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 
 from bot import metrics
-from bot.feishu import parse_event
+from bot.delivery import deliver
 from bot.security import LegacyCard, Rejected, open_event, open_legacy_card
-from core.inbound import CardClick, Inbound
+from core.inbound import CardClick
 from core.rules import Actor
 
 log = logging.getLogger(__name__)
@@ -29,8 +29,6 @@ _FIXED = {
     401: {"code": 401, "msg": "unauthorized"},
     503: {"code": 503, "msg": "busy, retry later"},
 }
-# Events (never callbacks, which are always 200 with a toast): a held claim or a crash asks Feishu to retry.
-_EVENT_STATUS = {"busy": 503, "error": 503, "unreadable": 400}
 
 
 def read_body() -> bytes:
@@ -91,7 +89,9 @@ def receive_event() -> Response:
     if envelope.kind == "challenge":
         return jsonify({"challenge": envelope.challenge})
     g.event_id = envelope.event_id
-    return _dispatch(services, parse_event(envelope.event_type, envelope.event_id, envelope.payload), started)
+    deadline = started + services.ctx.config.answer_budget_s
+    status, answer = deliver(services.dispatch, envelope.event_type, envelope.event_id, envelope.payload, deadline)
+    return _respond(status, answer)
 
 
 @bp.post("/webhook/card")
@@ -109,7 +109,9 @@ def receive_legacy_card() -> Response:
     if click is None:
         metrics.REJECTED.labels("missing_fields").inc()
         return fixed(400)
-    return _dispatch(services, click, started)
+    answer = services.dispatch(click, started + services.ctx.config.answer_budget_s)
+    metrics.count_answer(click.event_type, answer.outcome)
+    return _respond(200, answer)
 
 
 def legacy_click(card: LegacyCard) -> CardClick | None:
@@ -132,13 +134,9 @@ def legacy_click(card: LegacyCard) -> CardClick | None:
     )
 
 
-def _dispatch(services: Any, inbound: Inbound, started: float) -> Response:
-    answer = services.dispatch(inbound, started + services.ctx.config.answer_budget_s)
-    metrics.count_answer(inbound.event_type, answer.outcome)
-    status = 200 if answer.callback else _EVENT_STATUS.get(answer.outcome, 200)
+def _respond(status: int, answer: Any) -> Response:
     response = jsonify(answer.body) if status < 400 else fixed(status)
     response.status_code = status
     if answer.after_response is not None:
         response.call_on_close(answer.after_response)
     return response
-

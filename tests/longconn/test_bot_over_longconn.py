@@ -1,8 +1,8 @@
 """The bot itself over the long connection: `/approval`, a button approval and an approval event act exactly as
 through the webhook, a re-pushed event acts once, and webhook and long connection share one store.
 
-Until the request pipeline is one function that both transports call, the handle reaches it through the webhook
-view of a second bot process on the same store: the payload is sealed as Feishu seals a webhook push.
+The long-connection bot is a second bot on the same SQLite store whose frames go through `pipeline_handle`, the
+same `dispatch` the webhook calls (no token, no signature: Feishu authenticated the connection).
 """
 
 from __future__ import annotations
@@ -12,29 +12,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import requests
 
 from bot.app import shutdown
+from bot.longconn import pipeline_handle
 from sandbox.data import SAMPLES
 from sandbox.longconn import long_connection_sender
-from tests.integration.harness import TOKEN, Bot, card_text, find_buttons, start_bot
+from tests.integration.harness import Bot, card_text, find_buttons, start_bot
 from tests.longconn.conftest import wait_until
 
 PENDING = SAMPLES["remedy_pending"]
-
-
-def through_the_webhook(bot: Bot):
-    """A Handle for the long connection that runs `bot`'s pipeline."""
-    def handle(payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        sealed = dict(payload)
-        if isinstance(payload.get("header"), dict):
-            sealed["header"] = {**payload["header"], "token": TOKEN}
-        else:
-            sealed["token"] = TOKEN
-        headers, body = bot.sender.seal(sealed)
-        response = requests.post(f"{bot.server.url}/webhook/event", data=body, headers=headers, timeout=3)
-        return response.status_code, response.json() if response.content else {}
-    return handle
 
 
 @pytest.fixture
@@ -54,9 +40,10 @@ def bots(sandbox, tmp_path) -> Iterator[tuple[Bot, Bot]]:
 def over_ws(bots, connect, hub, sandbox) -> Bot:
     """The long-connection bot, driven through the sandbox's WebSocket (messages as events, clicks as cards)."""
     _, longconn = bots
-    connect(through_the_webhook(longconn))
+    services = longconn.app.extensions["approval_bot"]
+    connect(pipeline_handle(services.dispatch, longconn.config.app_id, longconn.config.answer_budget_s))
     return Bot(sandbox, longconn.server, long_connection_sender(hub, sandbox.state, timeout=5), longconn.app,
-               longconn.config)
+               longconn.config, longconn.settled)
 
 
 def test_approval_command_then_button_approval(over_ws, hub, sandbox):

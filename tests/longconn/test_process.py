@@ -71,3 +71,35 @@ def test_sigterm_lets_the_frame_in_flight_be_answered_then_exits_0(sandbox, hub)
     assert result["d"].accepted
     assert wait_until(lambda: hub.connected_clients() == [], 2)
     assert not healthy(port)
+
+
+@pytest.mark.slow
+def test_approval_bot_connect_with_only_an_app_id_and_secret(sandbox, hub, tmp_path):
+    """`approval-bot connect` as an operator runs it: answers a command over the WebSocket, survives a dropped
+    connection (health says so), and exits 0 on SIGTERM."""
+    from sandbox.longconn import long_connection_sender
+
+    port = free_port()
+    env = {"PATH": "/usr/bin:/bin", "FEISHU_APP_ID": sandbox.app_id, "FEISHU_APP_SECRET": sandbox.app_secret,
+           "FEISHU_BASE_URL": sandbox.url, "BOT_HEALTH_PORT": str(port), "BOT_LOCALE": "en_us",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.sqlite3'}"}
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "approval-bot"), "connect"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_until(lambda: healthy(port), 30), proc.stderr.read() if proc.poll() is not None else ""
+        assert hub.wait_for_clients(1)
+        sender = long_connection_sender(hub, sandbox.state, timeout=5)
+        sent = sender.message("manager", "/help")
+        assert sent.ok
+        assert wait_until(lambda: any(m.get("parent_id") == sent.message_id for m in sandbox.messages()), 10)
+        hub.drop_connections()
+        assert wait_until(lambda: not healthy(port), 5)
+        assert wait_until(lambda: healthy(port), 15) and hub.wait_for_clients(1)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
