@@ -355,6 +355,24 @@ def _dump(card: Mapping[str, Any]) -> str:
 # -- typed events ----------------------------------------------------------------------------------------------
 
 
+def _text(value: Any) -> str:
+    """A string field of an event: the SDK's models do not check types, so a list or a number would get through
+    to dedup keys, SQL and cards. Anything but a string (or absent) makes the event unreadable."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError("an event field that must be a string is not one")
+    return value
+
+
+def _object(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError("an event field that must be an object is not one")
+    return dict(value)
+
+
 def parse_message(payload: Mapping[str, Any], event_id: str) -> MessageIn:
     """`im.message.receive_v1` through the SDK's typed model (built from the already verified and parsed
     payload: parsing the JSON again cost 7 % of an acknowledgement), into our own frozen dataclass."""
@@ -365,23 +383,23 @@ def parse_message(payload: Mapping[str, Any], event_id: str) -> MessageIn:
     sender_id = sender.sender_id
     mentions = tuple(
         Mention(
-            key=m.key or "",
-            open_id=(m.id.open_id if m.id else "") or "",
-            name=m.name or "",
-            mentioned_type=getattr(m, "mentioned_type", None) or "",
+            key=_text(m.key),
+            open_id=_text(m.id.open_id if m.id else None),
+            name=_text(m.name),
+            mentioned_type=_text(getattr(m, "mentioned_type", None)),
         )
         for m in message.mentions or ()
     )
     return MessageIn(
         event_id=event_id,
-        message_id=message.message_id or "",
-        chat_id=message.chat_id or "",
-        chat_type=message.chat_type or "",
-        message_type=message.message_type or "",
-        content=message.content or "",
-        sender=Actor(open_id=(sender_id.open_id if sender_id else "") or "",
-                     user_id=(sender_id.user_id if sender_id else "") or ""),
-        sender_type=sender.sender_type or "",
+        message_id=_text(message.message_id),
+        chat_id=_text(message.chat_id),
+        chat_type=_text(message.chat_type),
+        message_type=_text(message.message_type),
+        content=_text(message.content),
+        sender=Actor(open_id=_text(sender_id.open_id if sender_id else None),
+                     user_id=_text(sender_id.user_id if sender_id else None)),
+        sender_type=_text(sender.sender_type),
         mentions=mentions,
     )
 
@@ -394,12 +412,12 @@ def parse_card_action(payload: Mapping[str, Any], event_id: str) -> CardClick:
     context = event.context
     return CardClick(
         event_id=event_id,
-        operator=Actor(open_id=event.operator.open_id or "", user_id=event.operator.user_id or ""),
-        value=dict(event.action.value or {}),
-        form_value=dict(event.action.form_value or {}),
-        message_id=(context.open_message_id if context else "") or "",
-        chat_id=(context.open_chat_id if context else "") or "",
-        token=event.token or "",
+        operator=Actor(open_id=_text(event.operator.open_id), user_id=_text(event.operator.user_id)),
+        value=_object(event.action.value),
+        form_value=_object(event.action.form_value),
+        message_id=_text(context.open_message_id if context else None),
+        chat_id=_text(context.open_chat_id if context else None),
+        token=_text(event.token),
     )
 
 
