@@ -92,6 +92,15 @@ class Approval:
     def requester_ids(self) -> frozenset[str]:
         return frozenset(i for i in (self.user_id, self.open_id) if i)
 
+    def participants(self) -> frozenset[str]:
+        """Everyone the approval names: requester, approvers (any task), and the people of its timeline."""
+        ids = set(self.requester_ids)
+        for task in self.tasks:
+            ids.update(i for i in (task.open_id, task.user_id) if i)
+        for entry in self.timeline:
+            ids.update(i for i in (entry.open_id, entry.user_id, *entry.open_id_list, *entry.user_id_list) if i)
+        return frozenset(ids)
+
     def roles(self) -> Roles:
         pending = frozenset(
             i for t in self.tasks if t.status.upper() == "PENDING" for i in (t.user_id, t.open_id) if i

@@ -120,6 +120,13 @@ class Roles:
     passed_by: frozenset[str] = frozenset()  # have a PASS entry in the timeline
 
 
+def may_see(actor: Actor, participants: frozenset[str], admins: Iterable[str]) -> bool:
+    """Only participants and admins learn anything about an approval; anyone else is told it was not found,
+    exactly as for an id that does not exist (DESIGN.md)."""
+    ids = actor.ids()
+    return bool(ids & participants) or bool(ids & frozenset(admins))
+
+
 def allowed_actions_for(approval_type: ApprovalType | None) -> tuple[Action, ...]:
     if approval_type is None:
         return ()

@@ -12,7 +12,7 @@ from core.approval import Approval
 from core.errors import FeishuError
 from core.inbound import valid_approval_id
 from core.outcome import Reply, Status
-from core.rules import Action, Actor, ApprovalType, Refused
+from core.rules import Action, Actor, ApprovalType, Refused, may_see
 from handlers import card_context
 from handlers.chat import CommandCall
 from handlers.context import Context
@@ -38,17 +38,12 @@ def _error(ctx: Context, err: FeishuError) -> Reply:
 
 
 def can_view(ctx: Context, approval: Approval, actor: Actor) -> bool:
-    """Admins and the people on the approval (requester, approvers, timeline) may read it; strangers may not."""
-    ids = actor.ids()
-    if ids & ctx.admins:
-        return True
-    roles = approval.roles()
-    involved = set(roles.requester | roles.pending_approvers | roles.passed_by)
-    for task in approval.tasks:
-        involved.update(i for i in (task.open_id, task.user_id) if i)
-    for entry in approval.timeline:
-        involved.update(i for i in (entry.open_id, entry.user_id, *entry.open_id_list, *entry.user_id_list) if i)
-    return bool(ids & involved)
+    return may_see(actor, approval.participants(), ctx.admins)
+
+
+def _not_found(ctx: Context, approval_id: str) -> Reply:
+    """The one answer for an id that does not exist and for an approval the caller takes no part in."""
+    return _refusal(ctx, Refused("not_found", {"id": approval_id[:64]}))
 
 
 def show_approval(ctx: Context, call: CommandCall) -> Reply:
@@ -60,7 +55,7 @@ def show_approval(ctx: Context, call: CommandCall) -> Reply:
     except FeishuError as err:
         return _attendance_only_view(ctx, call, approval_id) if is_not_found(err) else _error(ctx, err)
     if not can_view(ctx, approval, call.actor):
-        return _refusal(ctx, Refused("not_related"))
+        return _not_found(ctx, approval_id)
     card_context.remember_approvers(ctx, approval)
     # A one-to-one card is seen by its reader alone: show only what they may do. A group card is shared.
     actor = call.actor if call.in_private else None
@@ -70,7 +65,7 @@ def show_approval(ctx: Context, call: CommandCall) -> Reply:
 
 def _attendance_only_view(ctx: Context, call: CommandCall, approval_id: str) -> Reply:
     if not (call.actor.ids() & ctx.admins):
-        return _refusal(ctx, Refused("not_found", {"id": approval_id}))
+        return _not_found(ctx, approval_id)
     notice = refusal_message(Refused("not_found", {"id": approval_id}), ctx.locale)
     card = cards.render("attendance_only", ctx.locale, approval_id=approval_id, approval_type=None, actions=(),
                         outcome=None, notice=notice)
@@ -163,10 +158,10 @@ def show_history(ctx: Context, call: CommandCall) -> Reply:
             approval = load_approval(ctx, approval_id)
         except FeishuError as err:
             if is_not_found(err):
-                return _refusal(ctx, Refused("not_found", {"id": approval_id}))
+                return _not_found(ctx, approval_id)
             return _error(ctx, err)
         if not can_view(ctx, approval, call.actor):
-            return _refusal(ctx, Refused("not_related"))
+            return _not_found(ctx, approval_id)
     records = ctx.store.history(approval_id)
     names = card_context.resolve_names(ctx, dict.fromkeys((r.operator, "open_id") for r in records if r.operator))
     rows = [

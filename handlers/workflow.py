@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.approval import Approval
@@ -19,7 +20,7 @@ from core.errors import FeishuError
 from core.inbound import valid_approval_id
 from core.outcome import Outcome, Reply, Status
 from core.records import AuditRecord
-from core.rules import RULES, Action, Actor, ApprovalType, Refused, check, explain
+from core.rules import RULES, Action, Actor, ApprovalType, Refused, check, explain, may_see
 from handlers.context import Context
 from handlers.lookup import is_not_found, load_approval
 from handlers.notifications import update_other_cards
@@ -28,6 +29,7 @@ from handlers.replies import present
 log = logging.getLogger(__name__)
 
 LOCK_TTL_S = 60.0
+CLOCK_MARGIN_S = 2.0  # audit times come from the clocks of several instances
 SETTLE_LOOKUPS = 3
 SETTLE_PAUSE_S = 1.0
 _ALREADY = {"already_approved": Action.APPROVE, "already_rejected": Action.REJECT, "already_revoked": Action.REVOKE}
@@ -45,30 +47,58 @@ class ActionRequest:
 
 
 def perform(ctx: Context, request: ActionRequest) -> Outcome:
-    """Take the action for the actor, at most once, and say what came of it (every attempt is audited)."""
+    """Take the action for the actor, at most once, and say what came of it (every attempt is audited).
+
+    Who may not act is refused on a fresh lookup before any lock is taken, so nobody can hold up an approver by
+    repeating a command they may not run. Under the lock that lookup is used again unless the bot acted on the
+    approval since: then it is looked up once more."""
     request = dataclasses.replace(request, reason=request.reason.strip()[:500])
     if not valid_approval_id(request.approval_id):
         return _refuse(ctx, request, Refused("bad_id", {"id": request.approval_id[:64]}))
     if request.given_type and request.given_type not in ApprovalType.__members__.values():
         return _refuse(ctx, request, Refused("bad_type", {"type": request.given_type[:32]}))
-    owner = uuid.uuid4().hex
-    lock = f"approval:{request.approval_id}"
-    if not ctx.store.acquire_lock(lock, owner, LOCK_TTL_S, ctx.clock()):
-        _audit(ctx, request, "busy", message="in flight")
-        return Outcome(Status.BUSY, request.action, request.approval_id)
-    try:
-        return _perform_locked(ctx, request)
-    finally:
-        ctx.store.release_lock(lock, owner)
-
-
-def _perform_locked(ctx: Context, request: ActionRequest) -> Outcome:
+    looked_at = ctx.clock()
     try:
         approval = load_approval(ctx, request.approval_id)
     except FeishuError as err:
         if is_not_found(err):
             return _perform_attendance_only(ctx, request)
         return _fail(ctx, request, err)
+    refused = _judge(ctx, request, approval)
+    if refused is not None:
+        return refused
+    return _locked(ctx, request, lambda: _send_fresh(ctx, request, approval, looked_at))
+
+
+def _locked(ctx: Context, request: ActionRequest, act_now: Callable[[], Outcome]) -> Outcome:
+    owner = uuid.uuid4().hex
+    lock = f"approval:{request.approval_id}"
+    if not ctx.store.acquire_lock(lock, owner, LOCK_TTL_S, ctx.clock()):
+        _audit(ctx, request, "busy", message="in flight")
+        return Outcome(Status.BUSY, request.action, request.approval_id)
+    try:
+        return act_now()
+    finally:
+        ctx.store.release_lock(lock, owner)
+
+
+def _send_fresh(ctx: Context, request: ActionRequest, approval: Approval, looked_at: float) -> Outcome:
+    previous = ctx.store.last_success(request.approval_id)
+    if previous is not None and previous.at >= looked_at - CLOCK_MARGIN_S:  # someone acted after our lookup
+        try:
+            approval = load_approval(ctx, request.approval_id)
+        except FeishuError as err:
+            return _fail(ctx, request, err)
+        refused = _judge(ctx, request, approval)
+        if refused is not None:
+            return refused
+    return _send(ctx, request, approval)
+
+
+def _judge(ctx: Context, request: ActionRequest, approval: Approval) -> Outcome | None:
+    """The refusal, when there is one: not a participant, the wrong type, the rules (state, then role)."""
+    if not may_see(request.actor, approval.participants(), ctx.admins):
+        return _refuse(ctx, request, Refused("not_found", {"id": request.approval_id[:64]}))  # nothing about it
     given = request.given_type
     if given and approval.approval_type and given != approval.approval_type.value:
         refused = Refused("type_mismatch", {"actual": approval.approval_type.value, "given": given})
@@ -77,7 +107,7 @@ def _perform_locked(ctx: Context, request: ActionRequest) -> Outcome:
                     ctx.admins)
     if isinstance(verdict, Refused):
         return _refuse(ctx, request, verdict, approval)
-    return _send(ctx, request, approval)
+    return None
 
 
 def _send(ctx: Context, request: ActionRequest, approval: Approval) -> Outcome:
@@ -117,13 +147,18 @@ def _reached(ctx: Context, instance_code: str, target: str) -> bool:
 def _perform_attendance_only(ctx: Context, request: ActionRequest) -> Outcome:
     """No approval instance (an attendance-only tenant): admins act on the attendance id directly."""
     action = request.action
-    if not (request.actor.ids() & ctx.admins):
-        return _refuse(ctx, request, Refused("attendance_only_admin"), attendance_only=True)
+    if not (request.actor.ids() & ctx.admins):  # the same answer as for an approval that is not theirs
+        return _refuse(ctx, request, Refused("not_found", {"id": request.approval_id[:64]}))
     if not request.given_type and action is Action.REVOKE:
         return _refuse(ctx, request, Refused("type_required"), attendance_only=True)
     approval_type = ApprovalType(request.given_type or ApprovalType.REMEDY.value)
     if approval_type not in RULES[action].types:
         return _refuse(ctx, request, explain(approval_type), attendance_only=True)
+    return _locked(ctx, request, lambda: _process_attendance_id(ctx, request, approval_type))
+
+
+def _process_attendance_id(ctx: Context, request: ActionRequest, approval_type: ApprovalType) -> Outcome:
+    action = request.action
     try:
         result = ctx.feishu.process(request.approval_id, approval_type.value, RULES[action].process_status)
     except FeishuError as err:

@@ -142,7 +142,8 @@ def test_group_messages_mention_the_bot(client):
 
 def test_the_stranger_is_refused(client, demo):
     reply = client.ask("stranger", f"/approval {data.SAMPLES['remedy_pending_2']}")
-    assert cards.text("refusal.not_related", LOCALE) in card_text(reply["content"])
+    not_found = cards.text("refusal.not_found", LOCALE, id=data.SAMPLES["remedy_pending_2"])
+    assert not_found in card_text(reply["content"])  # the same answer as for an id that does not exist
     assert button_paths(reply["content"]) == []
     assert demo.state.process_calls() == []
 

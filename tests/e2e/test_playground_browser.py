@@ -127,7 +127,8 @@ def test_manager_approves_rejects_with_confirm_and_stranger_is_refused(page, dem
     expect(page.locator("#chat-subtitle")).to_contain_text("Stranger Sun")
     expect(page.locator(".msg")).to_have_count(0)
     refusal = say(page, f"/approval {data.SAMPLES['remedy_pending_2']}")
-    expect(refusal.locator(".fc-body")).to_contain_text(cards.text("refusal.not_related", LOCALE))
+    not_found = cards.text("refusal.not_found", LOCALE, id=data.SAMPLES["remedy_pending_2"])
+    expect(refusal.locator(".fc-body")).to_contain_text(not_found)
     expect(refusal.locator("button[data-action]")).to_have_count(0)
     assert len(demo.state.process_calls()) == 2
 

@@ -73,16 +73,16 @@ def test_chinese_aliases(bot, sandbox):
 @pytest.mark.parametrize(
     "user,sample,action,expected",
     [
-        ("stranger", "remedy_pending", "approve", "not_approver"),
+        ("stranger", "remedy_pending", "approve", "not_found"),  # not a participant: told nothing about it
         ("employee", "remedy_pending", "approve", "own_request"),
         ("manager", "own_request", "approve", "own_request"),
         ("admin", "remedy_pending_2", "approve", "done"),
         ("manager2", "remedy_pending_2", "reject", "done"),
         ("manager", "leave_pending", "approve", "only_revoke"),
         ("manager", "remedy_approved", "revoke", "done"),
-        ("manager2", "remedy_approved", "revoke", "not_revoker"),
+        ("manager2", "remedy_approved", "revoke", "not_found"),
         ("admin", "trip_approved", "revoke", "done"),
-        ("stranger", "trip_approved", "revoke", "not_revoker"),
+        ("stranger", "trip_approved", "revoke", "not_found"),
         ("admin", "shift_approved", "revoke", "read_only"),
         ("manager", "remedy_rejected", "approve", "already_rejected"),
     ],

@@ -159,3 +159,16 @@ def test_settled_is_told_for_silence_and_for_work(gateway):
     dispatch(ctx, quiet, soon())
     dispatch(ctx, loud, soon())
     assert seen == [(quiet.event_id, "silent"), (loud.event_id, "handled")]
+
+
+@pytest.mark.parametrize("command", ["approve", "reject", "revoke", "approval", "history"])
+def test_a_stranger_learns_nothing_and_gets_the_answer_a_missing_id_gets(gateway, command):
+    store = FakeStore()
+    ctx = make_context(gateway, store)
+    dispatch(ctx, message("stranger", f"/{command} {PENDING} because"[: len(command) + 21]), soon())
+    dispatch(ctx, message("stranger", f"/{command} 7199999999999999999 because"[: len(command) + 21]), soon())
+    existing, missing = (cardwalk.markdown(s["card"]) for s in gateway.sent)
+    assert existing.replace(PENDING, "<id>") == missing.replace("7199999999999999999", "<id>")
+    assert "Employee" not in existing and "补卡" not in existing and "Forgot" not in existing
+    assert store.cards == {}  # the stranger's chat is never kept up to date with the approval
+    assert gateway.count("process") == 0

@@ -58,7 +58,8 @@ def test_a_second_click_says_who_did_it_without_calling_feishu(gateway, store):
     assert [r.message for r in store.audit] == ["", "already_done"]
 
 
-@pytest.mark.parametrize(("actor", "key"), [(EMPLOYEE, "own_request"), (STRANGER, "not_approver")])
+@pytest.mark.parametrize(("actor", "key"), [(EMPLOYEE, "own_request"), (STRANGER, "not_found"),
+                                           (Actor("ou_manager2"), "not_found")])
 def test_people_who_may_not_act_are_refused_and_audited(gateway, store, actor, key):
     outcome = perform(make_context(gateway, store), ActionRequest(Action.APPROVE, PENDING, actor))
     assert outcome.status is Status.REFUSED and outcome.refused.key == key
@@ -83,11 +84,40 @@ def test_ids_are_validated_before_any_call(gateway, store):
     assert outcome.refused.key == "bad_id" and gateway.calls == []
 
 
-def test_a_held_lock_means_busy_without_a_lookup(gateway, store):
+def test_a_held_lock_means_busy(gateway, store):
     store.acquire_lock(f"approval:{PENDING}", "someone-else", 60, 1_795_136_580)
     outcome = perform(make_context(gateway, store), ActionRequest(Action.APPROVE, PENDING, MANAGER))
-    assert outcome.status is Status.BUSY and gateway.calls == []
+    assert outcome.status is Status.BUSY and gateway.count("process") == 0
     assert [r.outcome for r in store.audit] == ["busy"]
+
+
+def test_a_stranger_is_refused_before_any_lock_so_cannot_hold_up_the_approver(gateway, store):
+    ctx = make_context(gateway, store)
+    for _ in range(5):
+        assert perform(ctx, ActionRequest(Action.APPROVE, PENDING, STRANGER)).refused.key == "not_found"
+    assert store.locks == {}
+    assert perform(ctx, ActionRequest(Action.APPROVE, PENDING, MANAGER)).status is Status.DONE
+
+
+def test_the_lookup_is_used_again_under_the_lock_unless_the_bot_acted_since(gateway, store):
+    perform(make_context(gateway, store), ActionRequest(Action.APPROVE, PENDING, MANAGER))
+    assert gateway.count("instance_get") == 1  # one lookup for a click: checked before the lock, used under it
+
+
+def test_a_click_that_raced_a_finished_action_looks_again_and_sends_nothing(gateway, store):
+    ctx = make_context(gateway, store)
+    real, raced = gateway.get_instance, []
+
+    def lookup(code, deadline=None):
+        data = real(code)
+        if not raced:  # between this click's lookup and its lock, another click approves
+            raced.append(True)
+            perform(ctx, ActionRequest(Action.APPROVE, PENDING, MANAGER))
+        return data
+
+    gateway.get_instance = lookup
+    second = perform(ctx, ActionRequest(Action.APPROVE, PENDING, MANAGER))
+    assert second.status is Status.ALREADY and gateway.count("process") == 1
 
 
 def test_a_lost_answer_whose_write_landed_counts_as_done(gateway, store):
@@ -119,7 +149,7 @@ def test_a_refusal_from_feishu_is_a_failure_with_its_log_id(gateway, store):
 def test_attendance_only_ids_are_for_admins(gateway, store):
     ctx = make_context(gateway, store)
     refused = perform(ctx, ActionRequest(Action.APPROVE, "6737202939523236999", MANAGER))
-    assert refused.refused.key == "attendance_only_admin" and gateway.count("process") == 0
+    assert refused.refused.key == "not_found" and gateway.count("process") == 0  # as for someone else's
     assert perform(ctx, ActionRequest(Action.REVOKE, "6737202939523236999", ADMIN)).refused.key == "type_required"
     done = perform(ctx, ActionRequest(Action.REVOKE, "6737202939523236999", ADMIN, given_type="leave"))
     assert done.status is Status.DONE and ("process", ("6737202939523236999", "leave", 4)) in gateway.calls
