@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.approvals import Approval
 from bot.rules import Action, ApprovalType, InstanceStatus
-from cards.environment import Line, Link, Part, Row, clip, safe_url, text
+from cards.environment import Line, Link, Part, Row, clip, localize, safe_url, text
 from cards.widgets import DEFAULT_TZ, Fmt, format_ms, key_line, rows_for
 
 CARD_VERSION = 1
@@ -76,11 +76,12 @@ class _View:
         return text(key, self.locale, **params)
 
     def s(self, value: Any) -> str:
-        return clip(value, self.budget.text, line=True)
+        """One line of text (user text, or a :class:`cards.Msg` worded in this locale), clipped."""
+        return clip(localize(value, self.locale), self.budget.text, line=True)
 
     def block(self, value: Any) -> str:
-        """Multi-line user text (a notice): lines kept, the whole clipped."""
-        return clip(value, self.budget.text * 2)
+        """Multi-line text (a notice): lines kept, the whole clipped."""
+        return clip(localize(value, self.locale), self.budget.text * 2)
 
     def name(self, *ids: str) -> str:
         for ident in ids:

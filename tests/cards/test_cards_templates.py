@@ -67,9 +67,9 @@ def test_every_card_name_has_a_template_and_a_view() -> None:
 
 # Properties each JSON 2.0 tag may carry (2.0 rejects unknown ones); checked on every golden card.
 ALLOWED: dict[str, set[str]] = {
-    "plain_text": {"tag", "content"},
+    "plain_text": {"tag", "content", "i18n_content"},
     "text_tag": {"tag", "text", "color"},
-    "markdown": {"tag", "content"},
+    "markdown": {"tag", "content", "i18n_content"},
     "hr": {"tag"},
     "column_set": {"tag", "columns"},
     "column": {"tag", "width", "weight", "elements"},
@@ -105,6 +105,7 @@ def test_golden_cards_are_valid_json_2(path: Path) -> None:
     card = json.loads(path.read_text(encoding="utf-8"))
     assert set(card) == {"schema", "config", "header", "body"} and card["schema"] == "2.0"
     assert card["config"]["update_multi"] is True and card["config"]["summary"]["content"]
+    assert card["config"]["locales"] == list(cards.LOCALES)
     assert set(card["header"]) <= HEADER_KEYS and card["header"]["template"] in TEMPLATE_COLOURS
     assert len(card["header"].get("text_tag_list", [])) <= 3
     assert card["header"]["title"]["content"]
@@ -112,6 +113,8 @@ def test_golden_cards_are_valid_json_2(path: Path) -> None:
     for c in _components(card):
         assert c["tag"] in ALLOWED, c["tag"]  # no 1.0 `action`, `note`, `div` …
         assert set(c) <= ALLOWED[c["tag"]], (c["tag"], set(c) - ALLOWED[c["tag"]])
+        if "i18n_content" in c:  # every locale, the default one in `content` too
+            assert list(c["i18n_content"]) == list(cards.LOCALES) and c["content"] in c["i18n_content"].values()
         if c["tag"] == "text_tag":
             assert c["color"] in TAG_COLOURS
         if c["tag"] == "button":
