@@ -54,7 +54,7 @@ def _attendance_only_refused(locale: str) -> dict[str, Any]:
 
 
 def _pending_list(locale: str) -> dict[str, Any]:
-    item = {"link": samples.LINK, "definition_name": "补卡申请", "initiator": "ou_employee"}
+    item = {"link": samples.LINK, "definition_name": "补卡申请", "initiator": "张三"}  # task query: names
     items = [
         {**item, "approval": samples.approval("remedy_pending"), "approval_id": "7100000000000000001",
          "title": "补卡申请 · 张三", "actions": (A, R)},
