@@ -24,7 +24,21 @@ def merge(default_locale: str, renders: Mapping[str, Any]) -> Any:
     """
     if default_locale not in renders:
         raise KeyError(default_locale)
-    return _merge(default_locale, dict(renders))
+    card = _merge(default_locale, dict(renders))
+    if isinstance(card, dict) and isinstance(card.get("header"), dict):
+        _header_tags(card["header"], {loc: r.get("header") or {} for loc, r in renders.items()})
+    return card
+
+
+def _header_tags(header: dict[str, Any], headers: Mapping[str, Mapping[str, Any]]) -> None:
+    """Title tags in each locale go in ``i18n_text_tag_list`` (the JSON 2.0 header's own multi-language field,
+    which wins over ``text_tag_list``); ``text_tag_list`` keeps the default locale for older clients."""
+    tags = header.get("text_tag_list")
+    if not tags or not any("i18n_content" in (t.get("text") or {}) for t in tags):
+        return
+    for tag in tags:
+        tag.get("text", {}).pop("i18n_content", None)
+    header["i18n_text_tag_list"] = {loc: h.get("text_tag_list") for loc, h in headers.items()}
 
 
 def _merge(default: str, nodes: dict[str, Any]) -> Any:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import cards_samples
 import pytest
 from test_cards_golden import CASES
 
@@ -18,9 +19,12 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 def reader_view(node: Any, locale: str) -> Any:
     """What a Feishu client in `locale` shows: ``i18n_content[locale]`` where a text has one, else ``content``."""
     if isinstance(node, dict):
-        out = {k: reader_view(v, locale) for k, v in node.items() if k not in ("i18n_content", "locales")}
+        skip = ("i18n_content", "locales", "i18n_text_tag_list")
+        out = {k: reader_view(v, locale) for k, v in node.items() if k not in skip}
         if "i18n_content" in node:
             out["content"] = node["i18n_content"][locale]
+        if "i18n_text_tag_list" in node:  # wins over text_tag_list (card-json-v2-structure)
+            out["text_tag_list"] = reader_view(node["i18n_text_tag_list"][locale], locale)
         return out
     if isinstance(node, list):
         return [reader_view(v, locale) for v in node]
@@ -54,6 +58,14 @@ def test_an_english_reader_sees_no_chinese_label_on_a_chinese_default_card() -> 
     english = reader_view(card, "en_us")
     assert not [t for t in texts(english) if CJK.search(t)]
     assert english["header"]["title"]["content"] == "Approval Bot"
+
+
+def test_header_tags_use_the_headers_own_multi_language_list() -> None:
+    card = cards.render("approval", "zh_cn", approval=cards_samples.approval("remedy_pending"), names={})
+    header = card["header"]
+    assert [t["text"] for t in header["text_tag_list"]] == [{"tag": "plain_text", "content": "审批中"}]
+    assert [t["text"]["content"] for t in header["i18n_text_tag_list"]["en_us"]] == ["Pending"]
+    assert [t["text"]["content"] for t in header["i18n_text_tag_list"]["zh_cn"]] == ["审批中"]
 
 
 def test_texts_that_read_the_same_stay_plain() -> None:

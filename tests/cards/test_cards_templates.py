@@ -77,7 +77,7 @@ ALLOWED: dict[str, set[str]] = {
     "form": {"tag", "name", "elements"},
     "input": {"tag", "name", "placeholder", "max_length", "width"},
 }
-HEADER_KEYS = {"title", "subtitle", "template", "text_tag_list"}
+HEADER_KEYS = {"title", "subtitle", "template", "text_tag_list", "i18n_text_tag_list"}
 TEMPLATE_COLOURS = {"blue", "wathet", "turquoise", "green", "yellow", "orange", "red", "carmine", "violet",
                     "purple", "indigo", "grey", "default"}
 TAG_COLOURS = {"neutral", "blue", "turquoise", "lime", "orange", "violet", "indigo", "wathet", "green", "yellow",
@@ -108,6 +108,8 @@ def test_golden_cards_are_valid_json_2(path: Path) -> None:
     assert card["config"]["locales"] == list(cards.LOCALES)
     assert set(card["header"]) <= HEADER_KEYS and card["header"]["template"] in TEMPLATE_COLOURS
     assert len(card["header"].get("text_tag_list", [])) <= 3
+    for loc, tags in card["header"].get("i18n_text_tag_list", {}).items():
+        assert loc in cards.LOCALES and len(tags) == len(card["header"]["text_tag_list"])
     assert card["header"]["title"]["content"]
     names = []
     for c in _components(card):
