@@ -9,6 +9,7 @@ to the budget; escaping for markdown happens in the template filters (``md``, ``
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -55,6 +56,7 @@ _OUTCOME_KEYS: Mapping[str, str] = {"approve": "outcome.approved", "reject": "ou
                                     "revoke": "outcome.revoked"}
 _TONES: Mapping[str, str] = {"info": "blue", "success": "green", "warning": "orange", "error": "red"}
 _CONFIRMED = frozenset({Action.REJECT, Action.REVOKE})
+_FEISHU_ID = re.compile(r"o[nu]_[0-9a-f]{8,64}")  # open_id / union_id: never shown as a person's name
 
 
 def button_value(action: str, approval_id: str, approval_type: str) -> dict[str, Any]:
@@ -90,6 +92,15 @@ class _View:
             if ident and self.names.get(ident):
                 return self.s(self.names[ident])
         return self.t("names.someone") if any(ids) else ""
+
+    def operator(self, value: Any) -> str:
+        """Who acted, as the handlers give it: a name, or an id when the contact API had none. A Feishu open or
+        union id (ou_…, on_…) is no name: it reads "Someone (…)"; a name that happens to be in `names` as an
+        id is resolved."""
+        shown = self.s(value)
+        if self.names.get(shown):
+            return self.s(self.names[shown])
+        return self.t("names.someone") if _FEISHU_ID.fullmatch(shown) else shown
 
     def known_name(self, *ids: str) -> str:
         return next((self.s(self.names[i]) for i in ids if i and self.names.get(i)), "")
@@ -155,7 +166,7 @@ class _View:
     def outcome_lines(self, outcome: Mapping[str, Any] | None) -> list[str]:
         if not outcome:
             return []
-        lines = [self.t(_OUTCOME_KEYS[str(outcome["action"])], name=self.s(outcome.get("operator") or ""),
+        lines = [self.t(_OUTCOME_KEYS[str(outcome["action"])], name=self.operator(outcome.get("operator") or ""),
                         time=self.when(outcome.get("at_ms")))]
         if outcome.get("reason"):
             lines.append(self.t("outcome.reason", reason=self.s(outcome["reason"])))
@@ -273,7 +284,7 @@ def _timeline_line(v: _View, e: Any, outcome: Mapping[str, Any] | None) -> Line:
     kind = e.type.upper()
     who = v.name(e.open_id, e.user_id)
     if not who and kind in _REVOKES and outcome and outcome.get("action") == "revoke":
-        who = v.s(outcome.get("operator") or "")  # the attendance API names no revoker; the bot knows its own
+        who = v.operator(outcome.get("operator") or "")  # attendance names no revoker; the bot knows its own
     try:
         what = v.t(f"timeline.{kind}") if who else v.t(f"timeline_unattributed.{kind}")
     except KeyError:
@@ -559,7 +570,7 @@ def _history_row(v: _View, r: Mapping[str, Any]) -> Row:
         lines.append((v.t("outcome.reason", reason=v.s(r["reason"])),))
     if r.get("log_id"):
         lines.append((v.t("error.log_id", log_id=v.s(r["log_id"])),))
-    label = " · ".join(p for p in (v.when(r.get("at_ms")), v.s(r.get("operator"))) if p)
+    label = " · ".join(p for p in (v.when(r.get("at_ms")), v.operator(r.get("operator"))) if p)
     return Row(label, tuple(lines))
 
 

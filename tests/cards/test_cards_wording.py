@@ -199,3 +199,14 @@ def test_details_has_a_toast_of_its_own() -> None:
     toast = cards.toast("toast.details", "en_us")
     assert toast["content"] == "Here are the details." and toast["i18n"]["zh_cn"] == "详情如下。"
     assert toast["content"] != cards.text("reply.done", "en_us")
+
+
+def test_an_operator_the_contact_api_could_not_name_is_not_shown_as_an_open_id() -> None:
+    """Handlers fall back to the operator's open_id when the contact lookup fails."""
+    open_id = "ou_3cda9c969f737aaa05e6915dce306cb9"
+    card = cards.render("approval", "en_us", approval=samples.approval("remedy_pending"), names=NAMES_EN,
+                        outcome={"action": "approve", "operator": open_id, "at_ms": samples.T0, "reason": ""})
+    history = cards.render("history", "en_us", approval_id="7100000000000000001", records=[
+        {"at_ms": samples.T0, "operator": open_id, "action": "approve", "outcome": "done"}])
+    for shown in (card, history):
+        assert open_id not in json.dumps(shown) and "Someone" in _texts(shown, "en_us")
