@@ -196,11 +196,12 @@ def approval_view(
     outcome: Mapping[str, Any] | None = None,
     notice: Any = None,
     processing: bool = False,
+    shared: bool = False,
 ) -> dict[str, Any]:
     """The instance card. After an action (`outcome`) the header shows the state it led to and no buttons.
 
     `names` maps user ids, open ids and department ids to names (the handlers look them up); who has no name
-    there reads "Someone (name not visible)", never an id.
+    there reads "Someone (name not visible)", never an id. A `shared` card (a group's) says whose turn it is.
     """
     v = _View(locale, budget, names, tz)
     status = _AFTER[str(outcome["action"])] if outcome else approval.status
@@ -229,7 +230,7 @@ def approval_view(
                       Row(v.t("label.submitted"), ((v.when(approval.start_time) or "—",),))],
         "info_right": [Row(v.t("label.type"), ((v.type_text(approval.approval_type),),)),
                        Row(v.t("label.status"), ((v.status_text(status),),))],
-        "waiting": _waiting(v, approval, status, outcome),
+        "waiting": _waiting(v, approval, status, outcome) if shared else None,
         "acts_on": (v.t("label.acts_on", id=v.s(approval.attendance_id))
                     if approval.attendance_id != approval.instance_code else None),
         "rows": rows,

@@ -112,6 +112,7 @@ def _history(locale: str) -> dict[str, Any]:
 
 CASES: dict[str, Callable[[str], dict[str, Any]]] = {
     "approval_pending": _approval("remedy_pending", actions=(A, R)),
+    "approval_pending_shared": _approval("remedy_pending", actions=(A, R), shared=True),
     "approval_approved_revoke": _approval("remedy_approved", actions=(V,)),
     "approval_rejected": _approval("remedy_rejected"),
     "approval_revoked": _approval("remedy_reverted"),

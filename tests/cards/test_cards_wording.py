@@ -110,12 +110,15 @@ def test_the_requesters_department_is_named() -> None:
     assert "**Requester**\nEmployee Zhang · Sales" in _texts(card, "en_us")
 
 
-def test_a_pending_approval_says_whose_turn_it_is() -> None:
+def test_a_shared_pending_card_says_whose_turn_it_is() -> None:
     card = cards.render("approval", "zh_cn", approval=samples.approval("remedy_pending"),
-                        names=samples.NAMES["zh_cn"])
+                        names=samples.NAMES["zh_cn"], shared=True)
     assert "Waiting for: 王经理" in _texts(card, "en_us") and "等待审批：王经理" in _texts(card, "zh_cn")
-    done = cards.render("approval", "en_us", approval=samples.approval("remedy_approved"), names=NAMES_EN)
+    done = cards.render("approval", "en_us", approval=samples.approval("remedy_approved"), names=NAMES_EN,
+                        shared=True)
     assert "Waiting for" not in _texts(done, "en_us")
+    own = cards.render("approval", "en_us", approval=samples.approval("remedy_pending"), names=NAMES_EN)
+    assert "Waiting for" not in _texts(own, "en_us")  # one-to-one: the buttons say what the reader may do
 
 
 # --- ids only to copy, and labelled ---
