@@ -16,7 +16,7 @@ from typing import Any
 
 from bot.approvals import Approval
 from bot.rules import Action, ApprovalType, InstanceStatus
-from cards.environment import LOCALES, Line, Link, Part, Row, clip, localize, safe_url, text
+from cards.environment import LOCALES, Line, Link, Part, Row, catalogue, clip, localize, safe_url, text
 from cards.widgets import DEFAULT_TZ, Fmt, format_ms, key_line, rows_for
 
 CARD_VERSION = 1
@@ -77,6 +77,9 @@ class _View:
 
     def t(self, key: str, **params: Any) -> str:
         return text(key, self.locale, **params)
+
+    def has(self, key: str) -> bool:
+        return key in catalogue(self.locale)
 
     def s(self, value: Any) -> str:
         """One line of text (user text, or a :class:`cards.Msg` worded in this locale), clipped."""
@@ -286,13 +289,9 @@ def _timeline_line(v: _View, e: Any, outcome: Mapping[str, Any] | None) -> Line:
     who = v.name(e.open_id, e.user_id)
     if not who and kind in _REVOKES and outcome and outcome.get("action") == "revoke":
         who = v.operator(outcome.get("operator") or "")  # attendance names no revoker; the bot knows its own
-    try:
-        what = v.t(f"timeline.{kind}") if who else v.t(f"timeline_unattributed.{kind}")
-    except KeyError:
-        try:
-            what = v.t(f"timeline.{kind}")
-        except KeyError:
-            what = v.s(e.type)
+    # with no one to name, some entries read better as a sentence of their own ("Revoked in Feishu Attendance")
+    keys = [f"timeline.{kind}"] if who else [f"timeline_unattributed.{kind}", f"timeline.{kind}"]
+    what = next((v.t(k) for k in keys if v.has(k)), v.s(e.type))
     line: list[Part] = [v.when(e.create_time), " · "]
     if who:
         line += [who, " · "]
