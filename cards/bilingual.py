@@ -31,14 +31,12 @@ def merge(default_locale: str, renders: Mapping[str, Any]) -> Any:
 
 
 def _header_tags(header: dict[str, Any], headers: Mapping[str, Mapping[str, Any]]) -> None:
-    """Title tags in each locale go in ``i18n_text_tag_list`` (the JSON 2.0 header's own multi-language field,
-    which wins over ``text_tag_list``); ``text_tag_list`` keeps the default locale for older clients."""
+    """Title tags in each locale also go in ``i18n_text_tag_list``, the JSON 2.0 header's own multi-language
+    field, which wins over ``text_tag_list``; ``text_tag_list`` keeps the default locale (and its texts'
+    ``i18n_content``) for clients that only read it."""
     tags = header.get("text_tag_list")
-    if not tags or not any("i18n_content" in (t.get("text") or {}) for t in tags):
-        return
-    for tag in tags:
-        tag.get("text", {}).pop("i18n_content", None)
-    header["i18n_text_tag_list"] = {loc: h.get("text_tag_list") for loc, h in headers.items()}
+    if tags and any("i18n_content" in (t.get("text") or {}) for t in tags):
+        header["i18n_text_tag_list"] = {loc: h.get("text_tag_list") for loc, h in headers.items()}
 
 
 def _merge(default: str, nodes: dict[str, Any]) -> Any:

@@ -63,7 +63,7 @@ def test_an_english_reader_sees_no_chinese_label_on_a_chinese_default_card() -> 
 def test_header_tags_use_the_headers_own_multi_language_list() -> None:
     card = cards.render("approval", "zh_cn", approval=cards_samples.approval("remedy_pending"), names={})
     header = card["header"]
-    assert [t["text"] for t in header["text_tag_list"]] == [{"tag": "plain_text", "content": "审批中"}]
+    assert [t["text"]["content"] for t in header["text_tag_list"]] == ["审批中"]
     assert [t["text"]["content"] for t in header["i18n_text_tag_list"]["en_us"]] == ["Pending"]
     assert [t["text"]["content"] for t in header["i18n_text_tag_list"]["zh_cn"]] == ["审批中"]
 
