@@ -115,3 +115,20 @@ def test_text_elements_count_towards_the_200() -> None:
               "behaviors": [{"type": "callback", "value": {"tag": "not an element"}}]}
     assert cards.count_elements(button) == 2
     assert cards.count_elements({"tag": "div", "text": {"tag": "lark_md", "content": "x"}}) == 2
+
+
+def test_a_view_that_differs_in_shape_between_locales_still_sends_its_default(monkeypatch, caplog) -> None:
+    """A bug of that kind costs the second language, never the card."""
+    from cards import views
+
+    real = views.VIEWS["notice"]
+
+    def uneven(locale: str, budget: Any, **context: Any) -> dict[str, Any]:
+        view = real(locale, budget, **context)
+        return {**view, "log_id": "Log ID: x" if locale == "en_us" else None}
+
+    monkeypatch.setitem(views.VIEWS, "notice", uneven)
+    card = cards.render("notice", "zh_cn", title=cards.msg("title.error"), text="ok")
+    assert card["header"]["title"] == {"tag": "plain_text", "content": "出错了"}
+    assert len(card["body"]["elements"]) == 1 and "i18n_content" not in str(card)
+    assert "differs in shape between locales" in caplog.text
