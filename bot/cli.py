@@ -9,22 +9,48 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
-from bot.config import ConfigError, environment, load_config
+from bot.config import Config, ConfigError, environment, load_config
 
 
-def check_config() -> int:
-    """The start-up verdict, without starting anything."""
+def check_config(online: bool = False) -> int:
+    """Every problem of the configuration, one line each (exit 2); with `online`, also try the token, the store,
+    each subscription and the scopes (exit 1 on any failure). Starts nothing."""
     try:
         config = load_config(environment())
     except ConfigError as err:
-        print(f"approval-bot: configuration error: {err}", file=sys.stderr)  # noqa: T201
+        for problem in err.problems:
+            print(f"approval-bot: {problem}", file=sys.stderr)  # noqa: T201
+        count = len(err.problems)
+        print(f"approval-bot: configuration error: {count} problem{'s' if count != 1 else ''}",  # noqa: T201
+              file=sys.stderr)
         return 2
     mode = "insecure demo mode (loopback only)" if config.insecure_demo else "signed and encrypted events"
     store = config.database_url.split(":", 1)[0]
     print(f"approval-bot: configuration OK: app {config.app_id}, {mode}, store {store}, "  # noqa: T201
           f"Feishu at {config.base_url}, locale {config.locale}")
+    if not online:
+        return 0
+    return _check_online(config)
+
+
+def _check_online(config: Config) -> int:
+    from bot.feishu import FeishuGateway
+    from bot.preflight import run_online_checks
+    from bot.store import open_store
+
+    gateway = FeishuGateway(config.app_id, config.app_secret.reveal(), config.base_url, config.api_timeout_s)
+    checks = run_online_checks(config, gateway, open_store, time.time)
+    for check in checks:
+        print(f"approval-bot: {check.line()}", flush=True)  # noqa: T201 - one stream, in order
+    failed = sum(1 for c in checks if not c.ok)
+    if failed:
+        print(f"approval-bot: {failed} online check{'s' if failed != 1 else ''} failed",  # noqa: T201
+              file=sys.stderr)
+        return 1
+    print("approval-bot: every online check passed")  # noqa: T201
     return 0
 
 
@@ -157,8 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     box = sub.add_parser("sandbox", help="the local Feishu emulator alone")
     box.add_argument("--port", type=int, default=8089)
     box.set_defaults(run=_sandbox)
-    check = sub.add_parser("check-config", help="validate the environment and say what is missing")
-    check.set_defaults(run=lambda _args: check_config())
+    check = sub.add_parser("check-config", help="list every configuration problem, one line each")
+    check.add_argument("--online", action="store_true",
+                       help="also try the token, the store, each subscription and the scopes the features need")
+    check.set_defaults(run=lambda args: check_config(args.online))
     args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)

@@ -1,7 +1,8 @@
 """Configuration: read once from the environment (and `.env`), validated into one frozen object.
 
-A missing or malformed value raises `ConfigError` with one line naming the variable and what is expected.
-Secrets are wrapped in `Secret`, whose repr and str never show the value.
+Every missing or malformed value is reported, one line each naming the variable and what is expected:
+`ConfigError.problems` (its str is those lines). Secrets are wrapped in `Secret`, whose repr and str never
+show the value. `.env.example` lists every variable with its default.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -19,10 +20,20 @@ LOCALES = ("zh_cn", "en_us")
 DEFAULT_BASE_URL = "https://open.feishu.cn"
 DEFAULT_DATABASE_URL = "sqlite:///approval-bot.sqlite3"
 MAX_SKEW_LIMIT_S = 3600
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+# An approval definition code as Feishu shows it (approval v4: a UUID such as 7C468A54-8745-2245-9675-08B7C63E7A85).
+_APPROVAL_CODE = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*")
+MIN_METRICS_TOKEN = 16
 
 
 class ConfigError(ValueError):
-    """One line that names the variable and what is expected."""
+    """Every problem found, one line each naming the variable and what is expected."""
+
+    def __init__(self, problems: str | Sequence[str]) -> None:
+        self.problems: tuple[str, ...] = (problems,) if isinstance(problems, str) else tuple(problems)
+        super().__init__("\n".join(self.problems))
 
 
 class Secret:
@@ -68,8 +79,17 @@ class Config:
     answer_budget_s: float = 2.5
     insecure_demo: bool = False
     digest_time: str = ""  # "HH:MM" in `timezone`; empty = no daily digest
+    approval_codes: tuple[str, ...] = ()  # approval definitions whose events the bot subscribes
+    attendance_lookback_days: int = 30
+    metrics_token: Secret = field(default_factory=lambda: Secret(""))  # when set, /metrics needs it as Bearer
     health_port: int = 8001  # `approval-bot connect` serves /healthz and /metrics here
-    metrics_token: Secret = field(default_factory=lambda: Secret(""))  # when set, /metrics wants it as a Bearer
+    host: str = "0.0.0.0"
+    port: int = 8000
+    web_concurrency: int = 2  # gunicorn workers
+    threads: int = 32  # gunicorn threads per worker
+    worker_timeout_s: int = 20
+    log_level: str = "info"
+    metrics_dir: str = ""  # PROMETHEUS_MULTIPROC_DIR; empty: gunicorn_conf makes a temporary one
     extra: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -98,15 +118,15 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     raise ConfigError(f"{name}={raw!r} is not a switch: expected 1 or 0")
 
 
-def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int, what: str = "seconds") -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
     if not re.fullmatch(r"[0-9]{1,9}|-[0-9]{1,9}", raw):
-        raise ConfigError(f"{name}={raw!r} is not a whole number: expected seconds between {low} and {high}")
+        raise ConfigError(f"{name}={raw!r} is not a whole number: expected {what} between {low} and {high}")
     value = int(raw)
     if not low <= value <= high:
-        raise ConfigError(f"{name}={value} is out of range: expected seconds between {low} and {high}")
+        raise ConfigError(f"{name}={value} is out of range: expected {what} between {low} and {high}")
     return value
 
 
@@ -185,47 +205,125 @@ def _digest_time(env: Mapping[str, str]) -> str:
     return raw
 
 
+def _approval_codes(env: Mapping[str, str]) -> tuple[str, ...]:
+    codes = [part.strip() for part in env.get("BOT_APPROVAL_CODES", "").split(",") if part.strip()]
+    bad = [c for c in codes if not _APPROVAL_CODE.fullmatch(c)]
+    if bad:
+        raise ConfigError(f"BOT_APPROVAL_CODES has {bad[0][:80]!r}: expected comma-separated approval definition "
+                          "codes like 7C468A54-8745-2245-9675-08B7C63E7A85 (in the definition's admin URL)")
+    return tuple(dict.fromkeys(c.upper() for c in codes))
+
+
+def _metrics_token(env: Mapping[str, str]) -> Secret:
+    raw = env.get("BOT_METRICS_TOKEN", "").strip()
+    if raw and (len(raw) < MIN_METRICS_TOKEN or not re.fullmatch(r"[\x21-\x7e]+", raw)):
+        raise ConfigError(f"BOT_METRICS_TOKEN is too weak or malformed: expected at least {MIN_METRICS_TOKEN} "
+                          "printable characters without spaces (e.g. from `openssl rand -hex 24`), or unset")
+    return Secret(raw)
+
+
+def _host(env: Mapping[str, str]) -> str:
+    raw = env.get("HOST", "").strip() or "0.0.0.0"
+    try:
+        ipaddress.ip_address(raw)
+        return raw
+    except ValueError:
+        pass
+    if not _HOSTNAME.fullmatch(raw):
+        raise ConfigError(f"HOST={raw[:80]!r} is not an address: expected an IP such as 0.0.0.0 or 127.0.0.1, "
+                          "or a host name")
+    return raw
+
+
+def _metrics_dir(env: Mapping[str, str]) -> str:
+    raw = env.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+    if raw and not (os.path.isdir(raw) and os.access(raw, os.W_OK)):
+        raise ConfigError(f"PROMETHEUS_MULTIPROC_DIR={raw[:200]!r} is not a writable directory: create it, "
+                          "or leave it unset for a temporary one")
+    return raw
+
+
+def _log_level(env: Mapping[str, str]) -> str:
+    raw = env.get("LOG_LEVEL", "").strip().lower() or "info"
+    if raw not in LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL={raw[:40]!r} is not a level: expected one of {', '.join(LOG_LEVELS)}")
+    return raw
+
+
+class _Collect:
+    """Runs each field's check and keeps every problem, so one run reports them all."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def __call__(self, check: Callable[..., object], *args: object, default: object = None) -> object:
+        try:
+            return check(*args)
+        except ConfigError as err:
+            self.problems.extend(err.problems)
+            return default
+
+
 def load_config(environ: Mapping[str, str], *, long_connection: bool = False) -> Config:
-    """Validate `environ` into a Config, or raise ConfigError with one line.
+    """Validate `environ` into a Config, or raise ConfigError listing every problem.
 
     The long connection (`approval-bot connect`) needs neither the verification token nor the encrypt key:
     Feishu authenticates the connection itself and sends plaintext over it."""
-    insecure = _flag(environ, "BOT_INSECURE_DEMO")
-    app_id = _required(environ, "FEISHU_APP_ID")
-    app_secret = _required(environ, "FEISHU_APP_SECRET")
-    # Demo mode may skip the encrypt key (plaintext, unsigned events), never the token: without both,
-    # anyone who can reach the port could post events.
-    if long_connection:
-        token = environ.get("FEISHU_VERIFICATION_TOKEN", "").strip()
-        key = environ.get("FEISHU_ENCRYPT_KEY", "").strip()
-    else:
-        token = _required(environ, "FEISHU_VERIFICATION_TOKEN")
-        key = environ.get("FEISHU_ENCRYPT_KEY", "").strip() if insecure else _required(environ, "FEISHU_ENCRYPT_KEY")
-    field_id = environ.get("BOT_ATTENDANCE_ID_FIELD", "").strip() or "attendance_approval_id"
+    take = _Collect()
+    values = _values(environ, take, long_connection)
+    budget, timeout = values["answer_budget_s"], values["worker_timeout_s"]
+    if isinstance(budget, float) and isinstance(timeout, int) and timeout <= budget + 1:
+        take.problems.append(f"BOT_WORKER_TIMEOUT_S={timeout} is too short: expected more than the answer budget "
+                             f"(BOT_ANSWER_BUDGET_S={budget}) plus a second")
+    if take.problems:
+        raise ConfigError(take.problems)
+    return Config(**values)  # type: ignore[arg-type]
+
+
+def _values(environ: Mapping[str, str], take: _Collect, long_connection: bool = False) -> dict[str, object]:
+    insecure = bool(take(_flag, environ, "BOT_INSECURE_DEMO", default=False))
+    optional = lambda name: environ.get(name, "").strip()  # noqa: E731
+    return {
+        "app_id": take(_required, environ, "FEISHU_APP_ID"),
+        "app_secret": Secret(str(take(_required, environ, "FEISHU_APP_SECRET") or "")),
+        # Demo mode may skip the encrypt key (plaintext, unsigned events), never the token: without both,
+        # anyone who can reach the port could post events. The long connection needs neither.
+        "verification_token": Secret(str((optional("FEISHU_VERIFICATION_TOKEN") if long_connection
+                                          else take(_required, environ, "FEISHU_VERIFICATION_TOKEN")) or "")),
+        "encrypt_key": Secret(str((optional("FEISHU_ENCRYPT_KEY") if insecure or long_connection
+                                   else take(_required, environ, "FEISHU_ENCRYPT_KEY")) or "")),
+        "base_url": take(_base_url, environ),
+        "admins": take(_admins, environ),
+        "database_url": take(_database_url, environ),
+        "locale": take(_locale, environ),
+        "max_clock_skew_s": take(_int, environ, "BOT_MAX_CLOCK_SKEW_S", 300, 1, MAX_SKEW_LIMIT_S),
+        "attendance_id_field": take(_attendance_id_field, environ),
+        "timezone": take(_timezone, environ),
+        "api_timeout_s": take(_float, environ, "FEISHU_TIMEOUT_S", 2.0, 0.1, 30.0),
+        "answer_budget_s": take(_float, environ, "BOT_ANSWER_BUDGET_S", 2.5, 0.2, 2.9),
+        "insecure_demo": insecure,
+        "digest_time": take(_digest_time, environ),
+        "approval_codes": take(_approval_codes, environ),
+        "attendance_lookback_days": take(_int, environ, "BOT_ATTENDANCE_LOOKBACK_DAYS", 30, 1, 365, "days"),
+        "metrics_token": take(_metrics_token, environ),
+        "health_port": take(_int, environ, "BOT_HEALTH_PORT", 8001, 1, 65535, "a port"),
+        "host": take(_host, environ),
+        "port": take(_int, environ, "PORT", 8000, 1, 65535, "a port"),
+        "web_concurrency": take(_int, environ, "WEB_CONCURRENCY", 2, 1, 64, "gunicorn workers"),
+        "threads": take(_int, environ, "BOT_THREADS", 32, 1, 256, "threads per worker"),
+        "worker_timeout_s": take(_int, environ, "BOT_WORKER_TIMEOUT_S", 20, 5, 300),
+        "log_level": take(_log_level, environ),
+        "metrics_dir": take(_metrics_dir, environ),
+    }
+
+
+def _attendance_id_field(env: Mapping[str, str]) -> str:
+    field_id = env.get("BOT_ATTENDANCE_ID_FIELD", "").strip() or "attendance_approval_id"
     if not re.fullmatch(r"[A-Za-z0-9_\-]{1,64}", field_id):
         raise ConfigError(
             f"BOT_ATTENDANCE_ID_FIELD={field_id!r}: expected a widget custom_id (letters, digits, _ or -)"
         )
-    api_timeout = _float(environ, "FEISHU_TIMEOUT_S", 2.0, 0.1, 30.0)
-    return Config(
-        app_id=app_id,
-        app_secret=Secret(app_secret),
-        verification_token=Secret(token),
-        encrypt_key=Secret(key),
-        base_url=_base_url(environ),
-        admins=_admins(environ),
-        database_url=_database_url(environ),
-        locale=_locale(environ),
-        max_clock_skew_s=_int(environ, "BOT_MAX_CLOCK_SKEW_S", 300, 1, MAX_SKEW_LIMIT_S),
-        attendance_id_field=field_id,
-        timezone=_timezone(environ),
-        api_timeout_s=api_timeout,
-        answer_budget_s=_float(environ, "BOT_ANSWER_BUDGET_S", 2.5, 0.2, 2.9),
-        insecure_demo=insecure,
-        digest_time=_digest_time(environ),
-        health_port=_int(environ, "BOT_HEALTH_PORT", 8001, 1, 65535),
-        metrics_token=Secret(environ.get("BOT_METRICS_TOKEN", "").strip()),
-    )
+    return field_id
 
 
 def environment(dotenv_path: str | os.PathLike[str] = ".env") -> dict[str, str]:

@@ -18,7 +18,8 @@ from typing import Any
 
 import lark_oapi as lark
 import requests
-from lark_oapi.api.approval.v4 import GetInstanceRequest, QueryTaskRequest
+from lark_oapi.api.application.v6 import ListScopeRequest
+from lark_oapi.api.approval.v4 import GetInstanceRequest, QueryTaskRequest, SubscribeApprovalRequest
 from lark_oapi.api.attendance.v1 import ProcessApprovalInfoRequest, ProcessApprovalInfoRequestBody
 from lark_oapi.api.contact.v3 import GetUserRequest
 from lark_oapi.api.im.v1 import (
@@ -47,6 +48,8 @@ logging.getLogger("Lark").setLevel(logging.WARNING)
 
 TOKEN_ERRORS = frozenset({99991661, 99991663, 99991668, 99991671})
 RETRYABLE_CODES = frozenset({99991400, 1395001})
+ALREADY_SUBSCRIBED = 1390007
+SCOPE_GRANTED = 1  # application/v6/scopes grant_status
 MAX_RATE_LIMIT_WAIT_S = 5.0
 
 
@@ -251,6 +254,40 @@ class FeishuGateway:
             return ""
         self._bot_open_id = str((body.get("bot") or {}).get("open_id") or "")
         return self._bot_open_id
+
+    # -- set-up checks (approval-bot check-config --online) ------------------------------------------------------
+
+    def bot_info(self) -> dict[str, Any]:
+        """The bot's own record; raises FeishuError when the credentials or the bot itself are not usable."""
+        request = (
+            BaseRequest.builder()
+            .http_method(lark.HttpMethod.GET)
+            .uri("/open-apis/bot/v3/info")
+            .token_types({lark.AccessTokenType.TENANT})
+            .build()
+        )
+        body = self._call("bot_info", lambda: self._client.request(request), deadline=time.monotonic() + 2)
+        return dict(body.get("bot") or {})
+
+    def subscribe_approval(self, approval_code: str) -> bool:
+        """Subscribe the events of one approval definition: True when new, False when it already was (1390007)."""
+        request = SubscribeApprovalRequest.builder().approval_code(approval_code).build()
+        try:
+            self._call("approval_subscribe", lambda: self._client.approval.v4.approval.subscribe(request),
+                       write=True)
+        except FeishuError as err:
+            if err.code == ALREADY_SUBSCRIBED:
+                return False
+            raise
+        return True
+
+    def granted_scopes(self) -> frozenset[str]:
+        """The scopes the tenant has granted the app (application/v6/scopes)."""
+        request = ListScopeRequest.builder().build()
+        body = self._call("scopes_list", lambda: self._client.application.v6.scope.list(request))
+        scopes = (body.get("data") or {}).get("scopes") or ()
+        return frozenset(str(s.get("scope_name")) for s in scopes
+                         if isinstance(s, Mapping) and s.get("grant_status") == SCOPE_GRANTED and s.get("scope_name"))
 
     # -- plumbing ----------------------------------------------------------------------------------------------
 

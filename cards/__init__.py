@@ -1,32 +1,38 @@
 """Cards: the only way approval-bot makes Feishu card JSON (schema 2.0), and its one text catalogue.
 
-    render(name, locale, **context) -> dict     templates/<name>.json.j2, escaped, within Feishu's limits
+    render(name, locale, **context) -> dict     templates/<name>.json.j2, in every locale, within Feishu's limits
     text(key, locale, **params) -> str          locales/<locale>.toml; a missing key raises KeyError
+    toast(key, locale, **params) -> dict        a callback toast's content and i18n, for each reader's language
+    msg(key, **params) -> Msg                   a text for a card context, worded in each locale of the card
 
 Pure: jinja2 plus core.rules / core.approval; no lark_oapi, Flask or store. How a card is made:
 view model (cards.views, user text clipped) → template (every output through ``tojson``, markdown through
-``md``) → ``json.loads`` → size guard. A card over 30 KB or 200 components is made again from a smaller
-budget (fewer rows, shorter texts, "… and N more"), deterministically, until it fits.
+``md``) → ``json.loads``, once per locale → the renders merged into one card whose texts carry
+``i18n_content`` (cards.bilingual; `locale` is the default shown where a client has no language of its own)
+→ size guard. A card over 30 KB or 200 elements is made again from a smaller budget (fewer rows, shorter texts,
+"… and N more"), deterministically, until it fits.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 import jinja2
 
-from cards.environment import LOCALES, environment, normalize_locale, text
-from cards.views import CARD_VERSION, LADDER, VIEWS, Budget, notice_view
+from cards.bilingual import LocaleMismatch, merge
+from cards.environment import LOCALES, Msg, environment, msg, normalize_locale, text
+from cards.views import CARD_VERSION, LADDER, VIEWS, Budget
 
-__all__ = ["CARD_VERSION", "LOCALES", "MAX_BYTES", "MAX_ELEMENTS", "CardRenderError", "card_size",
-           "count_elements", "render", "text"]
+__all__ = ["CARD_VERSION", "LOCALES", "MAX_BYTES", "MAX_ELEMENTS", "CardRenderError", "Msg", "card_size",
+           "count_elements", "msg", "render", "text", "toast"]
+
+log = logging.getLogger(__name__)
 
 MAX_BYTES = 30 * 1024
 MAX_ELEMENTS = 200
-# Text objects are properties of a component, not components of their own (Feishu's 200 counts components).
-_NOT_COMPONENTS = frozenset({"plain_text", "lark_md"})
 
 
 class CardRenderError(Exception):
@@ -43,10 +49,11 @@ def card_size(card: Mapping[str, Any]) -> int:
 
 
 def count_elements(node: Any) -> int:
-    """Components in a card: every object with a ``tag`` except the plain_text/lark_md text objects."""
+    """Elements in a card: every object with a ``tag``, text elements (plain_text, lark_md) included, as the
+    JSON 2.0 structure page counts them towards the 200. Callback values are data, not elements."""
     if isinstance(node, Mapping):
-        own = 1 if "tag" in node and node["tag"] not in _NOT_COMPONENTS else 0
-        return own + sum(count_elements(v) for v in node.values())
+        own = 1 if isinstance(node.get("tag"), str) else 0
+        return own + sum(count_elements(v) for k, v in node.items() if k != "value")
     if isinstance(node, list | tuple):
         return sum(count_elements(v) for v in node)
     return 0
@@ -78,22 +85,39 @@ def _render_once(name: str, template: jinja2.Template, locale: str, budget: Budg
     return card
 
 
+def _in_every_locale(name: str, template: jinja2.Template, default: str, budget: Budget,
+                     context: Mapping[str, Any]) -> dict[str, Any]:
+    """One card carrying every locale's texts; `default` in ``content``, where clients fall back to."""
+    renders = {loc: _render_once(name, template, loc, budget, context) for loc in LOCALES}
+    try:
+        card = merge(default, renders)
+    except LocaleMismatch as exc:  # a view bug: better one language than no card
+        log.warning("card %s differs in shape between locales (%s); sent in %s only", name, exc, default)
+        card = renders[default]
+    card.setdefault("config", {})["locales"] = list(LOCALES)
+    return card
+
+
 def render(name: str, locale: str, **context: Any) -> dict[str, Any]:
-    """The card `name` in `locale` as a dict, ready for Feishu; raises CardRenderError."""
+    """The card `name` as a dict, ready for Feishu: each reader sees their own language, `locale` is the
+    default; raises CardRenderError."""
     locale = normalize_locale(locale)
     template = _template(name)
     for budget in LADDER:
-        card = _render_once(name, template, locale, budget, context)
+        card = _in_every_locale(name, template, locale, budget, context)
         if fits(card):
             return card
     return _too_large(locale)
 
 
+def toast(key: str, locale: str | None = None, **params: Any) -> dict[str, Any]:
+    """A callback toast's texts: ``{"content": <default locale>, "i18n": {locale: text, …}}`` (add ``type``)."""
+    default = normalize_locale(locale)
+    return {"content": text(key, default, **params), "i18n": {loc: text(key, loc, **params) for loc in LOCALES}}
+
+
 def _too_large(locale: str) -> dict[str, Any]:
     """Last resort, never reached with the current ladder: a small notice that always fits."""
-    budget = LADDER[-1]
-    card = json.loads(environment().get_template("notice.json.j2").render(
-        v=notice_view(locale, budget, title=text("title.too_large", locale), text=text("notice.too_large", locale),
-                      tone="warning"),
-        locale=locale, t=lambda key, **p: text(key, locale, **p)))
-    return card
+    template = _template("notice")
+    return _in_every_locale("notice", template, locale, LADDER[-1],
+                            {"title": msg("title.too_large"), "text": msg("notice.too_large"), "tone": "warning"})

@@ -12,7 +12,7 @@ import re
 import tomllib
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -62,11 +62,37 @@ class _KeepMissing(dict):
 
 
 def text(key: str, locale: str, **params: Any) -> str:
-    """The catalogue text `key` in `locale`, with ``{params}`` filled in. A missing key raises KeyError."""
+    """The catalogue text `key` in `locale`, with ``{params}`` filled in. A missing key raises KeyError.
+
+    A param may itself be a :class:`Msg`: it is worded in the same locale.
+    """
     template = catalogue(normalize_locale(locale))[key]
     if not params:
         return template
-    return template.format_map(_KeepMissing({k: "" if v is None else v for k, v in params.items()}))
+    return template.format_map(_KeepMissing({k: localize(v, locale) for k, v in params.items()}))
+
+
+@dataclass(frozen=True)
+class Msg:
+    """A catalogue text not yet worded: a card context value that each locale of the card words for itself."""
+
+    key: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        catalogue(DEFAULT_LOCALE)[self.key]  # a wrong key fails where the Msg is made, not in a card
+
+
+def msg(key: str, **params: Any) -> Msg:
+    """``cards.msg("reply.processing")``: a text for a card context, worded in each reader's language."""
+    return Msg(key, dict(params))
+
+
+def localize(value: Any, locale: str) -> Any:
+    """A :class:`Msg` worded in `locale`; None as ""; anything else as it is."""
+    if isinstance(value, Msg):
+        return text(value.key, locale, **value.params)
+    return "" if value is None else value
 
 
 # --- user text: cleaning, clipping, markdown escaping ----------------------------------------------------------

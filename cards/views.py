@@ -8,11 +8,13 @@ to the budget; escaping for markdown happens in the template filters (``md``, ``
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cards.environment import Line, Link, Part, Row, clip, safe_url, text
+from cards.environment import LOCALES, Line, Link, Part, Row, catalogue, clip, localize, safe_url, text
 from cards.widgets import DEFAULT_TZ, Fmt, format_ms, key_line, rows_for
 from core.approval import Approval
 from core.rules import Action, ApprovalType, InstanceStatus
@@ -54,6 +56,7 @@ _OUTCOME_KEYS: Mapping[str, str] = {"approve": "outcome.approved", "reject": "ou
                                     "revoke": "outcome.revoked"}
 _TONES: Mapping[str, str] = {"info": "blue", "success": "green", "warning": "orange", "error": "red"}
 _CONFIRMED = frozenset({Action.REJECT, Action.REVOKE})
+_FEISHU_ID = re.compile(r"o[nu]_[0-9a-f]{8,64}")  # open_id / union_id: never shown as a person's name
 
 
 def button_value(action: str, approval_id: str, approval_type: str) -> dict[str, Any]:
@@ -75,18 +78,38 @@ class _View:
     def t(self, key: str, **params: Any) -> str:
         return text(key, self.locale, **params)
 
+    def has(self, key: str) -> bool:
+        return key in catalogue(self.locale)
+
     def s(self, value: Any) -> str:
-        return clip(value, self.budget.text, line=True)
+        """One line of text (user text, or a :class:`cards.Msg` worded in this locale), clipped."""
+        return clip(localize(value, self.locale), self.budget.text, line=True)
 
     def block(self, value: Any) -> str:
-        """Multi-line user text (a notice): lines kept, the whole clipped."""
-        return clip(value, self.budget.text * 2)
+        """Multi-line text (a notice): lines kept, the whole clipped."""
+        return clip(localize(value, self.locale), self.budget.text * 2)
 
     def name(self, *ids: str) -> str:
+        """The person's name from the view context; "Someone (name not visible)" rather than a raw id."""
         for ident in ids:
             if ident and self.names.get(ident):
                 return self.s(self.names[ident])
-        return self.s(next((i for i in ids if i), ""))
+        return self.t("names.someone") if any(ids) else ""
+
+    def operator(self, value: Any) -> str:
+        """Who acted, as the handlers give it: a name, or an id when the contact API had none. A Feishu open or
+        union id (ou_…, on_…) is no name: it reads "Someone (…)"; a name that happens to be in `names` as an
+        id is resolved."""
+        shown = self.s(value)
+        if self.names.get(shown):
+            return self.s(self.names[shown])
+        return self.t("names.someone") if _FEISHU_ID.fullmatch(shown) else shown
+
+    def known_name(self, *ids: str) -> str:
+        return next((self.s(self.names[i]) for i in ids if i and self.names.get(i)), "")
+
+    def tn(self, key: str, count: int, **params: Any) -> str:
+        return self.fmt.tn(key, count, **params)
 
     def when(self, ms: Any) -> str:
         return format_ms(ms, self.tz)
@@ -130,15 +153,23 @@ class _View:
                 "behavior": {"type": "open_url", "default_url": default, "pc_url": pc or default,
                              "android_url": mobile or default, "ios_url": mobile or default}}
 
-    def form(self, buttons: list[dict[str, Any]]) -> dict[str, Any] | None:
+    def form(self, actions: Sequence[Action], buttons: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """The action buttons, in a form with a text box only when an action takes text: the reason of a reject,
+        the optional comment of an approve. A revoke-only card asks for nothing it would not use."""
         if not buttons:
             return None
-        return {"buttons": buttons, "placeholder": self.t("form.reason_placeholder")}
+        if Action.REJECT in actions:
+            placeholder = "form.reason_placeholder" if Action.APPROVE in actions else "form.reason_only_placeholder"
+        elif Action.APPROVE in actions:
+            placeholder = "form.comment_placeholder"
+        else:
+            return {"buttons": [{**b, "submit": False, "name": ""} for b in buttons], "placeholder": None}
+        return {"buttons": buttons, "placeholder": self.t(placeholder)}
 
     def outcome_lines(self, outcome: Mapping[str, Any] | None) -> list[str]:
         if not outcome:
             return []
-        lines = [self.t(_OUTCOME_KEYS[str(outcome["action"])], name=self.s(outcome.get("operator") or ""),
+        lines = [self.t(_OUTCOME_KEYS[str(outcome["action"])], name=self.operator(outcome.get("operator") or ""),
                         time=self.when(outcome.get("at_ms")))]
         if outcome.get("reason"):
             lines.append(self.t("outcome.reason", reason=self.s(outcome["reason"])))
@@ -166,10 +197,15 @@ def approval_view(
     tz: str = DEFAULT_TZ,
     link: Mapping[str, Any] | None = None,
     outcome: Mapping[str, Any] | None = None,
-    notice: str | None = None,
+    notice: Any = None,
     processing: bool = False,
+    shared: bool = False,
 ) -> dict[str, Any]:
-    """The instance card. After an action (`outcome`) the header shows the state it led to and no buttons."""
+    """The instance card. After an action (`outcome`) the header shows the state it led to and no buttons.
+
+    `names` maps user ids, open ids and department ids to names (the handlers look them up); who has no name
+    there reads "Someone (name not visible)", never an id. A `shared` card (a group's) says whose turn it is.
+    """
     v = _View(locale, budget, names, tz)
     status = _AFTER[str(outcome["action"])] if outcome else approval.status
     title = v.s(approval.approval_name) or v.t("title.approval")
@@ -184,26 +220,27 @@ def approval_view(
         if open_button:
             more += (" · ", Link(v.t("truncated.open_full"), open_button["behavior"]["default_url"]))
 
-    buttons = [] if outcome else [
-        v.button(a, approval.instance_code, approval_type, submit=True, name=f"btn_{a.value}")
-        for a in _actions(actions)
-    ]
+    shown_actions = [] if outcome else _actions(actions)
+    buttons = [v.button(a, approval.instance_code, approval_type, submit=True, name=f"btn_{a.value}")
+               for a in shown_actions]
+    department = v.known_name(approval.department_id)
     return {
         "summary": f"{title} · {v.status_text(status)}",
         "header": _approval_header(v, approval, status, title, requester, processing),
         "notice": v.block(notice) if notice is not None else None,
         "outcome": v.outcome_lines(outcome),
-        "info_left": [Row(v.t("label.requester"), ((requester,),)),
+        "info_left": [Row(v.t("label.requester"), ((" · ".join(p for p in (requester, department) if p),),)),
                       Row(v.t("label.submitted"), ((v.when(approval.start_time) or "—",),))],
         "info_right": [Row(v.t("label.type"), ((v.type_text(approval.approval_type),),)),
                        Row(v.t("label.status"), ((v.status_text(status),),))],
+        "waiting": _waiting(v, approval, status, outcome) if shared else None,
         "acts_on": (v.t("label.acts_on", id=v.s(approval.attendance_id))
                     if approval.attendance_id != approval.instance_code else None),
         "rows": rows,
         "more": more,
-        "timeline": _timeline(v, approval),
+        "timeline": _timeline(v, approval, outcome),
         "comments": _comments(v, approval),
-        "form": v.form(buttons),
+        "form": v.form(shown_actions, buttons),
         "open": open_button,
     }
 
@@ -219,33 +256,54 @@ def _approval_header(v: _View, approval: Approval, status: InstanceStatus, title
         template = "grey"
     if processing:
         tags.append((v.t("state.processing"), "wathet"))
-    subtitle = " · ".join(p for p in (v.s(approval.serial_number), requester) if p)
+    serial = v.t("label.serial", serial=v.s(approval.serial_number)) if approval.serial_number else ""
+    subtitle = " · ".join(p for p in (requester, serial) if p)
     return v.header(title, subtitle, template, tags)
 
 
-def _timeline(v: _View, approval: Approval) -> Row | None:
+def _waiting(v: _View, approval: Approval, status: InstanceStatus, outcome: Mapping[str, Any] | None) -> str | None:
+    """Who may act now (the holders of a PENDING task): a card seen by a group says whose turn it is."""
+    if outcome or status is not InstanceStatus.PENDING:
+        return None
+    holders = [(t.open_id, t.user_id) for t in approval.tasks if t.status.upper() == "PENDING"]
+    if not holders:
+        return None
+    return v.t("label.waiting_for", names=v.fmt.people(holders))
+
+
+_NO_TARGETS = frozenset({"PASS", "REJECT", "START", "AUTO_PASS", "AUTO_REJECT"})
+_REVOKES = frozenset({"REVERT", "REVERTED"})
+
+
+def _timeline(v: _View, approval: Approval, outcome: Mapping[str, Any] | None = None) -> Row | None:
     entries = approval.timeline
     if not entries:
         return None
     shown = entries[-v.budget.rows:]
-    lines = []
-    for e in shown:
-        try:
-            what = v.t(f"timeline.{e.type.upper()}")
-        except KeyError:
-            what = v.s(e.type)
-        line: list[Part] = [v.when(e.create_time), " · "]
-        who = v.name(e.open_id, e.user_id)
-        if who:
-            line += [who, " · "]
-        line.append(what)
-        targets = [v.name(o) for o in (e.open_id_list or e.user_id_list)[: v.budget.items]]
-        if targets and e.type.upper() not in ("PASS", "REJECT", "START"):
-            line += [" → ", ", ".join(targets)]
-        if e.comment:
-            line += [v.t("sep.colon"), v.s(e.comment)]
-        lines.append(tuple(line))
+    lines = [_timeline_line(v, e, outcome) for e in shown]
     return Row(v.t("label.timeline"), tuple(lines), len(entries) - len(shown), more_first=True)
+
+
+def _timeline_line(v: _View, e: Any, outcome: Mapping[str, Any] | None) -> Line:
+    kind = e.type.upper()
+    who = v.name(e.open_id, e.user_id)
+    if not who and kind in _REVOKES and outcome and outcome.get("action") == "revoke":
+        who = v.operator(outcome.get("operator") or "")  # attendance names no revoker; the bot knows its own
+    # with no one to name, some entries read better as a sentence of their own ("Revoked in Feishu Attendance")
+    keys = [f"timeline.{kind}"] if who else [f"timeline_unattributed.{kind}", f"timeline.{kind}"]
+    what = next((v.t(k) for k in keys if v.has(k)), v.s(e.type))
+    line: list[Part] = [v.when(e.create_time), " · "]
+    if who:
+        line += [who, " · "]
+    line.append(what)
+    if kind not in _NO_TARGETS:
+        pairs = list(itertools.zip_longest(e.open_id_list, e.user_id_list, fillvalue=""))
+        targets = v.fmt.people(pairs)
+        if targets:
+            line += [" → ", targets]
+    if e.comment:
+        line += [v.t("sep.colon"), v.s(e.comment)]
+    return tuple(line)
 
 
 def _comments(v: _View, approval: Approval) -> Row | None:
@@ -288,19 +346,19 @@ def attendance_only_view(
         template, colour = _STATE_COLOURS[status]
         tags.append((v.status_text(status), colour))
     ident = v.s(approval_id)
-    buttons = [] if outcome else [
-        v.button(a, str(approval_id), type_value if known_type else "", submit=True, name=f"btn_{a.value}")
-        for a in _actions(actions)
-    ]
+    shown_actions = [] if outcome else _actions(actions)
+    buttons = [v.button(a, str(approval_id), type_value if known_type else "", submit=True, name=f"btn_{a.value}")
+               for a in shown_actions]
+    type_text = v.type_text(type_value) if known_type else v.t("type.unknown")
+    # The id is for copying into a command, so it is in the body, labelled; titles and previews stay readable.
     return {
-        "summary": f"{v.t('title.attendance_only')} {ident}",
-        "header": v.header(v.t("title.attendance_only"), ident, template, tags),
+        "summary": f"{v.t('title.attendance_only')} · {type_text}",
+        "header": v.header(v.t("title.attendance_only"), "", template, tags),
         "notice": v.block(notice) if notice is not None else None,
         "outcome": v.outcome_lines(outcome),
-        "info": [Row(v.t("label.attendance_id"), ((ident,),)),
-                 Row(v.t("label.type"), ((v.type_text(type_value) if known_type else v.t("type.unknown"),),))],
+        "info": [Row(v.t("label.attendance_id"), ((ident,),)), Row(v.t("label.type"), ((type_text,),))],
         "explain": v.t("attendance_only.no_instance"),
-        "form": v.form(buttons),
+        "form": v.form(shown_actions, buttons),
     }
 
 
@@ -338,13 +396,15 @@ def pending_list_view(
                      "confirm": None,
                      "value": {"action": "pending_page", "page_token": str(next_page_token), "page": page + 1,
                                "v": CARD_VERSION}}
-    subtitle = (v.t("pending.page_total", page=page, total=total) if total is not None
-                else v.t("pending.page", page=page))
     count = total if total is not None else len(items)
+    subtitle = ""
+    if items:  # an empty list has no pages ("page 1 of 0")
+        subtitle = (v.t("pending.page_total", page=page, total=total) if total is not None
+                    else v.t("pending.page", page=page))
     return {
-        "summary": f"{v.t('title.pending')} · {subtitle}",
+        "summary": f"{v.t('title.pending')} · {subtitle}" if subtitle else v.t("title.pending"),
         "header": v.header(v.t("title.pending"), subtitle, "blue" if items else "grey",
-                           [(v.t("pending.count", n=count), "blue")]),
+                           [(v.t("pending.count", n=count), "blue")] if items else []),
         "empty": v.t("pending.empty") if not items else None,
         "entries": entries,
         "more": (v.t("truncated.more", n=len(items) - len(shown)),) if len(items) > len(shown) else (),
@@ -353,23 +413,24 @@ def pending_list_view(
 
 
 def _pending_entry(v: _View, item: Mapping[str, Any]) -> dict[str, Any]:
+    """One item: its title, then only what the title does not already say (requester, type, time), the key
+    line of its attendance widget, and its buttons."""
     approval: Approval | None = item.get("approval")
     approval_id = str(item.get("approval_id") or (approval.instance_code if approval else ""))
     approval_type = approval.approval_type.value if approval and approval.approval_type else ""
-    title = v.s(item.get("title") or (approval.approval_name if approval else "")) or v.t("title.approval")
+    definition = v.s(item.get("definition_name") or (approval.approval_name if approval else ""))
+    title = v.s(item.get("title")) or definition or v.t("title.approval")
+    initiator = v.s(item.get("initiator") or "")  # names from the task query, not ids
     lines: list[Line] = []
-    initiator = str(item.get("initiator") or "")
     if approval is not None:
-        # a resolved name first, then the task query's initiator name, then the id
-        known = any(v.names.get(i) for i in (approval.open_id, approval.user_id))
-        who = v.name(approval.open_id, approval.user_id) if known or not initiator else v.name(initiator)
-        facts = [v.s(item.get("definition_name") or approval.approval_name), who,
-                 v.type_text(approval.approval_type), v.when(approval.start_time)]
-        lines.append((" · ".join(p for p in facts if p),))
+        # a resolved name first, then the task query's initiator name
+        who = v.known_name(approval.open_id, approval.user_id) or initiator or v.name(approval.open_id,
+                                                                                      approval.user_id)
+        facts = [definition, who, v.type_text(approval.approval_type), v.when(approval.start_time)]
+        lines.append((" · ".join(_not_in(title, facts)),))
         lines.append(key_line(approval.form, v.fmt))
     else:
-        facts = [v.s(item.get("definition_name")), v.name(initiator)]
-        lines.append((" · ".join(p for p in facts if p),))
+        lines.append((" · ".join(_not_in(title, [definition, initiator])),))
         lines.append((v.t("pending.lookup_failed"),))
     link = v.open_link(item.get("link"))
     if link:
@@ -381,11 +442,22 @@ def _pending_entry(v: _View, item: Mapping[str, Any]) -> dict[str, Any]:
     buttons.append({"label": v.t("button.details"), "kind": "default", "name": "", "submit": False,
                     "confirm": None, "value": button_value("show", approval_id, approval_type)})
     return {
-        "row": Row(title, tuple(line for line in lines if line)),
+        "row": Row(title, tuple(line for line in lines if any(line))),
         "buttons": buttons,
         "approvable": Action.APPROVE in acts,
         "approval_id": approval_id,
     }
+
+
+def _not_in(title: str, facts: Sequence[str]) -> list[str]:
+    """The facts the title does not already state, each once ("补卡申请 · 张三" needs neither again)."""
+    seen = title.casefold()
+    kept: list[str] = []
+    for fact in facts:
+        if fact and fact.casefold() not in seen:
+            kept.append(fact)
+            seen += "\n" + fact.casefold()
+    return kept
 
 
 # --- help, notice, summary, history ------------------------------------------------------------------------------
@@ -409,25 +481,37 @@ def help_view(locale: str, budget: Budget, *, commands: Sequence[Mapping[str, An
     }
 
 
-def notice_view(locale: str, budget: Budget, *, title: str, text: str, tone: str = "info",
+def notice_view(locale: str, budget: Budget, *, title: Any, text: Any, tone: str = "info",
                 log_id: str | None = None) -> dict[str, Any]:
     v = _View(locale, budget)
     shown_title = v.s(title) or v.t("title.notice")
+    body = v.block(_without_log_id(localize(text, locale), log_id)) if log_id else v.block(text)
     return {
         "summary": shown_title,
         "header": v.header(shown_title, "", _TONES.get(tone, "blue")),
-        "text": v.block(text),
+        "text": body,
         "log_id": v.t("error.log_id", log_id=v.s(log_id)) if log_id else None,
     }
+
+
+def _without_log_id(message: Any, log_id: str) -> str:
+    """An error line that already ends in "Log ID: …" (errors.user_message) loses it: the card shows the log
+    id once, on its own line, in the reader's language."""
+    out = str(message)
+    for loc in LOCALES:
+        out = out.replace(text("error.log_id", loc, log_id=log_id), "")
+    return out.strip()
 
 
 _RESULT_COLOURS = (("done", "green"), ("refused", "orange"), ("failed", "red"))
 
 
 def summary_view(locale: str, budget: Budget, *, results: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """One line per approval of a batch: outcome, which approval (its title when known, else its labelled id),
+    what happened. Only the outcomes that occurred are counted in the header."""
     v = _View(locale, budget)
     counts = {k: sum(1 for r in results if r.get("outcome") == k) for k, _ in _RESULT_COLOURS}
-    tags = [(v.t(f"summary.count.{k}", n=counts[k]), colour) for k, colour in _RESULT_COLOURS]
+    tags = [(v.t(f"summary.count.{k}", n=counts[k]), colour) for k, colour in _RESULT_COLOURS if counts[k]]
     template = "red" if counts["failed"] else "orange" if counts["refused"] else "green"
     shown = results[: budget.rows]
     lines = []
@@ -436,25 +520,31 @@ def summary_view(locale: str, budget: Budget, *, results: Sequence[Mapping[str, 
             outcome = v.t(f"summary.outcome.{r.get('outcome')}")
         except KeyError:
             outcome = v.s(r.get("outcome"))
-        lines.append((outcome, " · ", v.s(r.get("approval_id")), v.t("sep.colon"), v.s(r.get("text"))))
+        which = v.s(r.get("title")) or v.t("label.approval_id", id=v.s(r.get("approval_id")))
+        lines.append((outcome, " · ", which, v.t("sep.colon"), v.s(r.get("text"))))
     return {
-        "summary": " · ".join(t for t, _ in tags),
-        "header": v.header(v.t("title.summary"), v.t("summary.subtitle", n=len(results)), template, tags),
+        "summary": " · ".join(t for t, _ in tags) or v.t("title.summary"),
+        "header": v.header(v.t("title.summary"), v.tn("summary.subtitle", len(results)), template, tags),
         "row": Row("", tuple(lines), len(results) - len(shown)) if results else None,
         "empty": v.t("summary.empty") if not results else None,
     }
 
 
 def history_view(locale: str, budget: Budget, *, approval_id: str, records: Sequence[Mapping[str, Any]] = (),
-                 tz: str = DEFAULT_TZ) -> dict[str, Any]:
+                 tz: str = DEFAULT_TZ, title: Any = None) -> dict[str, Any]:
+    """The audit trail of one approval, oldest first. `title` (the approval's name) heads it when known; the id
+    is in the body, labelled, for copying."""
     v = _View(locale, budget, tz=tz)
     ordered = sorted(records, key=lambda r: int(r.get("at_ms") or 0))
     shown = ordered[-budget.rows:] if ordered else []
     rows = [_history_row(v, r) for r in shown]
-    ident = v.s(approval_id)
+    heading = v.t("title.history")
+    if v.s(title):
+        heading = f"{heading} · {v.s(title)}"
     return {
-        "summary": v.t("title.history", id=ident),
-        "header": v.header(v.t("title.history", id=ident), v.t("history.subtitle", n=len(records)), "indigo"),
+        "summary": heading,
+        "header": v.header(heading, v.tn("history.subtitle", len(records)), "indigo"),
+        "approval_id": v.t("label.approval_id", id=v.s(approval_id)),
         "empty": v.t("history.empty") if not records else None,
         "earlier": (v.t("truncated.earlier", n=len(ordered) - len(shown)),) if len(ordered) > len(shown) else (),
         "rows": rows,
@@ -462,16 +552,17 @@ def history_view(locale: str, budget: Budget, *, approval_id: str, records: Sequ
 
 
 def _history_row(v: _View, r: Mapping[str, Any]) -> Row:
+    """``Reject: done`` / ``Revoke: failed · code 1220005``, then the reason and the log id."""
     action = str(r.get("action") or "")
     try:
-        action_text = v.t(f"action.{action}")
+        action_text = v.t(f"button.{action}")
     except KeyError:
         action_text = v.s(action)
     try:
-        outcome_text = v.t(f"summary.outcome.{r.get('outcome')}")
+        result = v.t(f"history.result.{r.get('outcome')}", action=action_text)
     except KeyError:
-        outcome_text = v.s(r.get("outcome"))
-    facts = [action_text, outcome_text]
+        result = f"{action_text}{v.t('sep.colon')}{v.s(r.get('outcome'))}"
+    facts = [result]
     if r.get("code") not in (None, "", 0):
         facts.append(v.t("history.code", code=v.s(r.get("code"))))
     lines: list[Line] = [(" · ".join(facts),)]
@@ -479,7 +570,7 @@ def _history_row(v: _View, r: Mapping[str, Any]) -> Row:
         lines.append((v.t("outcome.reason", reason=v.s(r["reason"])),))
     if r.get("log_id"):
         lines.append((v.t("error.log_id", log_id=v.s(r["log_id"])),))
-    label = " · ".join(p for p in (v.when(r.get("at_ms")), v.s(r.get("operator"))) if p)
+    label = " · ".join(p for p in (v.when(r.get("at_ms")), v.operator(r.get("operator"))) if p)
     return Row(label, tuple(lines))
 
 

@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -47,8 +47,44 @@ class Fmt:
         ident = "" if ident is None else str(ident)
         return self.s(self.names.get(ident) or ident)
 
+    def tn(self, key: str, count: int, **params: Any) -> str:
+        """A counted text: ``<key>_one`` for exactly one where the catalogue has it ("1 request")."""
+        return plural(key, count, self.locale, n=count, **params)
+
+    def people(self, people: Sequence[Sequence[str]], kind: str = "person") -> str:
+        """Names for people (each given by its ids, open_id first) or departments (`kind` "department").
+
+        A name the view context does not give is never replaced by its raw id (no one can read an ou_…):
+        those are counted instead, "Manager Wang, 2 people whose names the bot cannot see".
+        """
+        known: list[str] = []
+        unknown = 0
+        for ids in people:
+            name = next((self.names[i] for i in ids if i and self.names.get(i)), "")
+            if name:
+                known.append(self.s(name))
+            elif any(ids):
+                unknown += 1
+        shown, more = _cut(list(dict.fromkeys(known)), self)
+        parts = list(shown)
+        if more:
+            parts.append(self.t("truncated.more", n=more))
+        if unknown:
+            parts.append(self.tn(f"names.unknown_{kind}", unknown))
+        return ", ".join(parts)
+
     def labelled(self, key: str, *parts: Part) -> Line:
         return (self.t(key), self.t("sep.colon"), *parts)
+
+
+def plural(key: str, count: int, locale: str, **params: Any) -> str:
+    """`key` with ``{params}``, or ``<key>_one`` when `count` is exactly one and the catalogue has it."""
+    if count == 1:
+        try:
+            return text(f"{key}_one", locale, **params)
+        except KeyError:
+            pass
+    return text(key, locale, **params)
 
 
 # --- values ------------------------------------------------------------------------------------------------------
@@ -78,6 +114,18 @@ def format_ms(ms: Any, tz: str = DEFAULT_TZ) -> str:
     except (OverflowError, OSError, ValueError):
         return ""
     return when.strftime("%Y-%m-%d %H:%M")
+
+
+def parse_rfc3339(value: Any) -> datetime | None:
+    """A full RFC3339 timestamp (with a time and an offset), or None."""
+    raw = one_line(value) if isinstance(value, str) and len(value) <= 40 else ""
+    if not _RFC3339.match(raw) or _DATE_ONLY.match(raw):
+        return None
+    try:
+        when = datetime.fromisoformat(raw.replace("z", "Z"))
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else None
 
 
 def format_rfc3339(value: Any) -> str:
@@ -135,19 +183,60 @@ def format_amount(value: Any, currency: str = "") -> str:
     return f"{shown} {currency}" if currency else shown
 
 
-_UNITS = {"DAY": "days", "HOUR": "hours", "HALF_DAY": "half_days", "HALFDAY": "half_days", "MINUTE": "minutes"}
+# Units as seed 004's widgets name them (DAY/HOUR) and as attendance records number them (1 day, 2 hour,
+# 3 half day, 4 half hour).
+_UNITS = {"DAY": "day", "1": "day", "HOUR": "hour", "2": "hour", "HALF_DAY": "half_day", "HALFDAY": "half_day",
+          "3": "half_day", "HALF_HOUR": "half_hour", "HALFHOUR": "half_hour", "4": "half_hour", "MINUTE": "minute"}
+_PLURAL_KEYS = {"day": "days", "hour": "hours", "half_day": "half_days", "minute": "minutes"}
+# The unit a widget's interval is in when its value names none: seed 004 gives leave in days; overtime and outings
+# are asked for by the hour in Feishu Attendance; the span then corrects a guess it cannot hold (8 days in 8 hours).
+_TYPE_UNITS = {"workGroup": "hour", "outGroup": "hour"}
+_SLACK_H = 0.01
 
 
 def format_interval(value: Any, unit: Any, locale: str) -> str:
     """``2 days`` / ``2 天``; ``3 hours`` with unit HOUR; an unknown unit is shown after the number as given."""
     number = format_number(value)
-    unit_name = str(unit or "DAY").strip().upper()
-    key = _UNITS.get(unit_name)
+    key = _UNITS.get(str(unit or "DAY").strip().upper())
     if key is None:
         return f"{number} {one_line(unit)}".strip()
-    if number == "1":
-        key = key[:-1]
-    return text(f"unit.{key}", locale, n=number)
+    if key == "half_hour":  # "3 half hours" reads oddly: 1.5 hours
+        try:
+            number, key = format_number(_decimal(value) / 2), "hour"
+        except (ValueError, InvalidOperation):
+            return f"{number} {one_line(unit)}".strip()
+    plural_key = _PLURAL_KEYS[key]
+    return text(f"unit.{key if number == '1' else plural_key}", locale, n=number)
+
+
+def duration_unit(interval: Any, unit: Any, widget_type: str, start: Any = None, end: Any = None) -> Any:
+    """The unit of a widget's interval: the value's own `unit` when it has one, else the widget type's, unless
+    the span from `start` to `end` cannot hold that many of it (then the other of day and hour)."""
+    if unit not in (None, ""):
+        return unit
+    guess = _TYPE_UNITS.get(widget_type, "day")
+    hours = span_hours(start, end)
+    try:
+        amount = float(_decimal(interval))
+    except (ValueError, InvalidOperation):
+        return guess.upper()
+    if hours is None or _holds(guess, amount, hours):
+        return guess.upper()
+    other = "day" if guess == "hour" else "hour"
+    return (other if _holds(other, amount, hours) else guess).upper()
+
+
+def _holds(unit: str, amount: float, hours: float) -> bool:
+    # A day counts from the start of the first day to the end of the last one: a full-day leave runs from
+    # 00:00 of its first day to 00:00 of its last (seed 004: 2019-10-01 to 2019-10-02 is 2 days).
+    return amount * 24 <= hours + 24 + _SLACK_H if unit == "day" else amount <= hours + _SLACK_H
+
+
+def span_hours(start: Any, end: Any) -> float | None:
+    a, b = parse_rfc3339(start), parse_rfc3339(end)
+    if a is None or b is None or b < a:
+        return None
+    return (b - a).total_seconds() / 3600
 
 
 def compact_json(value: Any, limit: int = 200) -> str:
@@ -189,6 +278,13 @@ def _listed(value: Any) -> list[Any]:
 
 
 def _span(start: Any, end: Any) -> str:
+    """``2019-10-01 – 2019-10-02`` for whole days, ``2019-10-08 09:00 – 12:00`` within one day."""
+    a, b = parse_rfc3339(start), parse_rfc3339(end)
+    if a is not None and b is not None and a.utcoffset() == b.utcoffset():
+        if a.time() == b.time() == time(0, 0):
+            return a.strftime("%Y-%m-%d") if a.date() == b.date() else f"{a:%Y-%m-%d} – {b:%Y-%m-%d}"
+        if a.date() == b.date():
+            return f"{a:%Y-%m-%d %H:%M} – {b:%H:%M}"
     return f"{format_rfc3339(start)} – {format_rfc3339(end)}"
 
 
@@ -257,7 +353,7 @@ def date_interval(w: Widget, f: Fmt) -> Row:
         raise TypeError("dateInterval value is not an object")
     line: list[Part] = [f.s(_span(v.get("start"), v.get("end")))]
     if v.get("interval") not in (None, ""):
-        line += [" · ", f.s(format_interval(v.get("interval"), v.get("unit"), f.locale))]
+        line += [" · ", f.s(_interval_text(v, w.type, f))]
     return _row(w, f, [tuple(line)])
 
 
@@ -268,24 +364,23 @@ def choice(w: Widget, f: Fmt) -> Row:
 
 
 def contact(w: Widget, f: Fmt) -> Row:
-    """contact: user ids (and open ids beside them) → names; the id when no name is known."""
+    """contact: user ids (and open ids beside them) → names; people without a known name are counted."""
     user_ids = [str(u) for u in _listed(w.value)]
     open_ids = list(w.open_ids)
-    people = []
-    for i in range(max(len(user_ids), len(open_ids))):
-        oid = open_ids[i] if i < len(open_ids) else ""
-        uid = user_ids[i] if i < len(user_ids) else ""
-        people.append(f.names.get(oid) or f.names.get(uid) or oid or uid)
-    shown, more = _cut(people, f)
-    return _row(w, f, [(f.s(", ".join(shown)),)], more)
+    people = [(open_ids[i] if i < len(open_ids) else "", user_ids[i] if i < len(user_ids) else "")
+              for i in range(max(len(user_ids), len(open_ids)))]
+    return _row(w, f, [(f.people(people),)])
+
+
+def _department_id(d: Any) -> str:
+    if isinstance(d, Mapping):
+        return str(d.get("open_id") or d.get("department_id") or d.get("id") or "")
+    return str(d)
 
 
 def department(w: Widget, f: Fmt) -> Row:
-    """department: ``[{"open_id": "od-…"}]`` → names."""
-    ids = [d.get("open_id") or d.get("department_id") or d.get("id") if isinstance(d, Mapping) else d
-           for d in _listed(w.value)]
-    shown, more = _cut([f.name(i) for i in ids if i], f)
-    return _row(w, f, [(f.s(", ".join(shown)),)], more)
+    """department: ``[{"open_id": "od-…"}]`` → names; departments without a known name are counted."""
+    return _row(w, f, [(f.people([(_department_id(d),) for d in _listed(w.value)], "department"),)])
 
 
 def connect(w: Widget, f: Fmt) -> Row:
@@ -352,11 +447,15 @@ def _reason(v: Mapping[str, Any], f: Fmt) -> Line:
     return f.labelled("widget.reason", f.s(plain_value(v.get("reason")))) if v.get("reason") else ()
 
 
-def _duration(v: Mapping[str, Any], f: Fmt, default_unit: str = "DAY") -> Line:
+def _interval_text(v: Mapping[str, Any], widget_type: str, f: Fmt) -> str:
+    unit = duration_unit(v.get("interval"), v.get("unit"), widget_type, v.get("start"), v.get("end"))
+    return format_interval(v.get("interval"), unit, f.locale)
+
+
+def _duration(v: Mapping[str, Any], f: Fmt, widget_type: str) -> Line:
     if v.get("interval") in (None, ""):
         return ()
-    return f.labelled("widget.duration", f.s(format_interval(v.get("interval"), v.get("unit") or default_unit,
-                                                             f.locale)))
+    return f.labelled("widget.duration", f.s(_interval_text(v, widget_type, f)))
 
 
 def _object(w: Widget) -> Mapping[str, Any]:
@@ -371,7 +470,7 @@ def named_span(w: Widget, f: Fmt) -> Row:
     return _row(w, f, [
         (f.s(plain_value(v.get("name"))),),
         (f.s(_span(v.get("start"), v.get("end"))),),
-        _duration(v, f),
+        _duration(v, f, w.type),
         _reason(v, f),
     ])
 
@@ -414,18 +513,35 @@ def shift(w: Widget, f: Fmt) -> Row:
 def out(w: Widget, f: Fmt) -> Row:
     """outGroup: start – end, duration, reason."""
     v = _object(w)
-    return _row(w, f, [(f.s(_span(v.get("start"), v.get("end"))),), _duration(v, f), _reason(v, f)])
+    return _row(w, f, [(f.s(_span(v.get("start"), v.get("end"))),), _duration(v, f, w.type), _reason(v, f)])
+
+
+# Trip values as Feishu's form sends them (English in seed 004, Chinese on Chinese tenants) → catalogue keys.
+_TRANSPORT = {"airplane": "plane", "plane": "plane", "flight": "plane", "飞机": "plane", "train": "train",
+              "火车": "train", "high-speed rail": "high_speed_rail", "high speed rail": "high_speed_rail",
+              "高铁": "high_speed_rail", "动车": "high_speed_rail", "car": "car", "汽车": "car", "bus": "bus",
+              "大巴": "bus", "ship": "ship", "boat": "ship", "轮船": "ship", "other": "other", "其他": "other"}
+_ONE_ROUND = {"one way": "one_way", "oneway": "one_way", "单程": "one_way", "round trip": "round_trip",
+              "round": "round_trip", "roundtrip": "round_trip", "往返": "round_trip"}
+
+
+def _choice_text(value: Any, known: Mapping[str, str], area: str, f: Fmt) -> str:
+    """A fixed choice in the reader's language when it is one Feishu offers; else as given."""
+    raw = plain_value(value)
+    key = known.get(" ".join(raw.lower().split()))
+    return f.t(f"{area}.{key}") if key else raw
 
 
 def _leg(i: int, leg: Any, f: Fmt) -> Line:
     if not isinstance(leg, Mapping):
         return (f.t("widget.leg", n=i), f.t("sep.colon"), f.s(compact_json(leg)))
+    interval = leg.get("interval")
     bits = [
         _span(leg.get("start"), leg.get("end")),
         f"{address_text(leg.get('departure'))} → {address_text(leg.get('destination'))}",
-        plain_value(leg.get("transportation")),
-        plain_value(leg.get("oneRound")),
-        format_interval(leg.get("interval"), leg.get("unit"), f.locale) if leg.get("interval") else "",
+        _choice_text(leg.get("transportation"), _TRANSPORT, "transport", f),
+        _choice_text(leg.get("oneRound"), _ONE_ROUND, "one_round", f),
+        _interval_text(leg, "tripGroup", f) if interval not in (None, "", 0) else "",
         plain_value(leg.get("remark")),
     ]
     return (f.t("widget.leg", n=i), f.t("sep.colon"), f.s(" · ".join(b for b in bits if b.strip())))
@@ -436,21 +552,27 @@ def address_text(value: Any) -> str:
     return " / ".join(p for p in (plain_value(x).strip() for x in parts) if p)
 
 
+def _trip_total(v: Mapping[str, Any], legs: Sequence[Any], f: Fmt) -> str:
+    spans = [leg for leg in legs if isinstance(leg, Mapping)]
+    whole = {"interval": v.get("interval"), "unit": v.get("unit"),
+             "start": spans[0].get("start") if spans else None, "end": spans[-1].get("end") if spans else None}
+    return _interval_text(whole, "tripGroup", f)
+
+
 def trip(w: Widget, f: Fmt) -> Row:
     """tripGroup: each leg (start – end, departure → destination, transport, one-way/round, remark), the total
-    duration, the reason and the people travelling along (ids → names)."""
+    duration, the reason and the people travelling along (user ids → names)."""
     v = _object(w)
-    legs, more = _cut(_listed(v.get("schedule")), f)
-    peers, more_peers = _cut([f.names.get(str(p)) or str(p) for p in _listed(v.get("peer"))], f)
-    peers_text = ", ".join(peers) + (f" {f.t('truncated.more', n=more_peers)}" if more_peers else "")
+    every_leg = _listed(v.get("schedule"))
+    legs, more = _cut(every_leg, f)
+    peers = f.people([(str(p),) for p in _listed(v.get("peer"))])
     lines: list[Line] = [_leg(i + 1, leg, f) for i, leg in enumerate(legs)]
     if more:
         lines.append((f.t("truncated.more", n=more),))
     lines += [
-        f.labelled("widget.total", f.s(format_interval(v.get("interval"), v.get("unit"), f.locale)))
-        if v.get("interval") not in (None, "") else (),
+        f.labelled("widget.total", f.s(_trip_total(v, every_leg, f))) if v.get("interval") not in (None, "") else (),
         _reason(v, f),
-        f.labelled("widget.peers", f.s(peers_text)) if peers else (),
+        f.labelled("widget.peers", f.s(peers)) if peers else (),
     ]
     return _row(w, f, lines)
 
@@ -480,10 +602,18 @@ def _inline(row: Row, f: Fmt) -> list[Part]:
     parts: list[Part] = [row.label, f.t("sep.colon")] if row.label else []
     for k, line in enumerate(row.lines):
         parts += [" / "] if k else []
-        parts += [p if isinstance(p, Link) else one_line(p) for p in line]
+        parts += [_flat(p) for p in line]
     if row.more:
         parts += [" ", f.t("truncated.more", n=row.more)]
     return parts
+
+
+def _flat(part: Part) -> Part:
+    """A part of a line put on one line with others: line breaks become spaces, and the spaces of
+    separators (": ", " · ") stay, so "Time: 09:02" never reads "Time:09:02"."""
+    if isinstance(part, Link):
+        return part
+    return " ".join(part.splitlines()) if "\n" in part else part
 
 
 def unknown(w: Widget, f: Fmt) -> Row:
@@ -548,6 +678,6 @@ def key_line(form: Sequence[Widget], f: Fmt) -> Line:
             parts: list[Part] = []
             for k, line in enumerate(row.lines[:2]):
                 parts += [" · "] if k else []
-                parts += [p if isinstance(p, Link) else one_line(p) for p in line]
+                parts += [_flat(p) for p in line]
             return tuple(parts)
     return ()

@@ -18,7 +18,7 @@ COMMANDS = ("help", "approval", "approve", "reject", "revoke", "pending", "histo
 REQUIRED: dict[str, set[str]] = {
     "toast.approved": set(), "toast.rejected": set(), "toast.revoked": set(), "toast.processing": set(),
     "toast.stale_card": set(), "toast.unknown_action": set(), "toast.already_done": {"action", "name", "time"},
-    "toast.busy": set(), "toast.failed": set(),
+    "toast.busy": set(), "toast.failed": set(), "toast.details": set(),
     "action.approve": set(), "action.reject": set(), "action.revoke": set(),
     "outcome.approved": {"name", "time"}, "outcome.rejected": {"name", "time"}, "outcome.revoked": {"name", "time"},
     "outcome.reason": {"reason"},

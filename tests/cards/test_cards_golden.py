@@ -1,4 +1,7 @@
-"""Every card in every state, in both locales, against reviewed golden JSON (tests/cards/golden/)."""
+"""Every card in every state, with either locale as the default, against reviewed golden JSON (tests/cards/golden/).
+
+Contexts are what a handler passes: the same whatever the default locale (names as the contact API gives them,
+catalogue texts as ``cards.msg``), since one card carries every locale."""
 
 from __future__ import annotations
 
@@ -13,11 +16,12 @@ import cards
 from core.rules import Action
 
 A, R, V = Action.APPROVE, Action.REJECT, Action.REVOKE
+NAMES = samples.NAMES["zh_cn"]
 
 
 def _approval(sample: str, **extra: Any) -> Callable[[str], dict[str, Any]]:
     def build(locale: str) -> dict[str, Any]:
-        context: dict[str, Any] = {"approval": samples.approval(sample), "actions": (), "names": samples.NAMES[locale],
+        context: dict[str, Any] = {"approval": samples.approval(sample), "actions": (), "names": NAMES,
                                    "tz": "Asia/Shanghai", "link": samples.LINK, "outcome": None, "notice": None,
                                    "processing": False}
         context.update(extra)
@@ -28,14 +32,14 @@ def _approval(sample: str, **extra: Any) -> Callable[[str], dict[str, Any]]:
 def _outcome(action: str, reason: str = "") -> Callable[[str], dict[str, Any]]:
     def build(locale: str) -> dict[str, Any]:
         return _approval("remedy_pending" if action != "revoke" else "remedy_approved", outcome={
-            "action": action, "operator": samples.NAMES[locale]["ou_manager"], "at_ms": samples.T0 + 59 * 60_000,
+            "action": action, "operator": NAMES["ou_manager"], "at_ms": samples.T0 + 59 * 60_000,
             "reason": reason})(locale)
     return build
 
 
 def _processing(locale: str) -> dict[str, Any]:
     return _approval("remedy_pending", processing=True,
-                     notice=cards.text("reply.processing", locale))(locale)
+                     notice=cards.msg("reply.processing"))(locale)
 
 
 def _attendance_only(locale: str) -> dict[str, Any]:
@@ -46,11 +50,11 @@ def _attendance_only(locale: str) -> dict[str, Any]:
 def _attendance_only_refused(locale: str) -> dict[str, Any]:
     return cards.render("attendance_only", locale, approval_id="6800000000000000002", approval_type=None,
                         actions=(), outcome=None,
-                        notice=cards.text("refusal.not_found", locale, id="6800000000000000002"))
+                        notice=cards.msg("refusal.not_found", id="6800000000000000002"))
 
 
 def _pending_list(locale: str) -> dict[str, Any]:
-    item = {"link": samples.LINK, "definition_name": "补卡申请", "initiator": "ou_employee"}
+    item = {"link": samples.LINK, "definition_name": "补卡申请", "initiator": "张三"}  # task query: names
     items = [
         {**item, "approval": samples.approval("remedy_pending"), "approval_id": "7100000000000000001",
          "title": "补卡申请 · 张三", "actions": (A, R)},
@@ -61,7 +65,7 @@ def _pending_list(locale: str) -> dict[str, Any]:
         {**item, "approval": None, "approval_id": "7100000000000000099", "title": "外出 · 张三",
          "definition_name": "外出", "link": None, "actions": ()},
     ]
-    return cards.render("pending_list", locale, items=items, names=samples.NAMES[locale], tz="Asia/Shanghai",
+    return cards.render("pending_list", locale, items=items, names=NAMES, tz="Asia/Shanghai",
                         page=1, total=14, next_page_token="pt_abc123")
 
 
@@ -74,28 +78,28 @@ COMMANDS = [
 
 def _help(locale: str) -> dict[str, Any]:
     return cards.render("help", locale, commands=COMMANDS,
-                        notice=cards.text("reply.unknown_command", locale, command="foo"))
+                        notice=cards.msg("reply.unknown_command", command="foo"))
 
 
 def _notice_error(locale: str) -> dict[str, Any]:
-    return cards.render("notice", locale, title=cards.text("title.error", locale),
-                        text=cards.text("error.feishu.1220005", locale), tone="error",
+    return cards.render("notice", locale, title=cards.msg("title.error"),
+                        text=cards.msg("error.feishu.1220005"), tone="error",
                         log_id="20261120090300ABCDEF0123456789")
 
 
 def _summary(locale: str) -> dict[str, Any]:
     return cards.render("summary", locale, results=[
-        {"approval_id": "7100000000000000001", "outcome": "done", "text": cards.text("toast.approved", locale)},
-        {"approval_id": "7100000000000000006", "outcome": "done", "text": cards.text("toast.approved", locale)},
+        {"approval_id": "7100000000000000001", "outcome": "done", "text": cards.msg("toast.approved")},
+        {"approval_id": "7100000000000000006", "outcome": "done", "text": cards.msg("toast.approved")},
         {"approval_id": "7100000000000000007", "outcome": "refused",
-         "text": cards.text("refusal.only_revoke", locale, type=cards.text("type.leave", locale))},
+         "text": cards.msg("refusal.only_revoke", type=cards.msg("type.leave"))},
         {"approval_id": "7100000000000000009", "outcome": "failed",
-         "text": cards.text("error.feishu.1220005", locale)},
+         "text": cards.msg("error.feishu.1220005")},
     ])
 
 
 def _history(locale: str) -> dict[str, Any]:
-    names = samples.NAMES[locale]
+    names = NAMES
     return cards.render("history", locale, approval_id="7100000000000000002", tz="Asia/Shanghai", records=[
         {"at_ms": samples.T0 + 40 * 60_000, "operator": names["ou_admin"], "action": "revoke", "outcome": "failed",
          "reason": "", "code": 1220005, "log_id": "20261120094300LOG2"},
@@ -108,6 +112,7 @@ def _history(locale: str) -> dict[str, Any]:
 
 CASES: dict[str, Callable[[str], dict[str, Any]]] = {
     "approval_pending": _approval("remedy_pending", actions=(A, R)),
+    "approval_pending_shared": _approval("remedy_pending", actions=(A, R), shared=True),
     "approval_approved_revoke": _approval("remedy_approved", actions=(V,)),
     "approval_rejected": _approval("remedy_rejected"),
     "approval_revoked": _approval("remedy_reverted"),

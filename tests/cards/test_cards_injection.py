@@ -111,9 +111,10 @@ STRUCTURAL = {"tag", "type", "template", "color", "width", "form_action_type", "
 
 
 def skeleton(node: Any, key: str = "") -> Any:
-    """Tags, keys and fixed attributes; every free text reads as "str"."""
+    """Tags, keys and fixed attributes; every free text reads as "str". Whether a text carries ``i18n_content``
+    depends on whether its locales word it differently (user text reads the same in all), so it is left out."""
     if isinstance(node, dict):
-        return {k: skeleton(v, k) for k, v in node.items()}
+        return {k: skeleton(v, k) for k, v in node.items() if k != "i18n_content"}
     if isinstance(node, list):
         return [skeleton(v) for v in node]
     return node if key in STRUCTURAL else type(node).__name__
@@ -137,9 +138,13 @@ def callbacks(card: Any) -> list[Any]:
 
 
 def strings(node: Any) -> Iterator[tuple[Any, str]]:
+    """Every string with the object it belongs to; the texts of ``i18n_content`` belong to its element."""
     if isinstance(node, dict):
-        for v in node.values():
-            if isinstance(v, str):
+        for k, v in node.items():
+            if k == "i18n_content":
+                assert set(v) == set(cards.LOCALES), v
+                yield from ((node, text) for text in v.values())
+            elif isinstance(v, str):
                 yield node, v
             else:
                 yield from strings(v)

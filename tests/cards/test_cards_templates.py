@@ -67,9 +67,9 @@ def test_every_card_name_has_a_template_and_a_view() -> None:
 
 # Properties each JSON 2.0 tag may carry (2.0 rejects unknown ones); checked on every golden card.
 ALLOWED: dict[str, set[str]] = {
-    "plain_text": {"tag", "content"},
+    "plain_text": {"tag", "content", "i18n_content"},
     "text_tag": {"tag", "text", "color"},
-    "markdown": {"tag", "content"},
+    "markdown": {"tag", "content", "i18n_content"},
     "hr": {"tag"},
     "column_set": {"tag", "columns"},
     "column": {"tag", "width", "weight", "elements"},
@@ -77,7 +77,7 @@ ALLOWED: dict[str, set[str]] = {
     "form": {"tag", "name", "elements"},
     "input": {"tag", "name", "placeholder", "max_length", "width"},
 }
-HEADER_KEYS = {"title", "subtitle", "template", "text_tag_list"}
+HEADER_KEYS = {"title", "subtitle", "template", "text_tag_list", "i18n_text_tag_list"}
 TEMPLATE_COLOURS = {"blue", "wathet", "turquoise", "green", "yellow", "orange", "red", "carmine", "violet",
                     "purple", "indigo", "grey", "default"}
 TAG_COLOURS = {"neutral", "blue", "turquoise", "lime", "orange", "violet", "indigo", "wathet", "green", "yellow",
@@ -105,13 +105,18 @@ def test_golden_cards_are_valid_json_2(path: Path) -> None:
     card = json.loads(path.read_text(encoding="utf-8"))
     assert set(card) == {"schema", "config", "header", "body"} and card["schema"] == "2.0"
     assert card["config"]["update_multi"] is True and card["config"]["summary"]["content"]
+    assert card["config"]["locales"] == list(cards.LOCALES)
     assert set(card["header"]) <= HEADER_KEYS and card["header"]["template"] in TEMPLATE_COLOURS
     assert len(card["header"].get("text_tag_list", [])) <= 3
+    for loc, tags in card["header"].get("i18n_text_tag_list", {}).items():
+        assert loc in cards.LOCALES and len(tags) == len(card["header"]["text_tag_list"])
     assert card["header"]["title"]["content"]
     names = []
     for c in _components(card):
         assert c["tag"] in ALLOWED, c["tag"]  # no 1.0 `action`, `note`, `div` …
         assert set(c) <= ALLOWED[c["tag"]], (c["tag"], set(c) - ALLOWED[c["tag"]])
+        if "i18n_content" in c:  # every locale, the default one in `content` too
+            assert list(c["i18n_content"]) == list(cards.LOCALES) and c["content"] in c["i18n_content"].values()
         if c["tag"] == "text_tag":
             assert c["color"] in TAG_COLOURS
         if c["tag"] == "button":
@@ -146,7 +151,8 @@ def test_buttons_are_exactly_the_actions_given_with_one_value_shape() -> None:
             {"action": a.value, "approval_id": "7100000000000000008", "approval_type": "remedy",
              "v": cards.CARD_VERSION} for a in actions]
         forms = [c for c in _components(card) if c["tag"] == "form"]
-        assert len(forms) == (1 if actions else 0)
+        takes_text = {Action.APPROVE, Action.REJECT} & set(actions)
+        assert len(forms) == (1 if takes_text else 0)
         assert not forms or forms[0]["name"] == "approval_form"
 
 
@@ -163,7 +169,7 @@ def test_acting_on_the_attendance_id_is_said_and_the_value_keeps_the_instance_co
     card = cards.render("approval", "en_us", approval=samples.approval("attendance_field"),
                         actions=(Action.APPROVE,), names={})
     text = json.dumps(card)
-    assert "Acts on attendance record 6737202939523236113" in text
+    assert "The buttons act on the linked attendance record, ID 6737202939523236113" in text
     assert _callbacks(card)[0]["approval_id"] == "7100000000000000006"
 
 

@@ -54,11 +54,11 @@ def _every_widget(locale: str = "en_us") -> str:
     "Time: 2019-10-09 18:01",  # remedyGroupV2
     "punchType: off duty",
     "Shift: 2019-10-11 08:12", "Return: 2019-10-12 08:12",  # shiftGroup
-    "Overtime pay", "2019-10-13 18:00 – 2019-10-13 21:00",  # workGroup
-    "Leg 1: 2019-10-14 00:00 – 2019-10-15 00:00 · China / Beijing / Beijing → China / Shanghai / Shanghai"
-    " · Airplane · One Way · 1 day · Customer visit",  # tripGroup
+    "Overtime pay", "2019-10-13 18:00 – 21:00",  # workGroup (one day: the date once)
+    "Leg 1: 2019-10-14 – 2019-10-15 · China / Beijing / Beijing → China / Shanghai / Shanghai"
+    " · Plane · One way · 1 day · Customer visit",  # tripGroup: whole days as dates, transport in the reader's words
     "Total: 2.5 days", "Travelling with: Manager Wang",
-    "2019-10-17 14:00 – 2019-10-17 17:00",  # outGroup
+    "2019-10-17 14:00 – 17:00",  # outGroup
     "**Mystery field**\nmysteryWidget: {\"answer\":42,\"ok\":true}",  # unknown type: name + compact JSON
     "Manager Li · approved: Looks right",  # timeline
     "Admin Zhao · transferred → Manager Wang",
@@ -147,10 +147,12 @@ def test_attachment_names_escaped_and_missing_names_numbered() -> None:
     assert "[File 2](https://a.example/2)" in shown
 
 
-def test_contact_falls_back_to_ids_and_department_strings() -> None:
-    assert "Manager Wang, u\\_unknown" in _row({"type": "contact", "value": ["u_manager", "u_unknown"]},
-                                             names=samples.NAMES["en_us"])
-    assert "od-sales, od-x" in _row({"type": "department", "value": ["od-sales", "od-x"]})
+def test_people_and_departments_without_a_name_are_counted_never_shown_as_ids() -> None:
+    shown = _row({"type": "contact", "value": ["u_manager", "u_unknown"]}, names=samples.NAMES["en_us"])
+    assert shown == "**Field**\nManager Wang, 1 person whose name the bot cannot see"
+    shown = _row({"type": "department", "value": ["od-sales", "od-x", "od-y"]}, locale="zh_cn",
+                 names=samples.NAMES["zh_cn"])
+    assert shown == "**Field**\n销售部, 2 个无法查看名称的部门"
 
 
 def test_malformed_known_types_fall_back_to_compact_json() -> None:
@@ -166,7 +168,7 @@ def test_malformed_trip_dates_are_shown_as_given() -> None:
          "destination": "B"}],
         "interval": 2.0, "reason": "business", "peer": ["f7cb567e"]}})
     assert "2019-10-0T00:00:00Z+08:00 – 2019-10-01T00:00:00Z+08:00 · A → B" in shown
-    assert "Travelling with: f7cb567e" in shown
+    assert "Travelling with: 1 person whose name the bot cannot see" in shown and "f7cb567e" not in shown
 
 
 def test_unknown_type_is_never_dropped_and_clipped() -> None:
