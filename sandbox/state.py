@@ -14,12 +14,13 @@ import json
 import secrets
 import threading
 import time
+import uuid as uuidlib
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from sandbox import data
+from sandbox import data, flow, records, worlds
 
 # Endpoint names, used by the call log and by `inject`.
 ENDPOINTS = (
@@ -34,6 +35,19 @@ ENDPOINTS = (
     "card_update",    # POST /open-apis/interactive/v1/card/update
     "user_get",       # GET  /open-apis/contact/v3/users/{user_id}
     "bot_info",       # GET  /open-apis/bot/v3/info
+    # the two worlds (sandbox.worlds)
+    "task_approve",   # POST /open-apis/approval/v4/tasks/approve
+    "task_reject",    # POST /open-apis/approval/v4/tasks/reject
+    "task_transfer",  # POST /open-apis/approval/v4/tasks/transfer
+    "instance_cancel",  # POST /open-apis/approval/v4/instances/cancel
+    "approval_subscribe",  # POST /open-apis/approval/v4/approvals/{approval_code}/subscribe
+    "remedy_create",  # POST /open-apis/attendance/v1/user_task_remedys
+    "remedy_query",   # POST /open-apis/attendance/v1/user_task_remedys/query
+    "user_approval_create",  # POST /open-apis/attendance/v1/user_approvals
+    "user_approval_query",   # POST /open-apis/attendance/v1/user_approvals/query
+    "department_get",  # GET  /open-apis/contact/v3/departments/{department_id}
+    "user_batch",     # GET  /open-apis/contact/v3/users/batch
+    "user_find_by_department",  # GET  /open-apis/contact/v3/users/find_by_department
 )
 ANY_ENDPOINT = "*"
 
@@ -44,6 +58,7 @@ CARD_TOKEN_TTL_S = 30 * 60
 CARD_TOKEN_MAX_USES = 2
 UUID_TTL_S = 3600
 PATCH_QPS = 5
+REMEDY_WINDOW_DAYS = 60  # an attendance group's "remedy only the last N days" (1226503 beyond it)
 
 
 @dataclass
@@ -131,6 +146,15 @@ class CardToken:
 
 
 @dataclass(frozen=True)
+class ContactScope:
+    """The app's contact data range (the console's 通讯录权限范围): departments (with their sub-departments) and
+    single users, by sample name. Reading anyone or any department outside it answers 41050 / 40004."""
+
+    departments: frozenset[str] = frozenset()
+    users: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class EventTarget:
     """Where the sandbox pushes `approval_instance` events after a process call changes an instance."""
 
@@ -144,6 +168,8 @@ class EventTarget:
 class SandboxState:
     def __init__(self, *, app_id: str = data.APP_ID, app_secret: str = data.APP_SECRET,
                  clock: Callable[[], float] = time.time) -> None:
+        # where approval events go once the lock is released (the app posts them to `event_target`)
+        self.event_sink: Callable[[list[flow.FlowEvent]], None] | None = None
         self.app_id = app_id
         self.app_secret = app_secret
         self.tenant_key = data.TENANT_KEY
@@ -186,10 +212,36 @@ class SandboxState:
     def _load_world(self) -> None:
         world = data.build_world()
         self.users: dict[str, dict[str, Any]] = world["users"]
-        self.departments: dict[str, dict[str, Any]] = world["departments"]
         self.chats: dict[str, dict[str, Any]] = world["chats"]
         self.instances: dict[str, dict[str, Any]] = world["instances"]
+        # legacy: attendance records keyed by the instance code they mirror (process moves both); see worlds
         self.records: dict[str, dict[str, Any]] = world["records"]
+        self._load_worlds()
+
+    def _load_worlds(self) -> None:
+        """The contact tree, the native instances and the attendance records of sandbox.worlds."""
+        self.users.update(worlds.build_team_users(first_order=len(self.users) + 1))
+        self.departments: dict[str, dict[str, Any]] = {
+            key: worlds.legacy_department(found) for key, found in data.build_departments().items()}
+        self.departments.update(worlds.build_departments())
+        self._add_chats()
+        self.definitions: dict[str, dict[str, Any]] = worlds.build_definitions()
+        built = worlds.build(self.users, worlds.today_in_tenant(self.now()))
+        self.instances.update(built["instances"])
+        self.attendance: dict[str, dict[str, Any]] = built["attendance"]
+        self.subscriptions: set[str] = set()
+        self.approval_events: list[flow.FlowEvent] = []  # what Feishu pushed (subscribed definitions only)
+        self.contact_scope: ContactScope | None = None  # None: the app may read the whole contact
+        self.remedy_window_days = REMEDY_WINDOW_DAYS
+        self.remedy_quota_per_month: int | None = None
+
+    def _add_chats(self) -> None:
+        for name, user in self.users.items():
+            self.chats.setdefault(data.p2p_chat(name), {"chat_id": data.p2p_chat(name), "chat_type": "p2p",
+                                                        "name": "", "members": [user["open_id"], data.BOT_OPEN_ID]})
+        members = [self.users[p[0]]["open_id"] for p in worlds.TEAM]
+        self.chats[worlds.TEAM_CHAT] = {"chat_id": worlds.TEAM_CHAT, "chat_type": "group",
+                                        "name": "客服运维群 Support & Ops", "members": members + [data.BOT_OPEN_ID]}
 
     def reset(self) -> None:
         """Back to the seed: world, messages, calls, faults, holds, card tokens, clock. Tenant tokens survive."""
@@ -228,10 +280,15 @@ class SandboxState:
             return copy.deepcopy(found) if found is not None else None
 
     def record(self, approval_id: str) -> dict[str, Any] | None:
-        """A copy of an attendance record (test helper)."""
+        """A copy of an attendance record, legacy or of the attendance world (test helper)."""
         with self.lock:
-            found = self.records.get(approval_id)
+            found = self.find_record(approval_id)
             return copy.deepcopy(found) if found is not None else None
+
+    def find_record(self, approval_id: str) -> dict[str, Any] | None:
+        """The live attendance record `approval_infos/process` acts on (hold the lock while using it)."""
+        with self.lock:
+            return self.records.get(approval_id) or self.attendance.get(approval_id)
 
     def record_for_instance(self, instance_code: str) -> dict[str, Any] | None:
         with self.lock:
@@ -267,13 +324,141 @@ class SandboxState:
         """The instance and attendance record an id names (either an instance code or an attendance id)."""
         with self.lock:
             inst = self.find_instance(any_id)
-            record = self.records.get(any_id)
+            record = self.find_record(any_id)
             if record is None and inst is not None:
                 record = next((r for r in self.records.values() if r.get("instance_code") == inst["instance_code"]),
                               None)
             if inst is None and record is not None and record.get("instance_code"):
                 inst = self.instances.get(record["instance_code"])
             return {"instance": copy.deepcopy(inst), "attendance": copy.deepcopy(record)}
+
+    # -- the two worlds: definitions, subscriptions, submissions, contact ---------------------------------------
+
+    def definition(self, approval_code: str) -> dict[str, Any] | None:
+        return self.definitions.get(approval_code)
+
+    def user_name(self, user: Mapping[str, Any]) -> str:
+        """The sample name (the key in `users`) of a user dict."""
+        return next(name for name, found in self.users.items() if found["user_id"] == user["user_id"])
+
+    def _new_number(self, taken: Callable[[str], bool]) -> str:
+        while True:
+            candidate = str(7_500_000_000_000_000_000 + secrets.randbelow(10**18))
+            if not taken(candidate):
+                return candidate
+
+    def new_task_id(self) -> str:
+        with self.lock:
+            used = {t["id"] for inst in self.instances.values() for t in inst.get("task_list") or ()}
+            return self._new_number(used.__contains__)
+
+    def new_attendance_id(self) -> str:
+        with self.lock:
+            return self._new_number(lambda c: c in self.attendance or c in self.records)
+
+    def subscribe(self, approval_code: str) -> bool:
+        """Subscribe the app to a definition's approval events; False when it already was (1390007)."""
+        with self.lock:
+            if approval_code in self.subscriptions:
+                return False
+            self.subscriptions.add(approval_code)
+            return True
+
+    def emit(self, events: list[flow.FlowEvent]) -> list[flow.FlowEvent]:
+        """Hand the events of subscribed definitions to the sink (call without holding the lock); returns them."""
+        with self.lock:
+            pushed = [e for e in events if e.approval_code in self.subscriptions]
+            self.approval_events.extend(pushed)
+            sink = self.event_sink
+        if pushed and sink is not None:
+            sink(pushed)
+        return pushed
+
+    def submit_instance(self, kind: str, requester: str, form: list[dict[str, Any]] | None = None) -> str:
+        """A new native submission of definition `kind` (worlds.FLOWS) by a sample user; events are pushed."""
+        if kind not in worlds.FLOWS:
+            raise ValueError(f"unknown native definition {kind!r}; one of {', '.join(worlds.FLOWS)}")
+        with self.lock:
+            user = self._sample_user(requester)
+            code = str(uuidlib.uuid4()).upper()
+            today = worlds.today_in_tenant(self.now())
+            form = form if form is not None else worlds.DEFAULT_FORMS[kind](today)
+            inst = worlds.new_instance(code, kind, user, form, self.users,
+                                       serial=f"{today.strftime('%Y%m%d')}{len(self.instances):04d}")
+            self.instances[code] = inst
+            events = flow.start(inst, user, self.now_ms(), self.new_task_id)
+        self.emit(events)
+        return code
+
+    def submit_remedy(self, employee: str, *, remedy_date: int, punch_no: int, work_type: int, remedy_time: str,
+                      reason: str) -> dict[str, Any]:
+        """A remedy request written into attendance (as `user_task_remedys` create does): pending."""
+        with self.lock:
+            user = self._sample_user(employee)
+            approval_id = self.new_attendance_id()
+            self.attendance[approval_id] = records.remedy(
+                approval_id, user["user_id"], remedy_date=remedy_date, punch_no=punch_no, work_type=work_type,
+                remedy_time=remedy_time, reason=reason, created_ms=self.now_ms())
+            return copy.deepcopy(self.attendance[approval_id])
+
+    def submit_user_approval(self, employee: str, approval_type: str, day: str,
+                             item: Mapping[str, Any]) -> dict[str, Any]:
+        """An approved leave/out/overtime/trip written into attendance (as `user_approvals` create does)."""
+        with self.lock:
+            user = self._sample_user(employee)
+            approval_id = self.new_attendance_id()
+            self.attendance[approval_id] = records.user_approval(approval_id, approval_type, user["user_id"], day,
+                                                                 item, self.now_ms())
+            return copy.deepcopy(self.attendance[approval_id])
+
+    def _sample_user(self, any_id: str) -> dict[str, Any]:
+        found = data.find_user(self.users, any_id)
+        if found is None:
+            raise ValueError(f"unknown sample user {any_id!r}")
+        return dict(found)
+
+    def add_user(self, name: str, *, departments: list[str], leader: str = "", zh: str = "",
+                 en: str = "") -> dict[str, Any]:
+        """Another contact user (a sample name, open_id `ou_<name>`), e.g. to grow a team past a page."""
+        with self.lock:
+            if name in self.users:
+                raise ValueError(f"user {name!r} exists")
+            unknown = [d for d in departments if d not in self.departments]
+            if unknown or not departments:
+                raise ValueError(f"unknown departments {unknown}")
+            user = data._user(name, zh or name, en or name, departments, "", leader,
+                              f"E9{len(self.users):04d}", order=len(self.users) + 1)
+            self.users[name] = user
+            self._add_chats()
+            return copy.deepcopy(user)
+
+    def set_contact_scope(self, *, departments: Iterable[str] = (), users: Iterable[str] = ()) -> None:
+        """Narrow the app's contact data range (reset() or clear_contact_scope() widens it to everyone again)."""
+        with self.lock:
+            self.contact_scope = ContactScope(frozenset(departments), frozenset(users))
+
+    def clear_contact_scope(self) -> None:
+        with self.lock:
+            self.contact_scope = None
+
+    def may_read_department(self, open_id: str) -> bool:
+        with self.lock:
+            scope = self.contact_scope
+            if scope is None:
+                return True
+            seen: set[str] = set()
+            while open_id and open_id != "0" and open_id not in seen:
+                if open_id in scope.departments:
+                    return True
+                seen.add(open_id)
+                open_id = self.departments.get(open_id, {}).get("parent_department_id", "")
+            return False
+
+    def may_read_user(self, user: Mapping[str, Any]) -> bool:
+        with self.lock:
+            if self.contact_scope is None or self.user_name(user) in self.contact_scope.users:
+                return True
+            return any(self.may_read_department(d) for d in user.get("department_ids") or ())
 
     # -- tenant tokens -----------------------------------------------------------------------------------------
 
