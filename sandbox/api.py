@@ -82,10 +82,14 @@ _PARAM = {"attendance": 1220001, "approval": 1390001, "auth": 10003, "contact": 
 _INTERNAL = {"attendance": 1225000, "approval": 1395001}  # 5xx without a code; otherwise the HTTP status
 
 
+# the contact pages' HTTP statuses that are not 400
+_CONTACT_STATUS: Mapping[int, int] = {40004: 403, 42008: 401}
+
+
 def http_status_for(code: int) -> int:
     if code == 99991400:
         return 429
-    return rules.HTTP_STATUS.get(code, 400)
+    return _CONTACT_STATUS.get(code) or rules.HTTP_STATUS.get(code, 400)
 
 
 def default_code(endpoint: str, http_status: int) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import queue
 import secrets
 import socket
 import struct
@@ -79,7 +80,7 @@ def create_sandbox_app(state: SandboxState | None = None) -> Flask:
     app.config["PROPAGATE_EXCEPTIONS"] = True
     app.extensions["sandbox_state"] = state
     handlers = _handlers(state)
-    state.event_sink = lambda events: _push_approval_events(state, events)
+    state.event_sink = ApprovalEventPusher(state).push
     for endpoint, method, rule, needs_auth in ROUTES:
         app.add_url_rule(rule, endpoint, _view(state, endpoint, handlers[endpoint], needs_auth), methods=[method])
     app.add_url_rule("/open-apis/<path:rest>", "unknown", _view(state, "unknown", _not_found, False),
@@ -284,14 +285,31 @@ def _post_event(state: SandboxState, target: EventTarget, epoch: int, instance_c
 # -- approval events of subscribed definitions ------------------------------------------------------------------
 
 
-def _push_approval_events(state: SandboxState, events: list[flow.FlowEvent]) -> None:
-    """Post the events to the bot in order, on one thread (Feishu pushes them one by one)."""
-    target = state.event_target
-    if target is None:
-        return
-    thread = threading.Thread(target=_post_approval_events, args=(state, target, state.epoch, list(events)),
-                              name="sandbox-approval-events", daemon=True)
-    thread.start()
+class ApprovalEventPusher:
+    """Posts approval events to the state's event target one at a time, in the order they happened (one worker
+    thread, started on first use), as Feishu delivers one push after another."""
+
+    def __init__(self, state: SandboxState) -> None:
+        self.state = state
+        self._queue: queue.Queue[tuple[EventTarget, int, list[flow.FlowEvent]]] = queue.Queue()
+        self._worker: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def push(self, events: list[flow.FlowEvent]) -> None:
+        target = self.state.event_target
+        if target is None:
+            return
+        self._queue.put((target, self.state.epoch, list(events)))
+        with self._lock:
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._run, name="sandbox-approval-events", daemon=True)
+                self._worker.start()
+
+    def _run(self) -> None:
+        while True:
+            target, epoch, events = self._queue.get()
+            if epoch == self.state.epoch:
+                _post_approval_events(self.state, target, epoch, events)
 
 
 def _post_approval_events(state: SandboxState, target: EventTarget, epoch: int,
