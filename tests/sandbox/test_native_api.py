@@ -224,3 +224,25 @@ def test_subscribe_faults(api, state):
     state.inject("approval_subscribe", id=PURCHASE, code=1395001, times=1)
     assert api.post(subscribe_url(PURCHASE)).code == 1395001
     assert api.post(subscribe_url(PURCHASE)).code == 0
+
+
+# -- to-dos and snapshots ----------------------------------------------------------------------------------------
+
+
+def test_native_tasks_show_in_the_approvers_to_dos(api, state):
+    todo = api.get("/open-apis/approval/v4/tasks/query", user_id="ou_lead", topic="1").json["data"]["tasks"]
+    assert {t["process_code"] for t in todo} == {worlds.NATIVE[n] for n in (
+        "leave_pending", "purchase_step1", "contract_pending", "linked_remedy_pending")}
+    purchase = next(t for t in todo if t["process_code"] == worlds.NATIVE["purchase_step1"])
+    assert purchase["definition_name"] == "采购申请" and purchase["task_id"] == pending_task(
+        state, worlds.NATIVE["purchase_step1"], "lead")["id"]
+    assert api.post(APPROVE, task_body(state, "purchase_step1", "lead")).code == 0
+    after = api.get("/open-apis/approval/v4/tasks/query", user_id="ou_finance", topic="1").json["data"]["tasks"]
+    assert worlds.NATIVE["purchase_step1"] in {t["process_code"] for t in after}
+
+
+def test_the_snapshot_control_names_attendance_records_and_instances_apart(api):
+    record = api.client.get(f"/_sandbox/state/{worlds.RECORDS['remedy_linked']}").get_json()
+    assert record["attendance"]["status"] == 0 and record["instance"] is None
+    native = api.client.get(f"/_sandbox/state/{worlds.NATIVE['linked_remedy_pending']}").get_json()
+    assert native["instance"]["status"] == "PENDING" and native["attendance"] is None
