@@ -268,7 +268,7 @@ def instance_get(state: SandboxState, req: Request) -> Reply:
 
 
 def _user_by(state: SandboxState, value: str, id_type: str) -> dict[str, Any] | None:
-    return next((u for u in state.users.values() if u.get(id_type) == value), None)
+    return next((u for u in state.people.values() if u.get(id_type) == value), None)
 
 
 TOPICS = {"1": "todo", "2": "done", "3": "initiated", "17": "unread_cc", "18": "read_cc"}
@@ -351,7 +351,7 @@ def _task_entry(state: SandboxState, inst: Mapping[str, Any], task: Mapping[str,
                 topic: str) -> dict[str, Any]:
     code = inst["instance_code"]
     definition = _DEFINITION_BY_CODE.get(inst["approval_code"], {})
-    requester = data.find_user(state.users, inst["open_id"]) or {}
+    requester = data.find_user(state.people, inst["open_id"]) or {}
     name = definition.get("zh-CN", inst.get("approval_name", ""))
     applink = "https://applink.feishu.cn/client/mini_program/open?appId=cli_9cb844403dbb9108"
     return {
@@ -437,7 +437,7 @@ def _resolve_chat(state: SandboxState, id_type: str, receive_id: str) -> str:
             raise ApiError(230002, "Bot/User can NOT be out of the chat.")
         return receive_id
     user = _user_by(state, receive_id, id_type)
-    name = next((n for n, u in state.users.items() if u is user), None)
+    name = next((n for n, u in state.people.items() if u is user), None)
     if name is None or data.p2p_chat(name) not in state.chats:
         raise ApiError(230013)
     return data.p2p_chat(name)

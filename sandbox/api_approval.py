@@ -1,6 +1,6 @@
 """Approval v4 actions: `tasks/approve`, `tasks/reject`, `tasks/transfer`, `instances/cancel` and
 `approvals/{approval_code}/subscribe`, with the bodies, `user_id_type` and error codes of their pages
-(docs: approval-v4_task_approve / _reject / _transfer, approval-v4_instance_cancel, the subscribe page).
+(Feishu's pages: 同意/拒绝/转交审批任务, 撤回审批实例, 订阅审批事件).
 
 Checks, in order: the body's fields (1390001), the definition (1390002), the instance (1390003) and that it
 belongs to that definition (1390001), the task (1390010), then that the task belongs to `user_id` and is PENDING.

@@ -1,5 +1,5 @@
-"""Attendance v1 records: `user_task_remedys` (create, query) and `user_approvals` (create, query), as their pages
-say (docs: attendance-v1_user_task_remedy_create / _query, attendance-v1_user_approval_create / _query).
+"""Attendance v1 records: `user_task_remedys` (create, query) and `user_approvals` (create, query), as Feishu's
+pages say (通知补卡审批发起, 获取补卡记录, 写入审批结果, 获取审批数据).
 
 Limits enforced: remedy query 50 `user_ids`, one `status` (default 2), second timestamps; approvals query dates
 yyyyMMdd at most 30 days apart and not past tomorrow, leave and overtime listed only as approved (2) or revoked
@@ -44,7 +44,7 @@ def _employee_type(req: Request, endpoint: str) -> str:
 
 def _employee(state: SandboxState, value: str, employee_type: str) -> dict[str, Any]:
     key = USER_FIELD[employee_type]
-    found = next((u for u in state.users.values() if u.get(key) == value), None)
+    found = next((u for u in state.people.values() if u.get(key) == value), None)
     if found is None:
         raise ApiError(1220004, f"param is invalid: user_id {value} is not exist or does not have permission")
     return found

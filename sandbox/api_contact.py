@@ -37,7 +37,7 @@ def _id_types(req: Request) -> tuple[str, str]:
 
 
 def _user_id(state: SandboxState, name: str, id_type: str) -> str:
-    found = data.find_user(state.users, name) if name else None
+    found = data.find_user(state.people, name) if name else None
     return str(found[id_type]) if found is not None else ""
 
 
@@ -63,7 +63,7 @@ def render_department(state: SandboxState, dept: Mapping[str, Any], id_type: str
     leaders = [{"leaderType": LEADER_MAIN, "leaderID": _user_id(state, dept["leader"], id_type)}] if dept["leader"] \
         else []
     leaders += [{"leaderType": LEADER_DEPUTY, "leaderID": _user_id(state, name, id_type)} for name in dept["deputies"]]
-    members = [u for u in state.users.values() if dept["open_department_id"] in u["department_ids"]]
+    members = [u for u in state.people.values() if dept["open_department_id"] in u["department_ids"]]
     parent = dept["parent_department_id"]
     return {"name": dept["name"], "i18n_name": dict(dept["i18n_name"]),
             "parent_department_id": parent if parent == "0" else _department_id(state, parent, dept_type),
@@ -75,7 +75,7 @@ def render_department(state: SandboxState, dept: Mapping[str, Any], id_type: str
 
 
 def _readable_user(state: SandboxState, value: str, id_type: str) -> dict[str, Any] | None:
-    found = next((u for u in state.users.values() if u.get(id_type) == value), None)
+    found = next((u for u in state.people.values() if u.get(id_type) == value), None)
     if found is not None and not state.may_read_user(found):
         raise ApiError(41050, f"no user authority error: user {value} is outside the app's contact data range")
     return found
@@ -122,7 +122,7 @@ def find_by_department(state: SandboxState, req: Request) -> Reply:
         raise ApiError(40004, f"no dept authority error: department {value} is outside the app's contact data "
                               "range")
     offset = _decode_token(req.query.get("page_token"), dept["open_department_id"])
-    members = [u for u in state.users.values() if dept["open_department_id"] in u["department_ids"]]
+    members = [u for u in state.people.values() if dept["open_department_id"] in u["department_ids"]]
     page = members[offset:offset + size]
     has_more = offset + size < len(members)
     out: dict[str, Any] = {"has_more": has_more,

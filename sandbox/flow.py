@@ -2,7 +2,7 @@
 
 Pure: no I/O, no locks, no other sandbox module. Functions mutate the instance dict they are given (the caller
 holds the state lock) and return the `FlowEvent`s the change causes, in the order Feishu pushes them
-(docs: the `approval_task` and `approval_instance` event pages):
+(Feishu's pages on the `approval_task` and `approval_instance` events):
 
 - AND node: a task approved -> APPROVED for it, PENDING re-pushed for the node's remaining tasks; the last one
   approved -> the next node's tasks PENDING (or the instance APPROVED).

@@ -90,7 +90,7 @@ class EventSender:
 
     def user(self, user: str) -> dict[str, str]:
         """A sample user by name ("manager") or any of its ids; an unknown open_id is taken as an outsider."""
-        users = self.state.users if self.state is not None else data.USERS
+        users = self.state.people if self.state is not None else data.USERS
         found = data.find_user(users, user)
         if found is not None:
             return {"open_id": found["open_id"], "user_id": found["user_id"], "union_id": found["union_id"],

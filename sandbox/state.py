@@ -15,7 +15,7 @@ import secrets
 import threading
 import time
 import uuid as uuidlib
-from collections import deque
+from collections import ChainMap, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -220,13 +220,16 @@ class SandboxState:
 
     def _load_worlds(self) -> None:
         """The contact tree, the native instances and the attendance records of sandbox.worlds."""
-        self.users.update(worlds.build_team_users(first_order=len(self.users) + 1))
+        # the team lives beside the legacy users: `users` stays the legacy sample (the playground lists it),
+        # `people` is the whole contact directory every endpoint reads
+        self.team: dict[str, dict[str, Any]] = worlds.build_team_users(first_order=len(self.users) + 1)
+        self.people: ChainMap[str, dict[str, Any]] = ChainMap(self.team, self.users)
         self.departments: dict[str, dict[str, Any]] = {
             key: worlds.legacy_department(found) for key, found in data.build_departments().items()}
         self.departments.update(worlds.build_departments())
         self._add_chats()
         self.definitions: dict[str, dict[str, Any]] = worlds.build_definitions()
-        built = worlds.build(self.users, worlds.today_in_tenant(self.now()))
+        built = worlds.build(self.people, worlds.today_in_tenant(self.now()))
         self.instances.update(built["instances"])
         self.attendance: dict[str, dict[str, Any]] = built["attendance"]
         self.subscriptions: set[str] = set()
@@ -236,10 +239,10 @@ class SandboxState:
         self.remedy_quota_per_month: int | None = None
 
     def _add_chats(self) -> None:
-        for name, user in self.users.items():
+        for name, user in self.people.items():
             self.chats.setdefault(data.p2p_chat(name), {"chat_id": data.p2p_chat(name), "chat_type": "p2p",
                                                         "name": "", "members": [user["open_id"], data.BOT_OPEN_ID]})
-        members = [self.users[p[0]]["open_id"] for p in worlds.TEAM]
+        members = [self.team[p[0]]["open_id"] for p in worlds.TEAM]
         self.chats[worlds.TEAM_CHAT] = {"chat_id": worlds.TEAM_CHAT, "chat_type": "group",
                                         "name": "客服运维群 Support & Ops", "members": members + [data.BOT_OPEN_ID]}
 
@@ -262,7 +265,7 @@ class SandboxState:
             self._cond.notify_all()
 
     def find_user(self, any_id: str) -> dict[str, Any] | None:
-        found = data.find_user(self.users, any_id)
+        found = data.find_user(self.people, any_id)
         return dict(found) if found is not None else None
 
     def find_instance(self, instance_id: str) -> dict[str, Any] | None:
@@ -339,7 +342,7 @@ class SandboxState:
 
     def user_name(self, user: Mapping[str, Any]) -> str:
         """The sample name (the key in `users`) of a user dict."""
-        return next(name for name, found in self.users.items() if found["user_id"] == user["user_id"])
+        return next(name for name, found in self.people.items() if found["user_id"] == user["user_id"])
 
     def _new_number(self, taken: Callable[[str], bool]) -> str:
         while True:
@@ -383,7 +386,7 @@ class SandboxState:
             code = str(uuidlib.uuid4()).upper()
             today = worlds.today_in_tenant(self.now())
             form = form if form is not None else worlds.DEFAULT_FORMS[kind](today)
-            inst = worlds.new_instance(code, kind, user, form, self.users,
+            inst = worlds.new_instance(code, kind, user, form, self.people,
                                        serial=f"{today.strftime('%Y%m%d')}{len(self.instances):04d}")
             self.instances[code] = inst
             events = flow.start(inst, user, self.now_ms(), self.new_task_id)
@@ -412,7 +415,7 @@ class SandboxState:
             return copy.deepcopy(self.attendance[approval_id])
 
     def _sample_user(self, any_id: str) -> dict[str, Any]:
-        found = data.find_user(self.users, any_id)
+        found = data.find_user(self.people, any_id)
         if found is None:
             raise ValueError(f"unknown sample user {any_id!r}")
         return dict(found)
@@ -421,14 +424,14 @@ class SandboxState:
                  en: str = "") -> dict[str, Any]:
         """Another contact user (a sample name, open_id `ou_<name>`), e.g. to grow a team past a page."""
         with self.lock:
-            if name in self.users:
+            if name in self.people:
                 raise ValueError(f"user {name!r} exists")
             unknown = [d for d in departments if d not in self.departments]
             if unknown or not departments:
                 raise ValueError(f"unknown departments {unknown}")
             user = data._user(name, zh or name, en or name, departments, "", leader,
-                              f"E9{len(self.users):04d}", order=len(self.users) + 1)
-            self.users[name] = user
+                              f"E9{len(self.people):04d}", order=len(self.people) + 1)
+            self.team[name] = user
             self._add_chats()
             return copy.deepcopy(user)
 

@@ -1,4 +1,4 @@
-"""The sample data of Feishu's two worlds, kept apart as in Feishu (DESIGN.md, "Where an approval lives"):
+"""The sample data of Feishu's two worlds, kept apart as in Feishu (no documented link joins their ids):
 
 - contact: a team tree (departments with main and deputy leaders, members, one user without a leader, one manager
   leading two departments, a sub-department with its own leader);

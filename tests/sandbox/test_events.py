@@ -162,7 +162,7 @@ def test_control_endpoint_submits_to_both_worlds(api, state):
                                                  "requester": "ops1"}).status_code == 400
     assert client.post("/_sandbox/submit", json={"kind": "fax"}).status_code == 400
     assert client.post("/_sandbox/contact_scope", json={"departments": ["od-ops"]}).status_code == 200
-    assert state.contact_scope is not None and not state.may_read_user(state.users["agent1"])
+    assert state.contact_scope is not None and not state.may_read_user(state.people["agent1"])
     assert client.post("/_sandbox/contact_scope", json={}).get_json() == {"contact_scope": None}
     samples = client.get("/_sandbox/samples").get_json()
     assert samples["native"] == dict(worlds.NATIVE) and samples["attendance"] == dict(worlds.RECORDS)

@@ -60,14 +60,21 @@ def test_attendance_records_cover_types_statuses_and_several_weeks(state):
 
 
 def test_the_team_tree(state):
-    lead = state.users["lead"]
+    lead = state.people["lead"]
     assert lead["department_ids"] == ["od-cs", "od-pmo"]
     led = [d["open_department_id"] for d in state.departments.values() if d["leader"] == "lead"]
     assert led == ["od-cs", "od-ops"]  # one manager leads two departments
-    assert state.users["agent3"]["leader_user_id"] == ""  # a member without a leader
+    assert state.people["agent3"]["leader_user_id"] == ""  # a member without a leader
     assert state.departments["od-cs"]["deputies"] == ["agent1"]
     assert state.departments["od-cs-night"]["parent_department_id"] == "od-cs"
-    assert state.users["pm1"]["leader_user_id"] == "u_lead" and state.departments["od-pmo"]["leader"] == "admin"
+    assert state.people["pm1"]["leader_user_id"] == "u_lead" and state.departments["od-pmo"]["leader"] == "admin"
+
+
+def test_the_team_lives_beside_the_legacy_users(state):
+    assert list(state.users) == list(data.USERS)  # the legacy sample (the playground lists it) is unchanged
+    assert set(state.people) == set(data.USERS) | {p[0] for p in worlds.TEAM}
+    state.add_user("extra", departments=["od-ops"], leader="lead")
+    assert "extra" in state.team and "extra" not in state.users and state.find_user("ou_extra")
 
 
 def test_legacy_users_get_no_native_tasks(state):
