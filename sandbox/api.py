@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox import cardcheck, data, rules
-from sandbox.state import CARD_TOKEN_MAX_USES, CARD_TOKEN_TTL_S, SandboxState
+from sandbox.state import CARD_TOKEN_MAX_USES, CARD_TOKEN_TTL_S, SandboxState, Subject
 
 INVALID = object()  # a body that is not JSON
 
@@ -169,8 +169,8 @@ def _enum_query(req: Request, name: str, allowed: tuple[str, ...], default: str,
     return value
 
 
-def subject(endpoint: str, req: Request, state: SandboxState) -> str | None:
-    """What a fault's `id` is compared with, per endpoint."""
+def subject(endpoint: str, req: Request, state: SandboxState) -> Subject:
+    """What a fault's `id` is compared with, per endpoint (a tuple: any of several ids)."""
     body = req.json if isinstance(req.json, dict) else {}
     if endpoint in ("token", "app_token"):
         return body.get("app_id")
@@ -199,6 +199,11 @@ def subject(endpoint: str, req: Request, state: SandboxState) -> str | None:
         return None if user is None else str(user)
     if endpoint == "user_find_by_department":
         return req.query.get("department_id")
+    if endpoint in ("remedy_query", "user_approval_query"):
+        ids = body.get("user_ids")
+        return tuple(str(i) for i in ids) if isinstance(ids, list) else None
+    if endpoint == "user_batch":
+        return tuple(req.multi.get("user_ids", []))
     return None
 
 

@@ -21,15 +21,14 @@ from sandbox.state import SandboxState
 REVERT_WINDOW_MS_PER_DAY = 86_400_000
 
 
-def _strings(req: Request, endpoint: str, names: tuple[str, ...]) -> dict[str, str]:
+def _strings(req: Request, endpoint: str, names: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict[str, str]:
+    """The body's string fields: `names` required and not blank, `optional` ones "" when absent."""
     body = _body(req, endpoint)
     out = {name: _field(body, name, str, endpoint) for name in names}
     empty = [name for name, value in out.items() if not value.strip()]
     if empty:
         raise ApiError(1390001, f"param is invalid: {', '.join(empty)} must not be empty")
-    for optional in ("comment", "form"):
-        value = _field(body, optional, str, endpoint, required=False)
-        out[optional] = value or ""
+    out.update({name: _field(body, name, str, endpoint, required=False) or "" for name in optional})
     return out
 
 
@@ -65,12 +64,12 @@ def _check_form(form: str) -> None:
         raise ApiError(1390001, "param is invalid: form must be a JSON array of widgets with an id")
 
 
-def _users_task(instance: Mapping[str, Any], task_id: str, actor: Mapping[str, Any]) -> dict[str, Any]:
+def _users_task(instance: Mapping[str, Any], task_id: str, actor: Mapping[str, Any], given: str) -> dict[str, Any]:
     task = flow.find_task(instance, task_id)
     if task is None:
         raise ApiError(1390010)
     if not flow.holds(task, actor):
-        raise ApiError(1390001, f"param is invalid: task {task_id} is not assigned to user {actor['user_id']}")
+        raise ApiError(1390001, f"param is invalid: task {task_id} is not assigned to user {given}")
     if task["status"] != "PENDING" or instance["status"] != "PENDING":
         raise ApiError(1390001, f"param is invalid: task {task_id} is {task['status']}, not PENDING "
                                 f"(instance {instance['status']})")
@@ -79,11 +78,12 @@ def _users_task(instance: Mapping[str, Any], task_id: str, actor: Mapping[str, A
 
 def _task_call(state: SandboxState, req: Request, endpoint: str, extra: tuple[str, ...] = ()) -> tuple[
         dict[str, str], dict[str, Any], dict[str, Any], dict[str, Any]]:
-    fields = _strings(req, endpoint, ("approval_code", "instance_code", "user_id", "task_id", *extra))
+    fields = _strings(req, endpoint, ("approval_code", "instance_code", "user_id", "task_id", *extra),
+                      optional=("comment", "form"))
     actor = _person(state, req, fields["user_id"], "user_id")
     _check_form(fields["form"])
     instance = _instance(state, fields["approval_code"], fields["instance_code"])
-    task = _users_task(instance, fields["task_id"], actor)
+    task = _users_task(instance, fields["task_id"], actor, fields["user_id"])
     return fields, actor, instance, task
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sandbox import records
@@ -72,7 +72,7 @@ def _status(body: Mapping[str, Any], endpoint: str) -> int:
     return status
 
 
-def _today(state: SandboxState) -> Any:
+def _today(state: SandboxState) -> date:
     return datetime.fromtimestamp(state.now(), records.ZoneInfo(records.TIME_ZONE)).date()
 
 
@@ -96,7 +96,7 @@ def remedy_create(state: SandboxState, req: Request) -> Reply:
     return ok({"user_remedy": rendered})
 
 
-def _remedy_day(ints: Mapping[str, int], remedy_time: str) -> Any:
+def _remedy_day(ints: Mapping[str, int], remedy_time: str) -> date:
     if ints["punch_no"] not in (0, 1, 2):
         raise _invalid(f"punch_no must be 0, 1 or 2, got {ints['punch_no']}")
     if ints["work_type"] not in (0, 1, 2):
@@ -111,7 +111,7 @@ def _remedy_day(ints: Mapping[str, int], remedy_time: str) -> Any:
     return day
 
 
-def _check_remedy_allowed(state: SandboxState, employee: Mapping[str, Any], day: Any,
+def _check_remedy_allowed(state: SandboxState, employee: Mapping[str, Any], day: date,
                           ints: Mapping[str, int]) -> None:
     today = _today(state)
     if day > today or (today - day).days > state.remedy_window_days:
@@ -246,7 +246,7 @@ def user_approval_query(state: SandboxState, req: Request) -> Reply:
     return ok({"user_approvals": records.group_user_approvals(found, ids)})
 
 
-def _date_range(state: SandboxState, body: Mapping[str, Any]) -> tuple[Any, Any]:
+def _date_range(state: SandboxState, body: Mapping[str, Any]) -> tuple[date, date]:
     days = []
     for name in ("check_date_from", "check_date_to"):
         value = _field(body, name, int, "user_approval_query")

@@ -285,6 +285,9 @@ def _post_event(state: SandboxState, target: EventTarget, epoch: int, instance_c
 # -- approval events of subscribed definitions ------------------------------------------------------------------
 
 
+IDLE_S = 1.0  # an idle event worker ends after this long
+
+
 class ApprovalEventPusher:
     """Posts approval events to the state's event target one at a time, in the order they happened (one worker
     thread, started on first use), as Feishu delivers one push after another."""
@@ -307,7 +310,14 @@ class ApprovalEventPusher:
 
     def _run(self) -> None:
         while True:
-            target, epoch, events = self._queue.get()
+            try:
+                target, epoch, events = self._queue.get(timeout=IDLE_S)
+            except queue.Empty:
+                with self._lock:
+                    if self._queue.empty():  # idle: end; the next push starts a new worker
+                        self._worker = None
+                        return
+                continue
             if epoch == self.state.epoch:
                 _post_approval_events(self.state, target, epoch, events)
 
@@ -329,7 +339,8 @@ def _post_approval_events(state: SandboxState, target: EventTarget, epoch: int,
                                             def_key=event.def_key, operate_time=event.operate_time, path=target.path)
             else:
                 sent = sender.approval_instance(event.instance_code, event.status, approval_code=event.approval_code,
-                                                operate_time=event.operate_time, path=target.path)
+                                                operate_time=event.operate_time, instance_uuid=event.instance_uuid,
+                                                path=target.path)
             entry.update(http_status=sent.status, event_id=sent.event_id, error=sent.error)
         except Exception as err:  # a failed push must not break the sandbox; tests read the entry
             entry.update(http_status=None, error=repr(err))

@@ -48,6 +48,7 @@ class FlowEvent:
     custom_key: str = ""
     def_key: str = ""
     operate_time: str = ""
+    instance_uuid: str = ""  # the instance's creation uuid, which the instance event carries
 
 
 def node(node_id: str, name: str, approvers: Sequence[Mapping[str, str]], *, kind: str = "OR",
@@ -203,4 +204,5 @@ def _task_event(instance: Mapping[str, Any], task: Mapping[str, Any], status: st
 
 
 def _instance_event(instance: Mapping[str, Any], status: str, now_ms: str) -> FlowEvent:
-    return FlowEvent("instance", status, instance["instance_code"], instance["approval_code"], operate_time=now_ms)
+    return FlowEvent("instance", status, instance["instance_code"], instance["approval_code"], operate_time=now_ms,
+                     instance_uuid=instance.get("uuid", ""))

@@ -206,7 +206,8 @@ class EventSender:
                 "type": "url_verification"}
 
     def approval_instance_payload(self, instance_code: str, status: str, *, approval_code: str | None = None,
-                                  operate_time: str | None = None, uuid: str | None = None) -> dict[str, Any]:
+                                  operate_time: str | None = None, uuid: str | None = None,
+                                  instance_uuid: str | None = None) -> dict[str, Any]:
         """The 1.0 `approval_instance` event (D-aevt): top-level uuid/token/ts, `event.type`."""
         if approval_code is None:
             approval_code = ""
@@ -221,7 +222,8 @@ class EventSender:
         return {"uuid": event_uuid, "token": self.verification_token, "ts": f"{now:.7f}", "type": "event_callback",
                 "event": {"app_id": self.app_id, "tenant_key": self.tenant_key, "type": "approval_instance",
                           "approval_code": approval_code, "instance_code": instance_code, "status": status,
-                          "operate_time": operated, "instance_operate_time": at, "uuid": event_uuid[:16]}}
+                          "operate_time": operated, "instance_operate_time": at,
+                          "uuid": event_uuid[:16] if instance_uuid is None else instance_uuid}}
 
     def approval_task_payload(self, instance_code: str, task_id: str, status: str, *, approval_code: str,
                               user_id: str = "", open_id: str = "", custom_key: str = "", def_key: str = "",

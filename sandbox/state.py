@@ -50,6 +50,7 @@ ENDPOINTS = (
     "user_find_by_department",  # GET  /open-apis/contact/v3/users/find_by_department
 )
 ANY_ENDPOINT = "*"
+Subject = str | tuple[str, ...] | None  # what a fault's `id` is matched against
 
 HOLD_MAX_S = 60.0
 TENANT_TOKEN_TTL_S = 7200
@@ -119,11 +120,13 @@ class Fault:
     def answers_error(self) -> bool:
         return any(v is not None for v in (self.http_status, self.code, self.rate_limit_reset_s, self.body))
 
-    def matches(self, endpoint: str, subject: str | None) -> bool:
+    def matches(self, endpoint: str, subject: Subject) -> bool:
         if self.times is not None and self.times <= 0:
             return False
         if self.endpoint not in (endpoint, ANY_ENDPOINT):
             return False
+        if isinstance(subject, tuple):  # a call about several ids (a query): any one of them
+            return self.id is None or self.id in subject
         return self.id is None or self.id == subject
 
     def describe(self) -> dict[str, Any]:
@@ -522,7 +525,7 @@ class SandboxState:
             self.faults.append(fault)
         return fault
 
-    def take_fault(self, endpoint: str, subject: str | None) -> Fault | None:
+    def take_fault(self, endpoint: str, subject: Subject) -> Fault | None:
         with self.lock:
             for fault in self.faults:
                 if fault.matches(endpoint, subject):

@@ -302,3 +302,11 @@ def test_faults_on_the_create_endpoints(api, state):
     state.inject("user_approval_create", id="u_agent1", http_status=500, times=1)
     assert api.post(APPROVALS, leave_body(state), employee_type="employee_id").code == 1225000
     assert len(state.attendance) == len(worlds.RECORDS)  # neither was applied
+
+
+def test_a_query_fault_can_target_one_employee(api, state):
+    state.inject("remedy_query", id="u_ops1", code=1220005)
+    assert remedies(api, state, users=["u_agent1", "u_ops1"]).code == 1220005  # any id of the call matches
+    assert remedies(api, state, users=["u_agent1", "u_agent2"]).code == 0
+    state.inject("user_approval_query", id="u_agent3", http_status=500, times=1)
+    assert approvals(api, state, users=["u_agent3"]).status == 500

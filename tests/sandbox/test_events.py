@@ -108,6 +108,7 @@ def test_a_new_submission_and_its_withdrawal(api, state, bot):
     assert [(e["type"], e["status"], e.get("user_id")) for e in bot.events] == [
         ("approval_instance", "PENDING", None), ("approval_task", "PENDING", "u_lead")]
     assert state.instance(code)["timeline"][0]["type"] == "START"
+    assert bot.events[0]["uuid"] == state.instance(code)["uuid"]  # the instance's own uuid
     body = {"approval_code": LEAVE, "instance_code": code, "user_id": "ou_agent2"}
     assert api.post("/open-apis/approval/v4/instances/cancel", body).code == 0
     wait(state, 4)

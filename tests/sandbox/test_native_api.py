@@ -91,7 +91,7 @@ def test_transfer_refusals(api, state):
     ({"instance_code": "00000000-0000-0000-0000-000000000001"}, 1390003, "instance code not found"),
     ({"approval_code": LEAVE}, 1390001, "another approval definition"),
     ({"task_id": "7420999999999999999"}, 1390010, "task not found"),
-    ({"user_id": "ou_agent1"}, 1390001, "not assigned to user u_agent1"),
+    ({"user_id": "ou_agent1"}, 1390001, "not assigned to user ou_agent1"),
     ({"user_id": "ou_nobody"}, 1390001, "is not a user"),
     ({"user_id": ""}, 1390001, "must not be empty"),
     ({"task_id": None}, 1390001, "task_id is required"),
