@@ -184,6 +184,9 @@ def _run(state: SandboxState, call: Call, handler: Handler, needs_auth: bool,
                 return None
             if needs_auth:
                 api.authorize(state, req)
+            over = state.admit(call.endpoint)
+            if over is not None:  # throttled calls are not applied
+                return _throttled(*over)
             reply = handler(state, req)
             call.applied = True
     except api.ApiError as err:
@@ -194,6 +197,12 @@ def _run(state: SandboxState, call: Call, handler: Handler, needs_auth: bool,
     if reply.after is not None:
         reply.after()
     return reply
+
+
+def _throttled(limit: int, reset_s: float) -> api.Reply:
+    return api.Reply(429, {"code": 99991400, "msg": api.CODE_MSG[99991400]},
+                     headers={"x-ogw-ratelimit-limit": str(limit),
+                              "x-ogw-ratelimit-reset": str(max(1, math.ceil(reset_s)))})
 
 
 def _fault_reply(endpoint: str, fault: Fault) -> api.Reply:

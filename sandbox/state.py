@@ -59,6 +59,16 @@ CARD_TOKEN_TTL_S = 30 * 60
 CARD_TOKEN_MAX_USES = 2
 UUID_TTL_S = 3600
 PATCH_QPS = 5
+# Rate limits of the two worlds' endpoints, from their pages: (calls, per seconds) per endpoint for the app
+PER_MINUTE_100 = ((100, 60.0),)
+PER_SECOND_50 = ((50, 1.0),)
+RATE_LIMITS: Mapping[str, tuple[tuple[int, float], ...]] = {
+    "task_approve": PER_MINUTE_100, "task_reject": PER_MINUTE_100, "task_transfer": PER_MINUTE_100,
+    "instance_cancel": PER_MINUTE_100, "approval_subscribe": PER_MINUTE_100,
+    "remedy_create": PER_SECOND_50, "remedy_query": PER_SECOND_50, "user_approval_create": PER_SECOND_50,
+    "user_approval_query": PER_SECOND_50, "user_batch": ((1000, 60.0), (50, 1.0)),
+    "user_find_by_department": ((1000, 60.0), (50, 1.0)),
+}
 REMEDY_WINDOW_DAYS = 60  # an attendance group's "remedy only the last N days" (1226503 beyond it)
 
 
@@ -240,6 +250,8 @@ class SandboxState:
         self.contact_scope: ContactScope | None = None  # None: the app may read the whole contact
         self.remedy_window_days = REMEDY_WINDOW_DAYS
         self.remedy_quota_per_month: int | None = None
+        self.rate_limits: dict[str, tuple[tuple[int, float], ...]] = dict(RATE_LIMITS)  # {} turns them off
+        self._admitted: dict[str, deque[float]] = {}
 
     def _add_chats(self) -> None:
         for name, user in self.people.items():
@@ -361,6 +373,23 @@ class SandboxState:
     def new_attendance_id(self) -> str:
         with self.lock:
             return self._new_number(lambda c: c in self.attendance or c in self.records)
+
+    def admit(self, endpoint: str) -> tuple[int, float] | None:
+        """Count a call against the endpoint's rate limits; (limit, seconds until a slot frees) when over one."""
+        with self.lock:
+            limits = self.rate_limits.get(endpoint)
+            if not limits:
+                return None
+            now = self.now()
+            window = self._admitted.setdefault(endpoint, deque())
+            while window and window[0] <= now - max(period for _, period in limits):
+                window.popleft()
+            for limit, period in limits:
+                recent = [t for t in window if t > now - period]
+                if len(recent) >= limit:
+                    return limit, recent[-limit] + period - now
+            window.append(now)
+            return None
 
     def subscribe(self, approval_code: str) -> bool:
         """Subscribe the app to a definition's approval events; False when it already was (1390007)."""

@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from sandbox import records, worlds
+from sandbox.state import SandboxState
+from tests.sandbox.conftest import Api
 
 REMEDY = "/open-apis/attendance/v1/user_task_remedys"
 REMEDY_QUERY = "/open-apis/attendance/v1/user_task_remedys/query"
@@ -310,3 +312,14 @@ def test_a_query_fault_can_target_one_employee(api, state):
     assert remedies(api, state, users=["u_agent1", "u_agent2"]).code == 0
     state.inject("user_approval_query", id="u_agent3", http_status=500, times=1)
     assert approvals(api, state, users=["u_agent3"]).status == 500
+
+
+def test_attendance_queries_allow_50_per_second():
+    state = SandboxState(clock=lambda: 1_800_000_000.0)
+    api = Api(state)
+    assert {remedies(api, state).code for _ in range(50)} == {0}
+    throttled = remedies(api, state)
+    assert (throttled.status, throttled.code, throttled.headers["x-ogw-ratelimit-reset"]) == (429, 99991400, "1")
+    assert approvals(api, state).code == 0  # another endpoint, another budget
+    state.advance(1)
+    assert remedies(api, state).code == 0

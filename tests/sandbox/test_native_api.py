@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 
 from sandbox import data, worlds
+from sandbox.state import SandboxState
+from tests.sandbox.conftest import Api
 
 APPROVE = "/open-apis/approval/v4/tasks/approve"
 REJECT = "/open-apis/approval/v4/tasks/reject"
@@ -246,3 +248,27 @@ def test_the_snapshot_control_names_attendance_records_and_instances_apart(api):
     assert record["attendance"]["status"] == 0 and record["instance"] is None
     native = api.client.get(f"/_sandbox/state/{worlds.NATIVE['linked_remedy_pending']}").get_json()
     assert native["instance"]["status"] == "PENDING" and native["attendance"] is None
+
+
+# -- rate limits ---------------------------------------------------------------------------------------------------
+
+
+def test_task_calls_allow_100_per_minute_and_a_throttled_call_is_not_applied():
+    state = SandboxState(clock=lambda: 1_800_000_000.0)  # a frozen clock: every call in the same minute
+    api = Api(state)
+    bogus = {**task_body(state, "purchase_step1", "lead"), "task_id": "1"}
+    assert {api.post(APPROVE, bogus).code for _ in range(99)} == {1390010}  # refused calls count too
+    assert api.post(APPROVE, task_body(state, "purchase_step1", "lead")).code == 0  # the 100th
+    throttled = api.post(APPROVE, task_body(state, "purchase_step1", "finance"))
+    assert (throttled.status, throttled.code) == (429, 99991400)
+    assert (throttled.headers["x-ogw-ratelimit-limit"], throttled.headers["x-ogw-ratelimit-reset"]) == ("100", "60")
+    assert pending_task(state, worlds.NATIVE["purchase_step1"], "finance")  # not applied
+    assert api.post(REJECT, task_body(state, "purchase_step2", "finance")).code == 0  # per endpoint
+    state.advance(60)
+    assert api.post(APPROVE, task_body(state, "purchase_step1", "finance")).code == 0
+
+
+def test_rate_limits_can_be_turned_off_for_a_test(state, api):
+    state.rate_limits.clear()
+    bogus = {**task_body(state, "purchase_step1", "lead"), "task_id": "1"}
+    assert {api.post(APPROVE, bogus).code for _ in range(101)} == {1390010}
