@@ -9,6 +9,7 @@ import base64
 import binascii
 import copy
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,6 +21,8 @@ DEPARTMENT_ID_TYPES = ("open_department_id", "department_id")
 BATCH_MAX = 50  # contact-v3_user_batch: "单次最大请求可设置的用户 ID 数量上限为 50"
 PAGE_MAX, PAGE_DEFAULT = 50, 10  # find_by_department: page_size default 10, at most 50 (40011)
 LEADER_MAIN, LEADER_DEPUTY = 1, 2
+ROOT = "0"
+DEPARTMENT_ID = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_\-@.]{0,63}$")  # the department get page's rule
 
 
 def _choice(req: Request, name: str, allowed: tuple[str, ...], default: str) -> str:
@@ -102,6 +105,8 @@ def user_batch(state: SandboxState, req: Request) -> Reply:
 
 def department_get(state: SandboxState, req: Request) -> Reply:
     id_type, dept_type = _id_types(req)
+    if not DEPARTMENT_ID.match(req.params["department_id"]):
+        raise ApiError(40001, "param error: department_id must match ^[a-zA-Z0-9][a-zA-Z0-9_\\-@.]{0,63}$")
     dept = _find_department(state, req.params["department_id"], dept_type)
     if dept is None:
         raise ApiError(40015)
@@ -117,6 +122,11 @@ def find_by_department(state: SandboxState, req: Request) -> Reply:
     if not value:
         raise ApiError(40001, "invalid parameter: department_id is required")
     size = _page_size(req.query.get("page_size"))
+    if value == ROOT:  # the root's direct members: the app needs the whole contact in its range
+        if state.contact_scope is not None:
+            raise ApiError(40004, "no dept authority error: the root department needs the whole contact in range")
+        return ok({"has_more": False, "items": [render_user(state, u, id_type, dept_type)
+                                                for u in state.people.values() if ROOT in u["department_ids"]]})
     dept = _find_department(state, value, dept_type)
     if dept is None or not state.may_read_department(dept["open_department_id"]):
         raise ApiError(40004, f"no dept authority error: department {value} is outside the app's contact data "

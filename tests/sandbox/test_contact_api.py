@@ -120,3 +120,15 @@ def test_contact_faults(api, state):
     state.inject("department_get", id="od-cs", latency_s=0.01, code=40004, http_status=403)
     assert api.get(DEPARTMENT.format("od-cs")).status == 403
     assert api.get(BATCH, user_ids=["ou_lead"]).code == 0
+
+
+def test_the_root_department_needs_the_whole_contact(api, state):
+    root = api.get(BY_DEPARTMENT, department_id="0").json["data"]
+    assert root == {"has_more": False, "items": []}  # nobody sits directly in the root here
+    state.set_contact_scope(departments=["od-cs"])
+    assert api.get(BY_DEPARTMENT, department_id="0").code == 40004
+
+
+def test_a_malformed_department_id_is_a_param_error(api):
+    assert api.get(DEPARTMENT.format("-bad")).code == 40001
+    assert api.get(DEPARTMENT.format("x" * 65)).code == 40001
