@@ -1,6 +1,9 @@
 """Everything the sandbox remembers: the sample world, what the bot sent, issued credentials, the call log and
-the injected faults. One lock (`state.lock`, re-entrant) guards all of it; the Flask app holds it while a request
-changes the world, never while a request is delayed or held.
+the injected faults. The world holds Feishu's two worlds apart (sandbox.worlds): native instances in
+`instances`, attendance records in `attendance`, the contact directory in `people`; the legacy sample of
+sandbox.data (instance codes that double as attendance ids, in `records`) lives beside them until it is removed.
+One lock (`state.lock`, re-entrant) guards all of it; the Flask app holds it while a request changes the world,
+never while a request is delayed or held.
 
 `reset()` goes back to the seed but keeps issued tenant tokens valid, so clients that cached a token (lark-oapi
 caches per process) keep working from one test to the next. Requests still delayed or held when `reset()` runs are

@@ -256,51 +256,56 @@ def _natives(users: Mapping[str, Mapping[str, Any]], today: date) -> dict[str, d
         else:
             flow.reject(inst, task, comment, when)
 
-    d = lambda n: today - timedelta(days=n)  # noqa: E731 - a day n days ago, read like the table it builds
-    submit("leave_pending", "native_leave", "agent1", leave_form(rfc(d(-3)), rfc(d(-3), "18:00"), 1.0,
-                                                                 "看病 doctor's appointment"), d(1))
+    def ago(days: int) -> date:
+        return today - timedelta(days=days)
+
+    submit("leave_pending", "native_leave", "agent1", leave_form(rfc(ago(-3)), rfc(ago(-3), "18:00"), 1.0,
+                                                                 "看病 doctor's appointment"), ago(1))
     act(submit("leave_approved", "native_leave", "agent2",
-               leave_form(rfc(d(6)), rfc(d(5), "18:00"), 2.0, "探亲 visiting family"), d(8)),
-        "approve", d(8), "11:00", "同意 OK")
+               leave_form(rfc(ago(6)), rfc(ago(5), "18:00"), 2.0, "探亲 visiting family"), ago(8)),
+        "approve", ago(8), "11:00", "同意 OK")
     act(submit("leave_rejected", "native_leave", "ops1",
-               leave_form(rfc(d(2)), rfc(d(2), "18:00"), 1.0, "私事 personal"), d(4)),
-        "reject", d(4), "10:00", "上线周不能请假 release week")
+               leave_form(rfc(ago(2)), rfc(ago(2), "18:00"), 1.0, "私事 personal"), ago(4)),
+        "reject", ago(4), "10:00", "上线周不能请假 release week")
     canceled = submit("leave_canceled", "native_leave", "agent3",
-                      leave_form(rfc(d(-5)), rfc(d(-5), "18:00"), 1.0, "搬家 moving"), d(2))
-    flow.cancel(canceled, users["agent3"], at_ms(d(2), "15:00"))
+                      leave_form(rfc(ago(-5)), rfc(ago(-5), "18:00"), 1.0, "搬家 moving"), ago(2))
+    flow.cancel(canceled, users["agent3"], at_ms(ago(2), "15:00"))
     reverted = submit("leave_reverted", "native_leave", "agent1",
-                      leave_form(rfc(d(10)), rfc(d(10), "18:00"), 1.0, "体检 health check"), d(12))
-    act(reverted, "approve", d(12), "10:30", "同意")
-    flow.revert(reverted, users["agent1"], at_ms(d(11), "09:00"))
+                      leave_form(rfc(ago(10)), rfc(ago(10), "18:00"), 1.0, "体检 health check"), ago(12))
+    act(reverted, "approve", ago(12), "10:30", "同意")
+    flow.revert(reverted, users["agent1"], at_ms(ago(11), "09:00"))
     deleted = submit("leave_deleted", "native_leave", "agent2",
-                     leave_form(rfc(d(-8)), rfc(d(-8), "18:00"), 1.0, "年假 annual"), d(3))
+                     leave_form(rfc(ago(-8)), rfc(ago(-8), "18:00"), 1.0, "年假 annual"), ago(3))
     for task in flow.open_tasks(deleted):  # the definition's admin deleted it: open tasks end as DONE
-        task["status"], task["end_time"] = "DONE", at_ms(d(3), "17:00")
-    deleted["status"], deleted["end_time"] = "DELETED", at_ms(d(3), "17:00")
+        task["status"], task["end_time"] = "DONE", at_ms(ago(3), "17:00")
+    deleted["status"], deleted["end_time"] = "DELETED", at_ms(ago(3), "17:00")
     submit("purchase_step1", "purchase", "agent1", purchase_form("人体工学椅 Ergonomic chair", 2399.0,
-                                                                 "腰痛 back pain"), d(1))
+                                                                 "腰痛 back pain"), ago(1))
     act(submit("purchase_step2", "purchase", "agent2", purchase_form("降噪耳机 Headset", 899.0, "呼叫中心 call centre"),
-               d(3)), "approve", d(2), "10:00", "部门同意 approved by the team")
-    submit("contract_pending", "contract", "ops1", contract_form("机房托管合同 Hosting contract"), d(1))
+               ago(3)), "approve", ago(2), "10:00", "部门同意 approved by the team")
+    submit("contract_pending", "contract", "ops1", contract_form("机房托管合同 Hosting contract"), ago(1))
     submit("linked_remedy_pending", "native_remedy", "agent1",
-           remedy_form(rfc(d(1), "18:05"), "加班后忘记打卡 forgot after working late", RECORDS["remedy_linked"]), d(1))
+           remedy_form(rfc(ago(1), "18:05"), "加班后忘记打卡 forgot after working late", RECORDS["remedy_linked"]),
+           ago(1))
     act(submit("linked_remedy_approved", "native_remedy", "ops1",
-               remedy_form(rfc(d(20), "09:00"), "门禁故障 badge reader down", RECORDS["remedy_approved"]), d(20)),
-        "approve", d(19), "10:00", "同意")
+               remedy_form(rfc(ago(20), "09:00"), "门禁故障 badge reader down", RECORDS["remedy_approved"]), ago(20)),
+        "approve", ago(19), "10:00", "同意")
     act(submit("linked_leave_approved", "native_leave", "agent2",
-               leave_form(rfc(d(8)), rfc(d(8), "18:00"), 1.0, "家中有事 family matters",
+               leave_form(rfc(ago(8)), rfc(ago(8), "18:00"), 1.0, "家中有事 family matters",
                           attendance_id=RECORDS["leave_linked"]),
-               d(9)), "approve", d(9), "14:00", "同意")
+               ago(9)), "approve", ago(9), "14:00", "同意")
     return made
 
 
 def _attendance(users: Mapping[str, Mapping[str, Any]], today: date) -> dict[str, dict[str, Any]]:
-    d = lambda n: today - timedelta(days=n)  # noqa: E731
+    def ago(days: int) -> date:
+        return today - timedelta(days=days)
+
     out: dict[str, dict[str, Any]] = {}
 
-    def remedy(name: str, who: str, ago: int, clock: str, work_type: int, reason: str,
+    def remedy(name: str, who: str, days: int, clock: str, work_type: int, reason: str,
                status: int = records.PENDING) -> None:
-        day = d(ago)
+        day = ago(days)
         out[RECORDS[name]] = records.remedy(
             RECORDS[name], users[who]["user_id"], remedy_date=records.yyyymmdd(day), punch_no=0, work_type=work_type,
             remedy_time=f"{day.isoformat()} {clock}", reason=reason, created_ms=at_ms(day, "20:00"), status=status)
@@ -321,22 +326,23 @@ def _attendance(users: Mapping[str, Mapping[str, Any]], today: date) -> dict[str
     remedy("remedy_manager_own", "lead", 1, "09:00", 1, "出差返程 back from a trip")
     remedy("remedy_linked", "agent1", 1, "18:05", 2, "加班后忘记打卡 forgot after working late")
 
-    def approval(name: str, kind: str, who: str, ago: int, item: dict[str, Any],
+    def approval(name: str, kind: str, who: str, days: int, item: dict[str, Any],
                  status: int = records.APPROVED) -> None:
-        day = d(ago)
+        day = ago(days)
         out[RECORDS[name]] = records.user_approval(RECORDS[name], kind, users[who]["user_id"], day.strftime("%Y%m%d"),
                                                    item, at_ms(day - timedelta(days=1), "19:00"), status)
 
-    approval("leave_approved", "leave", "agent1", 7, leave_item(d(7), "09:00", "18:00", 8, "年假", "Annual leave"))
-    approval("leave_revoked", "leave", "agent2", 15, leave_item(d(15), "09:00", "13:00", 4, "事假", "Personal leave"),
+    approval("leave_approved", "leave", "agent1", 7, leave_item(ago(7), "09:00", "18:00", 8, "年假", "Annual leave"))
+    approval("leave_revoked", "leave", "agent2", 15, leave_item(ago(15), "09:00", "13:00", 4, "事假", "Personal leave"),
              records.REVERTED)
-    approval("out_approved", "out", "ops1", 3, out_item(d(3), "14:00", "17:30", "银行办事 bank errands"))
-    approval("overtime_approved", "overtime", "agent3", 10, overtime_item(d(10), "19:00", "22:00",
+    approval("out_approved", "out", "ops1", 3, out_item(ago(3), "14:00", "17:30", "银行办事 bank errands"))
+    approval("overtime_approved", "overtime", "agent3", 10, overtime_item(ago(10), "19:00", "22:00",
                                                                          "大促值班 sale-day shift"))
-    approval("trip_approved", "trip", "ops1", 18, trip_item(d(18), d(17), "机房巡检 data-centre inspection"))
-    approval("leave_old", "leave", "agent2", 35, leave_item(d(35), "09:00", "18:00", 8, "病假", "Sick leave"))
-    approval("leave_other_team", "leave", "designer", 4, leave_item(d(4), "09:00", "18:00", 8, "年假", "Annual leave"))
-    approval("leave_linked", "leave", "agent2", 8, leave_item(d(8), "09:00", "18:00", 8, "年假", "Annual leave"))
+    approval("trip_approved", "trip", "ops1", 18, trip_item(ago(18), ago(17), "机房巡检 data-centre inspection"))
+    approval("leave_old", "leave", "agent2", 35, leave_item(ago(35), "09:00", "18:00", 8, "病假", "Sick leave"))
+    approval("leave_other_team", "leave", "designer", 4,
+             leave_item(ago(4), "09:00", "18:00", 8, "年假", "Annual leave"))
+    approval("leave_linked", "leave", "agent2", 8, leave_item(ago(8), "09:00", "18:00", 8, "年假", "Annual leave"))
     return out
 
 
