@@ -213,7 +213,7 @@ def today_in_tenant(now_s: float) -> date:
 
 NATIVE_NAMES = ("leave_pending", "leave_approved", "leave_rejected", "leave_canceled", "leave_reverted",
                 "leave_deleted", "purchase_step1", "purchase_step2", "contract_pending", "linked_remedy_pending",
-                "linked_remedy_approved", "linked_leave_approved")
+                "linked_remedy_approved", "linked_remedy_rejected", "linked_leave_approved", "linked_leave_revoked")
 NATIVE: Mapping[str, str] = {name: native_code(name) for name in NATIVE_NAMES}
 
 RECORD_NAMES = ("remedy_pending", "remedy_pending_2", "remedy_no_leader", "remedy_approved", "remedy_rejected",
@@ -290,6 +290,13 @@ def _natives(users: Mapping[str, Mapping[str, Any]], today: date) -> dict[str, d
     act(submit("linked_remedy_approved", "native_remedy", "ops1",
                remedy_form(rfc(ago(20), "09:00"), "门禁故障 badge reader down", RECORDS["remedy_approved"]), ago(20)),
         "approve", ago(19), "10:00", "同意")
+    act(submit("linked_remedy_rejected", "native_remedy", "ops2",
+               remedy_form(rfc(ago(12), "09:40"), "睡过头 overslept", RECORDS["remedy_rejected"]), ago(12)),
+        "reject", ago(11), "10:00", "不符合规定 not covered")
+    # the instance stays APPROVED: the record was revoked in attendance, which never touches the instance
+    act(submit("linked_leave_revoked", "native_leave", "agent2",
+               leave_form(rfc(ago(15)), rfc(ago(15), "13:00"), 0.5, "事假 personal",
+                          attendance_id=RECORDS["leave_revoked"]), ago(16)), "approve", ago(16), "15:00", "同意")
     act(submit("linked_leave_approved", "native_leave", "agent2",
                leave_form(rfc(ago(8)), rfc(ago(8), "18:00"), 1.0, "家中有事 family matters",
                           attendance_id=RECORDS["leave_linked"]),

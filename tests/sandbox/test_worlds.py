@@ -39,11 +39,16 @@ def test_the_two_step_purchase_and_its_and_node(state):
 
 
 def test_linked_instances_name_attendance_records_of_their_requester(state):
-    for name in ("linked_remedy_pending", "linked_remedy_approved", "linked_leave_approved"):
+    linked = [name for name in worlds.NATIVE if name.startswith("linked_")]
+    assert len(linked) == 5
+    for name in linked:
         inst = state.instance(worlds.NATIVE[name])
         record = state.attendance[widget_value(inst, data.ATTENDANCE_FIELD)]
         assert record["employee_id"] == inst["user_id"]  # contact user_id = attendance employee_id
         assert record["approval_id"].isdigit() and record["approval_id"] != inst["instance_code"]
+    revoked = state.instance(worlds.NATIVE["linked_leave_revoked"])
+    assert revoked["status"] == "APPROVED" and state.attendance[worlds.RECORDS["leave_revoked"]]["status"] == 4
+    assert state.instance(worlds.NATIVE["linked_remedy_rejected"])["status"] == "REJECTED"
     remedy = state.instance(worlds.NATIVE["linked_remedy_pending"])
     widget_day = json.loads(remedy["form"])[0]["value"]["time"][:10].replace("-", "")
     assert state.attendance[worlds.RECORDS["remedy_linked"]]["date"] == widget_day
