@@ -10,7 +10,8 @@ holds the state lock) and return the `FlowEvent`s the change causes, in the orde
 - a task rejected -> REJECTED for it, DONE for every other open task, the instance REJECTED.
 - a task transferred -> TRANSFERRED for it, PENDING for the new assignee's task.
 - the submitter cancels -> DONE for every open task, the instance CANCELED; an approved instance reverted ->
-  `reverted` set and REVERTED pushed (its `operate_time` an int, as the instance event page says).
+  `reverted` set and REVERTED pushed (its `operate_time` an int, as the instance event page says);
+- the definition deleted -> DONE for every open task, each pending instance DELETED.
 
 An instance from the flow carries its whole route in `_nodes` (node specs) and the index of the open node in
 `_node`; only nodes that were reached have tasks in `task_list`, as instance GET shows them. Keys that start with
@@ -138,6 +139,11 @@ def revert(instance: Instance, submitter: Mapping[str, str], now_ms: str) -> lis
     instance["reverted"] = True
     instance["timeline"].append(_entry("CANCEL", now_ms, submitter))
     return [_instance_event(instance, "REVERTED", now_ms)]
+
+
+def delete(instance: Instance, now_ms: str) -> list[FlowEvent]:
+    """An admin deleted the definition while the instance was pending: open tasks DONE, the instance DELETED."""
+    return _close_open(instance, now_ms) + _finish(instance, "DELETED", now_ms)
 
 
 # -- helpers ----------------------------------------------------------------------------------------------------

@@ -428,6 +428,18 @@ class SandboxState:
         self.emit(events)
         return code
 
+    def delete_definition(self, kind: str) -> list[str]:
+        """An admin deletes a definition: its pending instances become DELETED (events pushed), later task calls
+        and subscriptions answer 1390002. Returns the codes of the instances it closed."""
+        with self.lock:
+            code = data.DEFINITIONS[kind]["approval_code"]
+            self.definitions.pop(code)
+            now = self.now_ms()
+            closed = [i for i in self.instances.values() if i["approval_code"] == code and i["status"] == "PENDING"]
+            events = [e for inst in closed for e in flow.delete(inst, now)]
+        self.emit(events)
+        return [i["instance_code"] for i in closed]
+
     def submit_remedy(self, employee: str, *, remedy_date: int, punch_no: int, work_type: int, remedy_time: str,
                       reason: str) -> dict[str, Any]:
         """A remedy request written into attendance (as `user_task_remedys` create does): pending."""

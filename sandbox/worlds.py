@@ -276,9 +276,7 @@ def _natives(users: Mapping[str, Mapping[str, Any]], today: date) -> dict[str, d
     flow.revert(reverted, users["agent1"], at_ms(ago(11), "09:00"))
     deleted = submit("leave_deleted", "native_leave", "agent2",
                      leave_form(rfc(ago(-8)), rfc(ago(-8), "18:00"), 1.0, "年假 annual"), ago(3))
-    for task in flow.open_tasks(deleted):  # the definition's admin deleted it: open tasks end as DONE
-        task["status"], task["end_time"] = "DONE", at_ms(ago(3), "17:00")
-    deleted["status"], deleted["end_time"] = "DELETED", at_ms(ago(3), "17:00")
+    flow.delete(deleted, at_ms(ago(3), "17:00"))  # as if its definition had been deleted then
     submit("purchase_step1", "purchase", "agent1", purchase_form("人体工学椅 Ergonomic chair", 2399.0,
                                                                  "腰痛 back pain"), ago(1))
     act(submit("purchase_step2", "purchase", "agent2", purchase_form("降噪耳机 Headset", 899.0, "呼叫中心 call centre"),

@@ -167,3 +167,18 @@ def test_control_endpoint_submits_to_both_worlds(api, state):
     assert client.post("/_sandbox/contact_scope", json={}).get_json() == {"contact_scope": None}
     samples = client.get("/_sandbox/samples").get_json()
     assert samples["native"] == dict(worlds.NATIVE) and samples["attendance"] == dict(worlds.RECORDS)
+
+
+def test_deleting_a_definition_closes_its_pending_instances(api, state, bot):
+    api.post(f"/open-apis/approval/v4/approvals/{PURCHASE}/subscribe")
+    closed = state.delete_definition("purchase")
+    assert set(closed) == {worlds.NATIVE["purchase_step1"], worlds.NATIVE["purchase_step2"]}
+    wait(state, 5)  # step1: one open task; step2: two open tasks; an instance event each
+    assert sorted((e["type"], e["status"]) for e in bot.events) == sorted(
+        [("approval_task", "DONE")] * 3 + [("approval_instance", "DELETED")] * 2)
+    assert api.instance(worlds.NATIVE["purchase_step1"]).json["data"]["status"] == "DELETED"
+    assert api.post(f"/open-apis/approval/v4/approvals/{PURCHASE}/subscribe").code == 1390002
+    task = state.instance(worlds.NATIVE["purchase_step2"])["task_list"][1]
+    body = {"approval_code": PURCHASE, "instance_code": worlds.NATIVE["purchase_step2"], "user_id": "ou_finance",
+            "task_id": task["id"]}
+    assert api.post(APPROVE, body).code == 1390002
