@@ -113,6 +113,8 @@ def _remedy_day(ints: Mapping[str, int], remedy_time: str) -> date:
 
 def _check_remedy_allowed(state: SandboxState, employee: Mapping[str, Any], day: date,
                           ints: Mapping[str, int]) -> None:
+    if employee["user_id"] in state.remedy_not_allowed:
+        raise ApiError(1226502, "not allowed remedy: the attendance group of this employee allows no remedy")
     today = _today(state)
     if day > today or (today - day).days > state.remedy_window_days:
         raise ApiError(1226503, f"approval time beyond the time range: remedies are allowed for the last "

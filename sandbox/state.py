@@ -253,6 +253,7 @@ class SandboxState:
         self.contact_scope: ContactScope | None = None  # None: the app may read the whole contact
         self.remedy_window_days = REMEDY_WINDOW_DAYS
         self.remedy_quota_per_month: int | None = None
+        self.remedy_not_allowed: set[str] = set()  # employee ids whose attendance group allows no remedy
         self.rate_limits: dict[str, tuple[tuple[int, float], ...]] = dict(RATE_LIMITS)  # {} turns them off
         self._admitted: dict[str, deque[float]] = {}
 

@@ -155,6 +155,9 @@ def test_remedy_create_attendance_group_rules(api, state):
     assert api.post(REMEDY, remedy_body(state, days_ago=61), employee_type="employee_id").code == 1226503
     assert api.post(REMEDY, remedy_body(state), employee_type="employee_id").code == 0
     assert api.post(REMEDY, remedy_body(state), employee_type="employee_id").code == 1226501  # same punch again
+    state.remedy_not_allowed.add("u_agent2")
+    assert api.post(REMEDY, remedy_body(state, clock="18:00", work_type=2), employee_type="employee_id").code == 1226502
+    state.remedy_not_allowed.clear()
     state.remedy_quota_per_month = 1
     answer = api.post(REMEDY, remedy_body(state, clock="18:00", work_type=2), employee_type="employee_id")
     assert (answer.code, answer.json["msg"]) == (1226504, "no remedy time left: 1 remedies per month")
