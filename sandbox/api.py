@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox import cardcheck, data, rules
-from sandbox.state import CARD_TOKEN_MAX_USES, CARD_TOKEN_TTL_S, SandboxState
+from sandbox.state import CARD_TOKEN_MAX_USES, CARD_TOKEN_TTL_S, SandboxState, Subject
 
 INVALID = object()  # a body that is not JSON
 
@@ -32,9 +32,18 @@ CODE_MSG: Mapping[int, str] = {
     99991672: "Access denied. One of the following scopes is required.",
     99992402: "field validation failed",
     1390001: "param is invalid",
+    1390002: "approval code not found",
     1390003: "instance code not found",
     1390004: "user_id or open_id not found",
+    1390007: "subscription existed",
     1390009: "no operation permission",
+    1390010: "task not found",
+    1390018: "not support handwritten signature",
+    40001: "invalid parameter",
+    40004: "no dept authority error",
+    40011: "page size is invalid",
+    40012: "page token is invalid error",
+    40015: "department not exist",
     1395001: "There have been some errors. Please try again later",
     1220001: "param is invalid",
     1220002: "tenant_id is empty",
@@ -42,6 +51,10 @@ CODE_MSG: Mapping[int, str] = {
     1220005: "no permission",
     1220600: "generic error",
     1225000: "internal server error",
+    1226501: "no need remedy",
+    1226502: "not allowed remedy",
+    1226503: "approval time beyond the time range",
+    1226504: "no remedy time left",
     1226500: "historical error code, no longer used",
     1227500: "shift service error",
     230001: "Your request contains an invalid request parameter.",
@@ -59,16 +72,24 @@ FAMILY: Mapping[str, str] = {
     "token": "auth", "app_token": "auth", "instance_get": "approval", "tasks_query": "approval",
     "process": "attendance", "message_create": "im", "message_reply": "im", "message_patch": "im",
     "card_update": "im", "user_get": "contact", "bot_info": "bot", "unknown": "gateway",
+    "task_approve": "approval", "task_reject": "approval", "task_transfer": "approval",
+    "instance_cancel": "approval", "approval_subscribe": "approval", "remedy_create": "attendance",
+    "remedy_query": "attendance", "user_approval_create": "attendance", "user_approval_query": "attendance",
+    "department_get": "contact", "user_batch": "contact", "user_find_by_department": "contact",
 }
 _BAD_BODY = {"attendance": 1220001, "approval": 1390001}  # otherwise the gateway's 9499
-_PARAM = {"attendance": 1220001, "approval": 1390001, "auth": 10003}  # otherwise 99992402
+_PARAM = {"attendance": 1220001, "approval": 1390001, "auth": 10003, "contact": 40001}  # otherwise 99992402
 _INTERNAL = {"attendance": 1225000, "approval": 1395001}  # 5xx without a code; otherwise the HTTP status
+
+
+# the contact pages' HTTP statuses that are not 400
+_CONTACT_STATUS: Mapping[int, int] = {40004: 403, 42008: 401}
 
 
 def http_status_for(code: int) -> int:
     if code == 99991400:
         return 429
-    return rules.HTTP_STATUS.get(code, 400)
+    return _CONTACT_STATUS.get(code) or rules.HTTP_STATUS.get(code, 400)
 
 
 def default_code(endpoint: str, http_status: int) -> int:
@@ -89,6 +110,7 @@ class Request:
     json: Any  # the decoded body, None when empty, INVALID when not JSON
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    multi: dict[str, list[str]] = field(default_factory=dict)  # every value of repeated query parameters
 
 
 @dataclass
@@ -147,8 +169,8 @@ def _enum_query(req: Request, name: str, allowed: tuple[str, ...], default: str,
     return value
 
 
-def subject(endpoint: str, req: Request, state: SandboxState) -> str | None:
-    """What a fault's `id` is compared with, per endpoint."""
+def subject(endpoint: str, req: Request, state: SandboxState) -> Subject:
+    """What a fault's `id` is compared with, per endpoint (a tuple: any of several ids)."""
     body = req.json if isinstance(req.json, dict) else {}
     if endpoint in ("token", "app_token"):
         return body.get("app_id")
@@ -165,8 +187,23 @@ def subject(endpoint: str, req: Request, state: SandboxState) -> str | None:
     if endpoint == "card_update":
         found = state.card_tokens.get(str(body.get("token")))
         return found.message_id if found else body.get("token")
-    if endpoint == "user_get":
-        return req.params.get("user_id")
+    if endpoint in ("user_get", "department_get"):
+        return req.params.get("user_id") or req.params.get("department_id")
+    if endpoint in ("task_approve", "task_reject", "task_transfer", "instance_cancel"):
+        return None if body.get("instance_code") is None else str(body.get("instance_code"))
+    if endpoint == "approval_subscribe":
+        return req.params.get("approval_code")
+    if endpoint in ("remedy_create", "user_approval_create"):
+        holder = body if endpoint == "remedy_create" else body.get("user_approval")
+        user = holder.get("user_id") if isinstance(holder, dict) else None
+        return None if user is None else str(user)
+    if endpoint == "user_find_by_department":
+        return req.query.get("department_id")
+    if endpoint in ("remedy_query", "user_approval_query"):
+        ids = body.get("user_ids")
+        return tuple(str(i) for i in ids) if isinstance(ids, list) else None
+    if endpoint == "user_batch":
+        return tuple(req.multi.get("user_ids", []))
     return None
 
 
@@ -215,7 +252,8 @@ _DEFINITION_BY_CODE = {d["approval_code"]: d for d in data.DEFINITIONS.values()}
 
 
 def render_instance(instance: Mapping[str, Any], locale: str = "zh-CN") -> dict[str, Any]:
-    out = copy.deepcopy(dict(instance))
+    # keys starting with "_" are the sandbox's own (the route of sandbox.flow), never part of Feishu's answer
+    out = copy.deepcopy({k: v for k, v in instance.items() if not k.startswith("_")})
     definition = _DEFINITION_BY_CODE.get(out.get("approval_code", ""))
     if definition is not None and locale in definition:
         out["approval_name"] = definition[locale]
@@ -235,7 +273,7 @@ def instance_get(state: SandboxState, req: Request) -> Reply:
 
 
 def _user_by(state: SandboxState, value: str, id_type: str) -> dict[str, Any] | None:
-    return next((u for u in state.users.values() if u.get(id_type) == value), None)
+    return next((u for u in state.people.values() if u.get(id_type) == value), None)
 
 
 TOPICS = {"1": "todo", "2": "done", "3": "initiated", "17": "unread_cc", "18": "read_cc"}
@@ -318,7 +356,7 @@ def _task_entry(state: SandboxState, inst: Mapping[str, Any], task: Mapping[str,
                 topic: str) -> dict[str, Any]:
     code = inst["instance_code"]
     definition = _DEFINITION_BY_CODE.get(inst["approval_code"], {})
-    requester = data.find_user(state.users, inst["open_id"]) or {}
+    requester = data.find_user(state.people, inst["open_id"]) or {}
     name = definition.get("zh-CN", inst.get("approval_name", ""))
     applink = "https://applink.feishu.cn/client/mini_program/open?appId=cli_9cb844403dbb9108"
     return {
@@ -357,7 +395,7 @@ def process(state: SandboxState, req: Request, notify: Callable[[str, str, str],
     status = _field(body, "status", int, "process")
     if not approval_id.strip():
         raise ApiError(1220001, "param is invalid: approval_id is empty")
-    record = state.records.get(approval_id)
+    record = state.find_record(approval_id)
     refusal = rules.check_process(approval_id, approval_type, status, record)
     if refusal is not None:
         raise ApiError(refusal.code, refusal.msg, refusal.http_status)
@@ -404,7 +442,7 @@ def _resolve_chat(state: SandboxState, id_type: str, receive_id: str) -> str:
             raise ApiError(230002, "Bot/User can NOT be out of the chat.")
         return receive_id
     user = _user_by(state, receive_id, id_type)
-    name = next((n for n, u in state.users.items() if u is user), None)
+    name = next((n for n, u in state.people.items() if u is user), None)
     if name is None or data.p2p_chat(name) not in state.chats:
         raise ApiError(230013)
     return data.p2p_chat(name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import queue
 import secrets
 import socket
 import struct
@@ -22,7 +23,7 @@ from typing import Any
 
 from flask import Flask, Response, request
 
-from sandbox import api, data
+from sandbox import api, api_approval, api_attendance, api_contact, data, flow, worlds
 from sandbox.longconn import ENDPOINT_PATH, LongConnHub, endpoint_view
 from sandbox.state import FAULT_OPTIONS, Call, EventTarget, Fault, SandboxState
 
@@ -52,8 +53,23 @@ ROUTES: tuple[tuple[str, str, str, bool], ...] = (
     ("message_reply", "POST", "/open-apis/im/v1/messages/<message_id>/reply", True),
     ("message_patch", "PATCH", "/open-apis/im/v1/messages/<message_id>", True),
     ("card_update", "POST", "/open-apis/interactive/v1/card/update", True),
-    ("user_get", "GET", "/open-apis/contact/v3/users/<user_id>", True),
     ("bot_info", "GET", "/open-apis/bot/v3/info", True),
+    # -- the two worlds (sandbox.worlds): native tasks, attendance records, contact, subscriptions --------------
+    ("task_approve", "POST", "/open-apis/approval/v4/tasks/approve", True),
+    ("task_reject", "POST", "/open-apis/approval/v4/tasks/reject", True),
+    ("task_transfer", "POST", "/open-apis/approval/v4/tasks/transfer", True),
+    ("instance_cancel", "POST", "/open-apis/approval/v4/instances/cancel", True),
+    ("approval_subscribe", "POST", "/open-apis/approval/v4/approvals/<approval_code>/subscribe", True),
+    ("remedy_create", "POST", "/open-apis/attendance/v1/user_task_remedys", True),
+    ("remedy_query", "POST", "/open-apis/attendance/v1/user_task_remedys/query", True),
+    ("user_approval_create", "POST", "/open-apis/attendance/v1/user_approvals", True),
+    ("user_approval_query", "POST", "/open-apis/attendance/v1/user_approvals/query", True),
+    ("department_get", "GET", "/open-apis/contact/v3/departments/<department_id>", True),
+    # before users/<user_id>: Flask would otherwise take "batch" for a user id
+    ("user_batch", "GET", "/open-apis/contact/v3/users/batch", True),
+    ("user_find_by_department", "GET", "/open-apis/contact/v3/users/find_by_department", True),
+    ("user_get", "GET", "/open-apis/contact/v3/users/<user_id>", True),
+    # -- end of the two worlds' routes ------------------------------------------------------------------------
 )
 
 
@@ -65,6 +81,7 @@ def create_sandbox_app(state: SandboxState | None = None) -> Flask:
     app.config["PROPAGATE_EXCEPTIONS"] = True
     app.extensions["sandbox_state"] = state
     handlers = _handlers(state)
+    state.event_sink = ApprovalEventPusher(state).push
     for endpoint, method, rule, needs_auth in ROUTES:
         app.add_url_rule(rule, endpoint, _view(state, endpoint, handlers[endpoint], needs_auth), methods=[method])
     app.add_url_rule("/open-apis/<path:rest>", "unknown", _view(state, "unknown", _not_found, False),
@@ -92,7 +109,18 @@ def _handlers(state: SandboxState) -> dict[str, Handler]:
     return {"token": api.tenant_token, "app_token": api.app_token, "instance_get": api.instance_get,
             "tasks_query": api.tasks_query, "process": process, "message_create": api.message_create,
             "message_reply": api.message_reply, "message_patch": api.message_patch, "card_update": api.card_update,
-            "user_get": api.user_get, "bot_info": api.bot_info}
+            "bot_info": api.bot_info, **WORLD_HANDLERS}
+
+
+WORLD_HANDLERS: dict[str, Handler] = {
+    "task_approve": api_approval.task_approve, "task_reject": api_approval.task_reject,
+    "task_transfer": api_approval.task_transfer, "instance_cancel": api_approval.instance_cancel,
+    "approval_subscribe": api_approval.approval_subscribe, "remedy_create": api_attendance.remedy_create,
+    "remedy_query": api_attendance.remedy_query, "user_approval_create": api_attendance.user_approval_create,
+    "user_approval_query": api_attendance.user_approval_query, "department_get": api_contact.department_get,
+    "user_batch": api_contact.user_batch, "user_find_by_department": api_contact.find_by_department,
+    "user_get": api_contact.user_get,
+}
 
 
 def _not_found(state: SandboxState, req: api.Request) -> api.Reply:
@@ -111,7 +139,8 @@ def _read_request(params: dict[str, str]) -> api.Request:
         except (ValueError, UnicodeDecodeError):
             decoded = api.INVALID
     return api.Request(method=request.method, path=request.path, params=dict(params),
-                       query=request.args.to_dict(flat=True), json=decoded, body=raw, headers=dict(request.headers))
+                       query=request.args.to_dict(flat=True), json=decoded, body=raw, headers=dict(request.headers),
+                       multi=request.args.to_dict(flat=False))
 
 
 def _view(state: SandboxState, endpoint: str, handler: Handler, needs_auth: bool) -> Callable[..., Response]:
@@ -160,6 +189,9 @@ def _run(state: SandboxState, call: Call, handler: Handler, needs_auth: bool,
                 return None
             if needs_auth:
                 api.authorize(state, req)
+            over = state.admit(call.endpoint)
+            if over is not None:  # throttled calls are not applied
+                return _throttled(*over)
             reply = handler(state, req)
             call.applied = True
     except api.ApiError as err:
@@ -170,6 +202,12 @@ def _run(state: SandboxState, call: Call, handler: Handler, needs_auth: bool,
     if reply.after is not None:
         reply.after()
     return reply
+
+
+def _throttled(limit: int, reset_s: float) -> api.Reply:
+    return api.Reply(429, {"code": 99991400, "msg": api.CODE_MSG[99991400]},
+                     headers={"x-ogw-ratelimit-limit": str(limit),
+                              "x-ogw-ratelimit-reset": str(max(1, math.ceil(reset_s)))})
 
 
 def _fault_reply(endpoint: str, fault: Fault) -> api.Reply:
@@ -258,6 +296,71 @@ def _post_event(state: SandboxState, target: EventTarget, epoch: int, instance_c
     state.record_notification(entry, epoch)
 
 
+# -- approval events of subscribed definitions ------------------------------------------------------------------
+
+
+IDLE_S = 1.0  # an idle event worker ends after this long
+
+
+class ApprovalEventPusher:
+    """Posts approval events to the state's event target one at a time, in the order they happened (one worker
+    thread, started on first use), as Feishu delivers one push after another."""
+
+    def __init__(self, state: SandboxState) -> None:
+        self.state = state
+        self._queue: queue.Queue[tuple[EventTarget, int, list[flow.FlowEvent]]] = queue.Queue()
+        self._worker: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def push(self, events: list[flow.FlowEvent]) -> None:
+        target = self.state.event_target
+        if target is None:
+            return
+        self._queue.put((target, self.state.epoch, list(events)))
+        with self._lock:
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._run, name="sandbox-approval-events", daemon=True)
+                self._worker.start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                target, epoch, events = self._queue.get(timeout=IDLE_S)
+            except queue.Empty:
+                with self._lock:
+                    if self._queue.empty():  # idle: end; the next push starts a new worker
+                        self._worker = None
+                        return
+                continue
+            if epoch == self.state.epoch:
+                _post_approval_events(self.state, target, epoch, events)
+
+
+def _post_approval_events(state: SandboxState, target: EventTarget, epoch: int,
+                          events: list[flow.FlowEvent]) -> None:
+    from sandbox.sender import EventSender  # the sender imports the state; import late to keep modules apart
+
+    sender = EventSender(target.url, encrypt_key=target.encrypt_key, verification_token=target.verification_token,
+                         app_id=target.app_id, clock=state.now)
+    for event in events:
+        entry: dict[str, Any] = {"type": f"approval_{event.kind}", "instance_code": event.instance_code,
+                                 "status": event.status, "task_id": event.task_id, "time": time.time()}
+        try:
+            if event.kind == "task":
+                sent = sender.approval_task(event.instance_code, event.task_id, event.status,
+                                            approval_code=event.approval_code, user_id=event.user_id,
+                                            open_id=event.open_id, custom_key=event.custom_key,
+                                            def_key=event.def_key, operate_time=event.operate_time, path=target.path)
+            else:
+                sent = sender.approval_instance(event.instance_code, event.status, approval_code=event.approval_code,
+                                                operate_time=event.operate_time, instance_uuid=event.instance_uuid,
+                                                path=target.path)
+            entry.update(http_status=sent.status, event_id=sent.event_id, error=sent.error)
+        except Exception as err:  # a failed push must not break the sandbox; tests read the entry
+            entry.update(http_status=None, error=repr(err))
+        state.record_notification(entry, epoch)
+
+
 # -- /_sandbox/ controls ----------------------------------------------------------------------------------------------
 
 
@@ -324,7 +427,8 @@ def _control_routes(app: Flask, state: SandboxState) -> None:
     @app.get("/_sandbox/samples")
     def samples() -> Response:
         return _json({"samples": data.SAMPLES, "app_id": state.app_id, "tenant_key": state.tenant_key,
-                      "bot_open_id": data.BOT_OPEN_ID})
+                      "bot_open_id": data.BOT_OPEN_ID, "native": dict(worlds.NATIVE),
+                      "attendance": dict(worlds.RECORDS)})
 
     @app.post("/_sandbox/event_target")
     def event_target() -> Response:
@@ -337,3 +441,42 @@ def _control_routes(app: Flask, state: SandboxState) -> None:
         except TypeError as err:
             return _json({"error": str(err)}, 400)
         return _json({"event_target": body})
+
+    _world_controls(app, state)
+
+
+def _world_controls(app: Flask, state: SandboxState) -> None:
+    """New submissions and the contact data range, for tests and the playground."""
+
+    @app.post("/_sandbox/submit")
+    def submit() -> Response:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return _json({"error": "body must be a JSON object with `kind`"}, 400)
+        try:
+            return _json(_submit(state, body))
+        except (KeyError, TypeError, ValueError) as err:
+            return _json({"error": f"cannot submit: {err}"}, 400)
+
+    @app.post("/_sandbox/contact_scope")
+    def contact_scope() -> Response:
+        body = request.get_json(silent=True) or {}
+        if not body:
+            state.clear_contact_scope()
+            return _json({"contact_scope": None})
+        state.set_contact_scope(departments=body.get("departments") or (), users=body.get("users") or ())
+        return _json({"contact_scope": body})
+
+
+def _submit(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
+    kind = body.get("kind")
+    if kind == "native":
+        return {"instance_code": state.submit_instance(str(body["definition"]), str(body["requester"]),
+                                                       body.get("form"))}
+    if kind == "remedy":
+        fields = {k: body[k] for k in ("remedy_date", "punch_no", "work_type", "remedy_time", "reason")}
+        return {"approval_id": state.submit_remedy(str(body["employee"]), **fields)["approval_id"]}
+    if kind in ("leave", "out", "overtime", "trip"):
+        found = state.submit_user_approval(str(body["employee"]), kind, str(body["date"]), dict(body["item"]))
+        return {"approval_id": found["approval_id"]}
+    raise ValueError(f"kind must be native, remedy, leave, out, overtime or trip, got {kind!r}")

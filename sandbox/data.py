@@ -9,9 +9,10 @@ RFC3339 with +08:00 inside forms and millisecond timestamps as strings elsewhere
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Protocol
 
 APP_ID = "cli_sandbox_app"
 APP_SECRET = "sandbox-app-secret"  # noqa: S105 - the sandbox's published test secret
@@ -65,7 +66,9 @@ _PEOPLE: tuple[tuple[str, str, str, str, str, str, str], ...] = (
 )
 
 
-def _user(name: str, zh: str, en: str, dept: str, title: str, leader: str, number: str, order: int) -> dict[str, Any]:
+def _user(name: str, zh: str, en: str, dept: str | Sequence[str], title: str, leader: str, number: str,
+          order: int) -> dict[str, Any]:
+    depts = [dept] if isinstance(dept, str) else list(dept)
     return {
         "union_id": f"on_{name}",
         "user_id": f"u_{name}",
@@ -86,16 +89,17 @@ def _user(name: str, zh: str, en: str, dept: str, title: str, leader: str, numbe
         },
         "status": {"is_frozen": False, "is_resigned": False, "is_activated": True, "is_exited": False,
                    "is_unjoin": False},
-        "department_ids": [dept],
+        "department_ids": depts,
         "leader_user_id": f"u_{leader}" if leader else "",
-        "city": "北京 Beijing" if dept == "od-rd" else "上海 Shanghai",
+        "city": "北京 Beijing" if depts[0] == "od-rd" else "上海 Shanghai",
         "country": "CN",
         "work_station": f"A-{order:02d}",
         "join_time": 1609459200 + order * 86400 * 37,
         "is_tenant_manager": name == "admin",
         "employee_no": number,
         "employee_type": 1,
-        "orders": [{"department_id": dept, "user_order": 0, "department_order": 1, "is_primary_dept": True}],
+        "orders": [{"department_id": d, "user_order": 0, "department_order": i + 1, "is_primary_dept": i == 0}
+                   for i, d in enumerate(depts)],
         "time_zone": "Asia/Shanghai",
         "job_title": title,
     }
@@ -177,6 +181,15 @@ DEFINITIONS: Mapping[str, Mapping[str, str]] = {
               "en-US": "Shift Swap", "definition_id": "7300000000000000106"},
     "every_widget": {"approval_code": "6A1B3C5D-7E8F-4A0B-9C1D-2E3F4A5B6C07", "zh-CN": "补卡申请（全控件示例）",
                      "en-US": "Punch Correction (every widget)", "definition_id": "7300000000000000107"},
+    # the native world (sandbox.worlds): definitions whose instances move only through the task APIs
+    "native_leave": {"approval_code": "A7C3E1F0-2B4D-4E6F-8A9B-0C1D2E3F4A01", "zh-CN": "请假审批",
+                     "en-US": "Leave Approval", "definition_id": "7410000000000000101"},
+    "native_remedy": {"approval_code": "A7C3E1F0-2B4D-4E6F-8A9B-0C1D2E3F4A02", "zh-CN": "补卡审批",
+                      "en-US": "Punch Correction Approval", "definition_id": "7410000000000000102"},
+    "purchase": {"approval_code": "A7C3E1F0-2B4D-4E6F-8A9B-0C1D2E3F4A03", "zh-CN": "采购申请",
+                 "en-US": "Purchase Request", "definition_id": "7410000000000000103"},
+    "contract": {"approval_code": "A7C3E1F0-2B4D-4E6F-8A9B-0C1D2E3F4A04", "zh-CN": "合同用印",
+                 "en-US": "Contract Seal", "definition_id": "7410000000000000104"},
 }
 DEFINITION_GROUP = {"definition_group_id": "7300000000000000100", "definition_group_name": "考勤 Attendance"}
 
@@ -558,10 +571,18 @@ def pending_remedy(code: str, approver: str, requester: str = "employee", index:
                      tasks=[task], timeline=[_entry("START", start, requester)], serial=f"2024BENCH{index:06d}")
 
 
-def seed_pending(state: Any, approver: str = "manager", n: int = 1000,
+class World(Protocol):
+    """What `seed_pending` needs of a world holder (the sandbox state), without importing it."""
+
+    lock: threading.RLock
+    instances: dict[str, dict[str, Any]]
+
+    def put_instance(self, instance: Mapping[str, Any], record: Mapping[str, Any] | None = None) -> None: ...
+
+
+def seed_pending(state: World, approver: str = "manager", n: int = 1000,
                  requester: str = "employee") -> list[str]:
-    """Add `n` PENDING remedy approvals for `approver` (with attendance records) to a `SandboxState` (the state
-    imports this module, so it is not named here); returns their codes."""
+    """Add `n` PENDING remedy approvals for `approver` (with attendance records); returns their codes."""
     if approver not in USERS or requester not in USERS:
         raise ValueError(f"unknown sample user: {approver!r} / {requester!r}")
     codes: list[str] = []

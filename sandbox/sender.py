@@ -90,7 +90,7 @@ class EventSender:
 
     def user(self, user: str) -> dict[str, str]:
         """A sample user by name ("manager") or any of its ids; an unknown open_id is taken as an outsider."""
-        users = self.state.users if self.state is not None else data.USERS
+        users = self.state.people if self.state is not None else data.USERS
         found = data.find_user(users, user)
         if found is not None:
             return {"open_id": found["open_id"], "user_id": found["user_id"], "union_id": found["union_id"],
@@ -206,7 +206,8 @@ class EventSender:
                 "type": "url_verification"}
 
     def approval_instance_payload(self, instance_code: str, status: str, *, approval_code: str | None = None,
-                                  operate_time: str | None = None, uuid: str | None = None) -> dict[str, Any]:
+                                  operate_time: str | None = None, uuid: str | None = None,
+                                  instance_uuid: str | None = None) -> dict[str, Any]:
         """The 1.0 `approval_instance` event (D-aevt): top-level uuid/token/ts, `event.type`."""
         if approval_code is None:
             approval_code = ""
@@ -216,10 +217,26 @@ class EventSender:
         now = self.clock()
         at = operate_time or str(int(now * 1000))
         event_uuid = uuid or uuidlib.uuid4().hex
+        # the instance event page: a REVERTED push carries operate_time as an int64, every other one a string
+        operated: str | int = int(at) if status == "REVERTED" else at
         return {"uuid": event_uuid, "token": self.verification_token, "ts": f"{now:.7f}", "type": "event_callback",
                 "event": {"app_id": self.app_id, "tenant_key": self.tenant_key, "type": "approval_instance",
                           "approval_code": approval_code, "instance_code": instance_code, "status": status,
-                          "operate_time": at, "instance_operate_time": at, "uuid": event_uuid[:16]}}
+                          "operate_time": operated, "instance_operate_time": at,
+                          "uuid": event_uuid[:16] if instance_uuid is None else instance_uuid}}
+
+    def approval_task_payload(self, instance_code: str, task_id: str, status: str, *, approval_code: str,
+                              user_id: str = "", open_id: str = "", custom_key: str = "", def_key: str = "",
+                              operate_time: str | None = None, uuid: str | None = None) -> dict[str, Any]:
+        """The 1.0 `approval_task` event (the task event page): one task's status and its assignee."""
+        now = self.clock()
+        return {"uuid": uuid or uuidlib.uuid4().hex, "token": self.verification_token, "ts": f"{now:.7f}",
+                "type": "event_callback",
+                "event": {"app_id": self.app_id, "open_id": open_id, "tenant_key": self.tenant_key,
+                          "type": "approval_task", "approval_code": approval_code, "instance_code": instance_code,
+                          "task_id": task_id, "user_id": user_id, "status": status,
+                          "operate_time": operate_time or str(int(now * 1000)), "custom_key": custom_key,
+                          "def_key": def_key, "extra": ""}}
 
     # -- sealing ------------------------------------------------------------------------------------------------
 
@@ -346,6 +363,11 @@ class EventSender:
     def approval_instance(self, instance_code: str, status: str, *, approval_code: str | None = None,
                           path: str = "/webhook/event", **kwargs: Any) -> SentEvent:
         payload = self.approval_instance_payload(instance_code, status, approval_code=approval_code, **kwargs)
+        return self._send(payload, "event", path)
+
+    def approval_task(self, instance_code: str, task_id: str, status: str, *, approval_code: str,
+                      path: str = "/webhook/event", **kwargs: Any) -> SentEvent:
+        payload = self.approval_task_payload(instance_code, task_id, status, approval_code=approval_code, **kwargs)
         return self._send(payload, "event", path)
 
     def resend(self, sent: SentEvent) -> SentEvent:

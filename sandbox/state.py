@@ -1,6 +1,9 @@
 """Everything the sandbox remembers: the sample world, what the bot sent, issued credentials, the call log and
-the injected faults. One lock (`state.lock`, re-entrant) guards all of it; the Flask app holds it while a request
-changes the world, never while a request is delayed or held.
+the injected faults. The world holds Feishu's two worlds apart (sandbox.worlds): native instances in
+`instances`, attendance records in `attendance`, the contact directory in `people`; the legacy sample of
+sandbox.data (instance codes that double as attendance ids, in `records`) lives beside them until it is removed.
+One lock (`state.lock`, re-entrant) guards all of it; the Flask app holds it while a request changes the world,
+never while a request is delayed or held.
 
 `reset()` goes back to the seed but keeps issued tenant tokens valid, so clients that cached a token (lark-oapi
 caches per process) keep working from one test to the next. Requests still delayed or held when `reset()` runs are
@@ -14,12 +17,13 @@ import json
 import secrets
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Mapping
+import uuid as uuidlib
+from collections import ChainMap, deque
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from sandbox import data
+from sandbox import data, flow, records, worlds
 
 # Endpoint names, used by the call log and by `inject`.
 ENDPOINTS = (
@@ -34,8 +38,22 @@ ENDPOINTS = (
     "card_update",    # POST /open-apis/interactive/v1/card/update
     "user_get",       # GET  /open-apis/contact/v3/users/{user_id}
     "bot_info",       # GET  /open-apis/bot/v3/info
+    # the two worlds (sandbox.worlds)
+    "task_approve",   # POST /open-apis/approval/v4/tasks/approve
+    "task_reject",    # POST /open-apis/approval/v4/tasks/reject
+    "task_transfer",  # POST /open-apis/approval/v4/tasks/transfer
+    "instance_cancel",  # POST /open-apis/approval/v4/instances/cancel
+    "approval_subscribe",  # POST /open-apis/approval/v4/approvals/{approval_code}/subscribe
+    "remedy_create",  # POST /open-apis/attendance/v1/user_task_remedys
+    "remedy_query",   # POST /open-apis/attendance/v1/user_task_remedys/query
+    "user_approval_create",  # POST /open-apis/attendance/v1/user_approvals
+    "user_approval_query",   # POST /open-apis/attendance/v1/user_approvals/query
+    "department_get",  # GET  /open-apis/contact/v3/departments/{department_id}
+    "user_batch",     # GET  /open-apis/contact/v3/users/batch
+    "user_find_by_department",  # GET  /open-apis/contact/v3/users/find_by_department
 )
 ANY_ENDPOINT = "*"
+Subject = str | tuple[str, ...] | None  # what a fault's `id` is matched against
 
 HOLD_MAX_S = 60.0
 TENANT_TOKEN_TTL_S = 7200
@@ -44,6 +62,17 @@ CARD_TOKEN_TTL_S = 30 * 60
 CARD_TOKEN_MAX_USES = 2
 UUID_TTL_S = 3600
 PATCH_QPS = 5
+# Rate limits of the two worlds' endpoints, from their pages: (calls, per seconds) per endpoint for the app
+PER_MINUTE_100 = ((100, 60.0),)
+PER_SECOND_50 = ((50, 1.0),)
+RATE_LIMITS: Mapping[str, tuple[tuple[int, float], ...]] = {
+    "task_approve": PER_MINUTE_100, "task_reject": PER_MINUTE_100, "task_transfer": PER_MINUTE_100,
+    "instance_cancel": PER_MINUTE_100, "approval_subscribe": PER_MINUTE_100,
+    "remedy_create": PER_SECOND_50, "remedy_query": PER_SECOND_50, "user_approval_create": PER_SECOND_50,
+    "user_approval_query": PER_SECOND_50, "user_batch": ((1000, 60.0), (50, 1.0)),
+    "user_find_by_department": ((1000, 60.0), (50, 1.0)),
+}
+REMEDY_WINDOW_DAYS = 60  # an attendance group's "remedy only the last N days" (1226503 beyond it)
 
 
 @dataclass
@@ -104,11 +133,13 @@ class Fault:
     def answers_error(self) -> bool:
         return any(v is not None for v in (self.http_status, self.code, self.rate_limit_reset_s, self.body))
 
-    def matches(self, endpoint: str, subject: str | None) -> bool:
+    def matches(self, endpoint: str, subject: Subject) -> bool:
         if self.times is not None and self.times <= 0:
             return False
         if self.endpoint not in (endpoint, ANY_ENDPOINT):
             return False
+        if isinstance(subject, tuple):  # a call about several ids (a query): any one of them
+            return self.id is None or self.id in subject
         return self.id is None or self.id == subject
 
     def describe(self) -> dict[str, Any]:
@@ -131,6 +162,15 @@ class CardToken:
 
 
 @dataclass(frozen=True)
+class ContactScope:
+    """The app's contact data range (the console's 通讯录权限范围): departments (with their sub-departments) and
+    single users, by sample name. Reading anyone or any department outside it answers 41050 / 40004."""
+
+    departments: frozenset[str] = frozenset()
+    users: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class EventTarget:
     """Where the sandbox pushes `approval_instance` events after a process call changes an instance."""
 
@@ -144,6 +184,8 @@ class EventTarget:
 class SandboxState:
     def __init__(self, *, app_id: str = data.APP_ID, app_secret: str = data.APP_SECRET,
                  clock: Callable[[], float] = time.time) -> None:
+        # where approval events go once the lock is released (the app posts them to `event_target`)
+        self.event_sink: Callable[[list[flow.FlowEvent]], None] | None = None
         self.app_id = app_id
         self.app_secret = app_secret
         self.tenant_key = data.TENANT_KEY
@@ -186,10 +228,42 @@ class SandboxState:
     def _load_world(self) -> None:
         world = data.build_world()
         self.users: dict[str, dict[str, Any]] = world["users"]
-        self.departments: dict[str, dict[str, Any]] = world["departments"]
         self.chats: dict[str, dict[str, Any]] = world["chats"]
         self.instances: dict[str, dict[str, Any]] = world["instances"]
+        # legacy: attendance records keyed by the instance code they mirror (process moves both); see worlds
         self.records: dict[str, dict[str, Any]] = world["records"]
+        self._load_worlds()
+
+    def _load_worlds(self) -> None:
+        """The contact tree, the native instances and the attendance records of sandbox.worlds."""
+        # the team lives beside the legacy users: `users` stays the legacy sample (the playground lists it),
+        # `people` is the whole contact directory every endpoint reads
+        self.team: dict[str, dict[str, Any]] = worlds.build_team_users(first_order=len(self.users) + 1)
+        self.people: ChainMap[str, dict[str, Any]] = ChainMap(self.team, self.users)
+        self.departments: dict[str, dict[str, Any]] = {
+            key: worlds.legacy_department(found) for key, found in data.build_departments().items()}
+        self.departments.update(worlds.build_departments())
+        self._add_chats()
+        self.definitions: dict[str, dict[str, Any]] = worlds.build_definitions()
+        built = worlds.build(self.people, worlds.today_in_tenant(self.now()))
+        self.instances.update(built["instances"])
+        self.attendance: dict[str, dict[str, Any]] = built["attendance"]
+        self.subscriptions: set[str] = set()
+        self.approval_events: list[flow.FlowEvent] = []  # what Feishu pushed (subscribed definitions only)
+        self.contact_scope: ContactScope | None = None  # None: the app may read the whole contact
+        self.remedy_window_days = REMEDY_WINDOW_DAYS
+        self.remedy_quota_per_month: int | None = None
+        self.remedy_not_allowed: set[str] = set()  # employee ids whose attendance group allows no remedy
+        self.rate_limits: dict[str, tuple[tuple[int, float], ...]] = dict(RATE_LIMITS)  # {} turns them off
+        self._admitted: dict[str, deque[float]] = {}
+
+    def _add_chats(self) -> None:
+        for name, user in self.people.items():
+            self.chats.setdefault(data.p2p_chat(name), {"chat_id": data.p2p_chat(name), "chat_type": "p2p",
+                                                        "name": "", "members": [user["open_id"], data.BOT_OPEN_ID]})
+        members = [self.team[p[0]]["open_id"] for p in worlds.TEAM]
+        self.chats[worlds.TEAM_CHAT] = {"chat_id": worlds.TEAM_CHAT, "chat_type": "group",
+                                        "name": "客服运维群 Support & Ops", "members": members + [data.BOT_OPEN_ID]}
 
     def reset(self) -> None:
         """Back to the seed: world, messages, calls, faults, holds, card tokens, clock. Tenant tokens survive."""
@@ -210,7 +284,7 @@ class SandboxState:
             self._cond.notify_all()
 
     def find_user(self, any_id: str) -> dict[str, Any] | None:
-        found = data.find_user(self.users, any_id)
+        found = data.find_user(self.people, any_id)
         return dict(found) if found is not None else None
 
     def find_instance(self, instance_id: str) -> dict[str, Any] | None:
@@ -228,10 +302,15 @@ class SandboxState:
             return copy.deepcopy(found) if found is not None else None
 
     def record(self, approval_id: str) -> dict[str, Any] | None:
-        """A copy of an attendance record (test helper)."""
+        """A copy of an attendance record, legacy or of the attendance world (test helper)."""
         with self.lock:
-            found = self.records.get(approval_id)
+            found = self.find_record(approval_id)
             return copy.deepcopy(found) if found is not None else None
+
+    def find_record(self, approval_id: str) -> dict[str, Any] | None:
+        """The live attendance record `approval_infos/process` acts on (hold the lock while using it)."""
+        with self.lock:
+            return self.records.get(approval_id) or self.attendance.get(approval_id)
 
     def record_for_instance(self, instance_code: str) -> dict[str, Any] | None:
         with self.lock:
@@ -267,13 +346,170 @@ class SandboxState:
         """The instance and attendance record an id names (either an instance code or an attendance id)."""
         with self.lock:
             inst = self.find_instance(any_id)
-            record = self.records.get(any_id)
+            record = self.find_record(any_id)
             if record is None and inst is not None:
                 record = next((r for r in self.records.values() if r.get("instance_code") == inst["instance_code"]),
                               None)
             if inst is None and record is not None and record.get("instance_code"):
                 inst = self.instances.get(record["instance_code"])
             return {"instance": copy.deepcopy(inst), "attendance": copy.deepcopy(record)}
+
+    # -- the two worlds: definitions, subscriptions, submissions, contact ---------------------------------------
+
+    def definition(self, approval_code: str) -> dict[str, Any] | None:
+        return self.definitions.get(approval_code)
+
+    def user_name(self, user: Mapping[str, Any]) -> str:
+        """The sample name (the key in `users`) of a user dict."""
+        return next(name for name, found in self.people.items() if found["user_id"] == user["user_id"])
+
+    def _new_number(self, taken: Callable[[str], bool]) -> str:
+        while True:
+            candidate = str(7_500_000_000_000_000_000 + secrets.randbelow(10**18))
+            if not taken(candidate):
+                return candidate
+
+    def new_task_id(self) -> str:
+        with self.lock:
+            used = {t["id"] for inst in self.instances.values() for t in inst.get("task_list") or ()}
+            return self._new_number(used.__contains__)
+
+    def new_attendance_id(self) -> str:
+        with self.lock:
+            return self._new_number(lambda c: c in self.attendance or c in self.records)
+
+    def admit(self, endpoint: str) -> tuple[int, float] | None:
+        """Count a call against the endpoint's rate limits; (limit, seconds until a slot frees) when over one."""
+        with self.lock:
+            limits = self.rate_limits.get(endpoint)
+            if not limits:
+                return None
+            now = self.now()
+            window = self._admitted.setdefault(endpoint, deque())
+            while window and window[0] <= now - max(period for _, period in limits):
+                window.popleft()
+            for limit, period in limits:
+                recent = [t for t in window if t > now - period]
+                if len(recent) >= limit:
+                    return limit, recent[-limit] + period - now
+            window.append(now)
+            return None
+
+    def subscribe(self, approval_code: str) -> bool:
+        """Subscribe the app to a definition's approval events; False when it already was (1390007)."""
+        with self.lock:
+            if approval_code in self.subscriptions:
+                return False
+            self.subscriptions.add(approval_code)
+            return True
+
+    def emit(self, events: list[flow.FlowEvent]) -> list[flow.FlowEvent]:
+        """Hand the events of subscribed definitions to the sink (call without holding the lock); returns them."""
+        with self.lock:
+            pushed = [e for e in events if e.approval_code in self.subscriptions]
+            self.approval_events.extend(pushed)
+            sink = self.event_sink
+        if pushed and sink is not None:
+            sink(pushed)
+        return pushed
+
+    def submit_instance(self, kind: str, requester: str, form: list[dict[str, Any]] | None = None) -> str:
+        """A new native submission of definition `kind` (worlds.FLOWS) by a sample user; events are pushed."""
+        if kind not in worlds.FLOWS:
+            raise ValueError(f"unknown native definition {kind!r}; one of {', '.join(worlds.FLOWS)}")
+        with self.lock:
+            user = self._sample_user(requester)
+            code = str(uuidlib.uuid4()).upper()
+            today = worlds.today_in_tenant(self.now())
+            form = form if form is not None else worlds.DEFAULT_FORMS[kind](today)
+            inst = worlds.new_instance(code, kind, user, form, self.people,
+                                       serial=f"{today.strftime('%Y%m%d')}{len(self.instances):04d}")
+            self.instances[code] = inst
+            events = flow.start(inst, user, self.now_ms(), self.new_task_id)
+        self.emit(events)
+        return code
+
+    def delete_definition(self, kind: str) -> list[str]:
+        """An admin deletes a definition: its pending instances become DELETED (events pushed), later task calls
+        and subscriptions answer 1390002. Returns the codes of the instances it closed."""
+        with self.lock:
+            code = data.DEFINITIONS[kind]["approval_code"]
+            self.definitions.pop(code)
+            now = self.now_ms()
+            closed = [i for i in self.instances.values() if i["approval_code"] == code and i["status"] == "PENDING"]
+            events = [e for inst in closed for e in flow.delete(inst, now)]
+        self.emit(events)
+        return [i["instance_code"] for i in closed]
+
+    def submit_remedy(self, employee: str, *, remedy_date: int, punch_no: int, work_type: int, remedy_time: str,
+                      reason: str) -> dict[str, Any]:
+        """A remedy request written into attendance (as `user_task_remedys` create does): pending."""
+        with self.lock:
+            user = self._sample_user(employee)
+            approval_id = self.new_attendance_id()
+            self.attendance[approval_id] = records.remedy(
+                approval_id, user["user_id"], remedy_date=remedy_date, punch_no=punch_no, work_type=work_type,
+                remedy_time=remedy_time, reason=reason, created_ms=self.now_ms())
+            return copy.deepcopy(self.attendance[approval_id])
+
+    def submit_user_approval(self, employee: str, approval_type: str, day: str,
+                             item: Mapping[str, Any]) -> dict[str, Any]:
+        """An approved leave/out/overtime/trip written into attendance (as `user_approvals` create does)."""
+        with self.lock:
+            user = self._sample_user(employee)
+            approval_id = self.new_attendance_id()
+            self.attendance[approval_id] = records.user_approval(approval_id, approval_type, user["user_id"], day,
+                                                                 item, self.now_ms())
+            return copy.deepcopy(self.attendance[approval_id])
+
+    def _sample_user(self, any_id: str) -> dict[str, Any]:
+        found = data.find_user(self.people, any_id)
+        if found is None:
+            raise ValueError(f"unknown sample user {any_id!r}")
+        return dict(found)
+
+    def add_user(self, name: str, *, departments: list[str], leader: str = "", zh: str = "",
+                 en: str = "") -> dict[str, Any]:
+        """Another contact user (a sample name, open_id `ou_<name>`), e.g. to grow a team past a page."""
+        with self.lock:
+            if name in self.people:
+                raise ValueError(f"user {name!r} exists")
+            unknown = [d for d in departments if d not in self.departments]
+            if unknown or not departments:
+                raise ValueError(f"unknown departments {unknown}")
+            user = data._user(name, zh or name, en or name, departments, "", leader,
+                              f"E9{len(self.people):04d}", order=len(self.people) + 1)
+            self.team[name] = user
+            self._add_chats()
+            return copy.deepcopy(user)
+
+    def set_contact_scope(self, *, departments: Iterable[str] = (), users: Iterable[str] = ()) -> None:
+        """Narrow the app's contact data range (reset() or clear_contact_scope() widens it to everyone again)."""
+        with self.lock:
+            self.contact_scope = ContactScope(frozenset(departments), frozenset(users))
+
+    def clear_contact_scope(self) -> None:
+        with self.lock:
+            self.contact_scope = None
+
+    def may_read_department(self, open_id: str) -> bool:
+        with self.lock:
+            scope = self.contact_scope
+            if scope is None:
+                return True
+            seen: set[str] = set()
+            while open_id and open_id != "0" and open_id not in seen:
+                if open_id in scope.departments:
+                    return True
+                seen.add(open_id)
+                open_id = self.departments.get(open_id, {}).get("parent_department_id", "")
+            return False
+
+    def may_read_user(self, user: Mapping[str, Any]) -> bool:
+        with self.lock:
+            if self.contact_scope is None or self.user_name(user) in self.contact_scope.users:
+                return True
+            return any(self.may_read_department(d) for d in user.get("department_ids") or ())
 
     # -- tenant tokens -----------------------------------------------------------------------------------------
 
@@ -334,7 +570,7 @@ class SandboxState:
             self.faults.append(fault)
         return fault
 
-    def take_fault(self, endpoint: str, subject: str | None) -> Fault | None:
+    def take_fault(self, endpoint: str, subject: Subject) -> Fault | None:
         with self.lock:
             for fault in self.faults:
                 if fault.matches(endpoint, subject):

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from bot.approvals import Widget
 from cards.environment import md_row
 from cards.widgets import Fmt, duration_unit, format_interval, key_line, row_for
+from core.approval import Widget
 
 
 def _row(widget: dict[str, Any], locale: str = "en_us") -> str:

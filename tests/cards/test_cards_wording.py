@@ -12,10 +12,10 @@ import pytest
 from test_cards_i18n import reader_view
 
 import cards
-from bot.approvals import from_instance
-from bot.errors import user_message
-from bot.rules import Action
 from cards.environment import md
+from cards.messages import user_message
+from core.approval import from_instance
+from core.rules import Action
 
 NAMES_EN = samples.NAMES["en_us"]
 
