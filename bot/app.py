@@ -19,7 +19,7 @@ from bot import logs, metrics
 from bot.config import Config, ConfigError, environment, load_config
 from bot.dispatch import Context
 from bot.security import WebhookKeys
-from bot.store import Store, open_store
+from bot.store import Store, open_store_or_exit
 
 if TYPE_CHECKING:
     from handlers.maintenance import Maintenance
@@ -64,7 +64,7 @@ def create_app(
         config.app_id, config.app_secret.reveal(), config.base_url, config.api_timeout_s,
         observer=metrics.observe_feishu,
     )
-    store = store or open_store(config.database_url)
+    store = store or open_store_or_exit(config.database_url)
     pool = ThreadPoolExecutor(max_workers=POOL_THREADS, thread_name_prefix="bot-work")
     ctx = Context(config=config, feishu=gateway, store=store, pool=pool, clock=clock, registry=registry())
     keys = WebhookKeys(
@@ -107,10 +107,8 @@ def _install_routes(app: Flask) -> None:
 
     @app.get("/healthz")
     def healthz() -> tuple[Response, int]:
-        store: Store = app.extensions["approval_bot"].ctx.store
-        if store.ping():
-            return jsonify({"status": "ok"}), 200
-        return jsonify({"status": "store unreachable"}), 503
+        report = app.extensions["approval_bot"].ctx.store.health()
+        return jsonify(report.body()), report.http_status
 
     @app.get("/metrics")
     def prometheus() -> Response:
