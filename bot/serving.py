@@ -204,6 +204,7 @@ class BufferingWorker(ThreadWorker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.waiting: OrderedDict[BufferedConn, None] = OrderedDict()  # parked, longest-waiting first
+        self.silent: OrderedDict[BufferedConn, None] = OrderedDict()  # parked with nothing to serve: shed first
         self.deadlines: list[tuple[float, int, BufferedConn]] = []  # a heap; stale entries are skipped
         self._order = itertools.count()
 
@@ -232,6 +233,7 @@ class BufferingWorker(ThreadWorker):
             self.nr_conns += 1
             conn = BufferedConn(self.cfg, client, address, listener.getsockname())
             self._park(conn, time.monotonic() + HEADER_TIMEOUT_S)
+            self._on_readable(conn, None)  # a client's request often arrives with its connection
             self._make_room()
 
     def wait_for_and_dispatch_events(self, timeout: float) -> None:
@@ -290,11 +292,14 @@ class BufferingWorker(ThreadWorker):
 
     def _park(self, conn: BufferedConn, deadline: float) -> None:
         self.waiting[conn] = None
+        if not conn.buf:
+            self.silent[conn] = None
         self._set_deadline(conn, deadline)
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_readable, conn))
 
     def _unpark(self, conn: BufferedConn) -> None:
         self.waiting.pop(conn, None)
+        self.silent.pop(conn, None)
         try:
             self.poller.unregister(conn.sock)
         except (KeyError, ValueError, OSError):
@@ -305,9 +310,10 @@ class BufferingWorker(ThreadWorker):
         heapq.heappush(self.deadlines, (deadline, next(self._order), conn))
 
     def _make_room(self) -> None:
-        """At the bound, close the connections that have waited longest (idle or trickling), not new ones."""
+        """At the bound, close the connection that has waited longest, not a new one: first among those that
+        have sent nothing (idle, or closing after an answer), then among those still sending a request."""
         while self.nr_conns >= self.worker_connections and self.waiting:
-            oldest = next(iter(self.waiting))
+            oldest = next(iter(self.silent or self.waiting))
             self._count("shed")
             self._drop(oldest)
 
@@ -325,6 +331,7 @@ class BufferingWorker(ThreadWorker):
             return
         if not conn.got_bytes:
             conn.got_bytes = True
+            self.silent.pop(conn, None)
             if conn.served:  # a kept-alive connection's next request: its head's time starts now
                 self._set_deadline(conn, time.monotonic() + HEADER_TIMEOUT_S)
         conn.buf += data
@@ -368,6 +375,7 @@ class BufferingWorker(ThreadWorker):
     def _linger(self, conn: BufferedConn) -> None:
         conn.lingering = True
         conn.buf.clear()
+        self.silent[conn] = None
         try:
             conn.sock.shutdown(socket.SHUT_WR)
         except OSError:

@@ -123,6 +123,25 @@ def test_a_kept_alive_connection_serves_several_requests_and_pipelining(bot):
         sock.sendall(request * 2)  # two at once
         data = b""
         deadline = time.monotonic() + 5
-        while data.count(b"HTTP/1.1 200") < 2 and time.monotonic() < deadline:
+        while data.count(b'"status":"ok"') < 2 and time.monotonic() < deadline:
             data += sock.recv(65536)
     assert first.startswith(b"HTTP/1.1 200") and data.count(b'"status":"ok"') == 2
+
+
+def test_at_the_connection_bound_the_longest_waiting_connections_make_room(sandbox, tmp_path):
+    """One worker holding at most 80 connections, 200 idle ones arriving: new clients are still served at once,
+    the idle connections that waited longest are closed (gthread stops accepting instead, and /healthz waits)."""
+    ensure_fd_limit(1024)
+    bot = BotProcess(sandbox.url, f"sqlite:///{tmp_path / 'bot.sqlite3'}", workers=1,
+                     extra_args=("--worker-connections", "80"))
+    try:
+        bot.wait_healthy()
+        with flood.Flood(bot.port, slow_headers=0, idle=200) as attack:
+            deadline = time.monotonic() + 10
+            while attack.stats.closed_by_server < 100 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            found = probe_during(bot, {"healthz": [flood.health_request(bot.port)] * 10})["healthz"]
+        assert attack.stats.closed_by_server >= 100  # shed, long before their 5 s idle timeout
+        assert found.failures == 0 and found.max_s < ANSWER_WITHIN_S, found.summary()
+    finally:
+        bot.stop()
