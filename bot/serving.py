@@ -210,9 +210,10 @@ class BufferingWorker(ThreadWorker):
 
     @classmethod
     def check_config(cls, cfg: Any, log: Any) -> None:
-        if cfg.is_ssl or cfg.http2_cleartext != "off":
-            raise RuntimeError("bot.serving.BufferingWorker serves plain HTTP/1.1: terminate TLS and HTTP/2 "
-                               "in front of it (docs/serving.md)")
+        # Its framing reads plain HTTP/1.x only (the PROXY header, TLS and HTTP/2 would each need their own).
+        if cfg.is_ssl or cfg.http2_cleartext != "off" or cfg.proxy_protocol not in ("off", False, None):
+            raise RuntimeError("bot.serving.BufferingWorker serves plain HTTP/1.1: terminate TLS, HTTP/2 and the "
+                               "PROXY protocol in front of it (docs/serving.md)")
         super().check_config(cfg, log)
 
     def init_process(self) -> None:

@@ -145,3 +145,13 @@ def test_at_the_connection_bound_the_longest_waiting_connections_make_room(sandb
         assert found.failures == 0 and found.max_s < ANSWER_WITHIN_S, found.summary()
     finally:
         bot.stop()
+
+
+def test_expect_100_continue_is_answered_once_before_the_body(bot):
+    with socket.create_connection(("127.0.0.1", bot.port), timeout=5) as sock:
+        sock.sendall(b"POST /webhook/event HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n"
+                     b"Connection: close\r\n\r\n")
+        assert sock.recv(4096) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(b"{}")
+        answer = read_answer(sock, 5)
+    assert answer.startswith(b"HTTP/1.1 401 ") and b"100 Continue" not in answer  # unsigned: refused, once
