@@ -264,3 +264,25 @@ def test_sigbus_guard_runs_before_the_app_starts(tmp_path: Path) -> None:
                             cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
     assert result.stderr.strip() == f"approval-bot: store unavailable: {directory}: directory missing"
+
+
+class _PgError(Exception):
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(sqlstate)
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(("sqlstate", "problem"), [
+    ("53100", "disk full"), ("25006", "read-only"), ("55P03", "locked past its timeout"),
+    ("57014", "timed out"), ("08006", "unreachable"), ("08001", "unreachable"), ("XX000", "SQLSTATE XX000"),
+])
+def test_postgresql_failures_are_named_by_their_sqlstate(sqlstate: str, problem: str) -> None:
+    err = OperationalError("SELECT 1", {}, _PgError(sqlstate))
+    assert store_module.storage_problem(err) == problem
+
+
+def test_only_storage_errors_are_storage_problems() -> None:
+    assert store_module.storage_problem(IntegrityError("INSERT", {}, Exception("UNIQUE"))) is None
+    assert store_module.storage_problem(ValueError("a bug")) is None
+    assert store_module.storage_problem(OSError(28, "No space left on device")) == \
+        "I/O error (No space left on device)"
