@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 from bot import logs, metrics
 from bot.config import Config, ConfigError, environment, load_config
 from bot.security import WebhookKeys
-from bot.store import Store, open_store
+from bot.store import Store, open_store_or_exit
 
 if TYPE_CHECKING:
     from core.inbound import Inbound
@@ -72,7 +72,7 @@ def build_services(
         config.app_id, config.app_secret.reveal(), config.base_url, config.api_timeout_s,
         observer=metrics.observe_feishu,
     )
-    store = store or open_store(config.database_url)
+    store = store or open_store_or_exit(config.database_url)
     pool = ThreadPoolExecutor(max_workers=POOL_THREADS, thread_name_prefix="bot-work")
     ctx = Context(config=config, feishu=gateway, store=store, pool=pool, registry=routes, clock=clock,
                   **({"on_settled": on_settled} if on_settled else {}))
@@ -136,10 +136,8 @@ def _install_routes(app: Flask) -> None:
 
     @app.get("/healthz")
     def healthz() -> tuple[Response, int]:
-        store: Store = app.extensions["approval_bot"].ctx.store
-        if store.ping():
-            return jsonify({"status": "ok"}), 200
-        return jsonify({"status": "store unreachable"}), 503
+        report = app.extensions["approval_bot"].ctx.store.health()
+        return jsonify(report.body()), report.http_status
 
     @app.get("/metrics")
     def prometheus() -> Response:

@@ -1,9 +1,10 @@
 """Gunicorn settings for production (`gunicorn -c python:bot.gunicorn_conf 'bot.app:create_app()'`).
 
-gthread workers: handlers wait on Feishu, and a slow client holds one thread, not a whole worker.
-The worker timeout stays far below gunicorn's default 30 s but above the 3 s answer budget, since
-late card updates finish in the background pool after the answer. preload_app imports lark_oapi
-(2-4 s, ~170 MB) once in the master; workers share those pages copy-on-write.
+Workers are bot.serving.BufferingWorker: gthread's thread pool, but the main loop reads every request in full
+(headers within 5 s, the body within 2 s, at most 1 MiB) before a thread sees it, so slow or idle clients hold
+no thread (docs/serving.md). The worker timeout stays far below gunicorn's default 30 s but above the 3 s
+answer budget, since late card updates finish in the background pool after the answer. preload_app imports
+lark_oapi (2-4 s, ~170 MB) once in the master; workers share those pages copy-on-write.
 """
 
 import os
@@ -12,10 +13,13 @@ import tempfile
 _insecure = os.environ.get("BOT_INSECURE_DEMO", "").strip().lower() in ("1", "true", "yes", "on")
 # Insecure demo mode (unsigned, plaintext events) never listens beyond loopback, whatever HOST says.
 bind = f"{'127.0.0.1' if _insecure else os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
-worker_class = "gthread"
+worker_class = "bot.serving.BufferingWorker"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-# Threads are cheap and a slow client holds one while its body arrives (bot/webhook.py bounds that to 2 s).
+# Threads run complete requests only; they wait on Feishu (the answer budget), never on a client.
 threads = int(os.environ.get("BOT_THREADS", "32"))
+# Connections parked in one worker's selector (idle keep-alive, requests still arriving): a few KB each.
+# At the bound the longest-waiting one is closed; the soft open-file limit is raised to fit (bot/serving.py).
+worker_connections = 4096
 timeout = int(os.environ.get("BOT_WORKER_TIMEOUT_S", "20"))
 graceful_timeout = 30
 keepalive = 5

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
+from collections.abc import Mapping
 
+_LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR,
+           "CRITICAL": logging.CRITICAL}
 _FIELDS = ("request_id", "event_id", "approval_id", "log_id", "event_type", "status", "duration_ms")
 
 
@@ -38,11 +42,22 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def configure(level: int = logging.INFO) -> None:
-    """JSON lines on stderr, once per process; leaves handlers others installed (pytest's) alone."""
+def level_from_env(environ: Mapping[str, str] | None = None) -> int:
+    """`LOG_LEVEL` (debug, info, warning, error, critical; any case) as a logging level; INFO when unset or
+    unknown, as gunicorn reads the same variable (bot/gunicorn_conf.py), so both follow one setting."""
+    raw = (os.environ if environ is None else environ).get("LOG_LEVEL", "").strip().upper()
+    return _LEVELS.get(raw, logging.INFO)
+
+
+def configure(level: int | None = None) -> None:
+    """JSON lines on stderr, once per process; leaves handlers others installed (pytest's) alone.
+
+    The level is `LOG_LEVEL`'s unless given. The SDK's logger stays at WARNING whatever it is."""
     root = logging.getLogger()
     if any(getattr(h, "_approval_bot", False) for h in root.handlers):
         return
+    if level is None:
+        level = level_from_env()
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
     handler.addFilter(RequestIdFilter())

@@ -342,8 +342,9 @@ def _event_v1(payload: dict[str, Any], plaintext: bytes, keys: WebhookKeys) -> E
     event = payload.get("event")
     if not isinstance(event, dict):
         raise Rejected(400, "missing_fields")
-    if "app_id" in event:
-        _check_secret(keys.app_id, event.get("app_id"), "bad_app_id")
+    # Feishu's pages for both v1 events the bot takes (approval_instance, approval_task) list event.app_id:
+    # one without it is not known to be for this app, like a v2 header without app_id.
+    _check_secret(keys.app_id, event.get("app_id"), "bad_app_id")
     event_id, event_type = payload.get("uuid"), event.get("type")
     if not _nonempty(event_id) or not _nonempty(event_type):
         raise Rejected(400, "missing_fields")

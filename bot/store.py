@@ -32,7 +32,10 @@ import uuid
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import (
     BigInteger,
@@ -61,10 +64,14 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
+from core.errors import StoreUnavailable
 from core.records import AuditRecord, ClaimResult
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 10.0  # SQLite: how long a writer waits for another process's write lock
+HEALTH_TIMEOUT_S = 2.0  # /healthz's write probe gives up after this (an orchestrator's probe waits a few seconds)
+MIN_FREE_BYTES = 1024 * 1024  # less free space than this beside a SQLite store counts as a full disk
+_HEALTH_ROW_BYTES = 8192  # the probe row needs new (overflow) pages: a full database cannot pass it
 _PG_SCHEMA_LOCK = 0x61707062  # pg_advisory_xact_lock key: serializes schema creation across workers
 
 _INHERITED: list[Any] = []  # pools and connections of a parent process: never used, never closed, here
@@ -155,21 +162,38 @@ _PG_AUDIT_GUARD = (
 )
 
 
+@dataclass(frozen=True)
+class HealthReport:
+    """What /healthz answers: `status` "ok" or "store unavailable"; `store` "ok" or "<check>: <problem>",
+    where check is "file" (the SQLite files and their disk) or "write" (a write to the real tables)."""
+
+    ok: bool
+    status: str
+    store: str
+
+    @classmethod
+    def failed(cls, check: str, problem: str) -> HealthReport:
+        return cls(False, "store unavailable", f"{check}: {problem}")
+
+    @property
+    def http_status(self) -> int:
+        return 200 if self.ok else 503
+
+    def body(self) -> dict[str, str]:
+        return {"status": self.status, "store": self.store}
+
+
 def open_store(url: str) -> Store:
-    """Open the store at `url` and create its schema. ``sqlite:///path`` (a file) or ``postgresql://…``."""
+    """Open the store at `url` and create its schema. ``sqlite:///path`` (a file) or ``postgresql://…``.
+
+    Raises StoreUnavailable when it cannot be used (e.g. a file the process may not write)."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         database = parsed.database or ""
         if database in ("", ":memory:") or "mode=memory" in str(parsed) or database.startswith("file::memory:"):
             raise ValueError("an in-memory SQLite store is not shared across threads or workers: use a file path")
-        engine = create_engine(
-            parsed,
-            connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False},
-            pool_size=5,
-            max_overflow=20,
-        )
-        _configure_sqlite(engine)
+        engine = _sqlite_engine(parsed.set(database=str(Path(database).resolve())))
     elif backend in ("postgresql", "postgres"):
         if parsed.drivername in ("postgresql", "postgres"):
             parsed = parsed.set(drivername="postgresql+psycopg")
@@ -183,6 +207,143 @@ def open_store(url: str) -> Store:
     store = Store(engine)
     store.create_schema()
     return store
+
+
+def open_store_or_exit(url: str) -> Store:
+    """open_store for start-up: a store that cannot be used ends the process with one line naming the problem
+    (a worker that went on would fail every request, or die of SIGBUS on an unwritable WAL memory map)."""
+    try:
+        return open_store(url)
+    except StoreUnavailable as err:
+        where = err.path or make_url(url).render_as_string(hide_password=True)
+        raise SystemExit(f"approval-bot: store unavailable: {where}: {err.problem}") from None
+
+
+def _sqlite_engine(url: Any) -> Engine:
+    path = Path(url.database)
+    found = file_problem(path)
+    if found is not None:
+        raise StoreUnavailable(found.describe(), str(found.path))
+    path.touch(exist_ok=True)  # an empty file is an empty database; from here on it is never created again
+    # mode=rw: a database file deleted under a running bot must fail, not be silently re-created empty.
+    uri = f"file:{quote(str(path))}?mode=rw"
+
+    def connect() -> sqlite3.Connection:
+        if not path.exists():
+            raise StoreUnavailable("database file missing", str(path))
+        return sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+
+    engine = create_engine(url, creator=connect, pool_size=5, max_overflow=20)
+    _configure_sqlite(engine)
+    _guard_against_replaced_file(engine, path)
+    return engine
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    path: Path
+    role: str  # "directory", "database file", "-wal file", "-shm file"; "" for the disk as a whole
+    problem: str
+
+    def describe(self) -> str:
+        """Without the path: what /healthz may show anyone."""
+        return f"{self.role} {self.problem}" if self.role else self.problem
+
+
+def file_problem(path: Path) -> FileProblem | None:
+    """Why a SQLite store at `path` cannot work, checked without opening it; None when it can.
+
+    WAL needs to write the database, its -wal and -shm files and their directory (it creates and deletes the
+    side files), and maps -shm into memory: a write there that the disk refuses is a SIGBUS, not an error."""
+    directory = path.parent
+    if not directory.is_dir():
+        return FileProblem(directory, "directory", "missing")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return FileProblem(directory, "directory", "not writable (WAL creates its -wal and -shm files there)")
+    for name, role in ((path, "database file"), (Path(f"{path}-wal"), "-wal file"),
+                       (Path(f"{path}-shm"), "-shm file")):
+        if name.exists() and not name.is_file():
+            return FileProblem(name, role, "not a regular file")
+        if name.exists() and not os.access(name, os.R_OK | os.W_OK):
+            return FileProblem(name, role, "not writable (fix its owner or mode)")
+    free = _free_bytes(directory)
+    if free is not None and free < MIN_FREE_BYTES:
+        return FileProblem(directory, "", f"disk full ({free // 1024} KiB free)")
+    return None
+
+
+def _free_bytes(directory: Path) -> int | None:
+    try:
+        stats = os.statvfs(directory)
+    except OSError:
+        return None
+    return stats.f_bavail * stats.f_frsize
+
+
+def _guard_against_replaced_file(engine: Engine, path: Path) -> None:
+    """A pooled connection keeps the deleted file's inode open and would write to it unseen: check the file
+    at every checkout (one stat) and drop connections whose file is gone or replaced."""
+
+    @event.listens_for(engine, "connect")
+    def _remember_file(_dbapi_connection: Any, record: Any) -> None:
+        record.info["file_id"] = _file_id(path)
+
+    @event.listens_for(engine, "checkout")
+    def _check_file(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if _file_id(path) != record.info.get("file_id"):
+            raise exc.DisconnectionError("database file missing or replaced")
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+# SQLite primary result codes (the low byte of sqlite_errorcode) and PostgreSQL SQLSTATEs, as /healthz says them.
+_SQLITE_PROBLEMS = {3: "permission denied", 5: "locked past its timeout", 6: "locked past its timeout",
+                    8: "read-only", 10: "I/O error", 11: "database file corrupt", 13: "disk full",
+                    14: "cannot open the database file", 26: "not a database file"}
+_PG_PROBLEMS = {"53100": "disk full", "53200": "out of memory", "25006": "read-only",
+                "55P03": "locked past its timeout", "57014": "timed out", "57P01": "server shutting down",
+                "57P03": "server starting up"}
+_NOT_STORAGE = (exc.IntegrityError, exc.ProgrammingError, exc.DataError, exc.NotSupportedError)
+
+
+def storage_problem(err: BaseException) -> str | None:
+    """The short problem a driver error means for the store, or None when it is a bug rather than storage."""
+    if isinstance(err, exc.TimeoutError):
+        return "no free connection in the pool"
+    if isinstance(err, _NOT_STORAGE) or not isinstance(err, exc.DBAPIError | sqlite3.Error | OSError):
+        return None
+    cause = getattr(err, "orig", None) or err
+    code = getattr(cause, "sqlite_errorcode", None)
+    if isinstance(code, int) and code & 0xFF in _SQLITE_PROBLEMS:
+        return _SQLITE_PROBLEMS[code & 0xFF]
+    if "no such table" in str(cause):
+        return "tables missing (database file replaced?)"
+    state = getattr(cause, "sqlstate", None)
+    if isinstance(state, str):
+        return _PG_PROBLEMS.get(state) or ("unreachable" if state.startswith("08") else f"SQLSTATE {state}")
+    if isinstance(cause, OSError):
+        return f"I/O error ({cause.strerror or type(cause).__name__})"
+    return "unreachable" if isinstance(err, exc.OperationalError | exc.InterfaceError) else "database error"
+
+
+@contextmanager
+def _storage_errors() -> Iterator[None]:
+    """Turn every storage failure into StoreUnavailable; bugs (constraint violations, bad SQL) pass as they are."""
+    try:
+        yield
+    except StoreUnavailable:
+        raise
+    except Exception as err:
+        problem = storage_problem(err)
+        if problem is None:
+            raise
+        raise StoreUnavailable(problem) from err
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -217,10 +378,11 @@ def _enable_wal(cursor: Any) -> None:
                 return
             if cursor.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal":
                 return
-        except sqlite3.OperationalError:
-            pass
+        except sqlite3.OperationalError as err:
+            if getattr(err, "sqlite_errorcode", 5) & 0xFF not in (5, 6):  # only "busy" or "locked" is worth a retry
+                raise
         if time.monotonic() > deadline:
-            raise RuntimeError("could not switch the SQLite store to WAL mode (is it on a network file system?)")
+            raise StoreUnavailable("could not switch to WAL mode (a network file system?)")
         time.sleep(0.02)
 
 
@@ -251,6 +413,8 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._dialect = engine.dialect.name
+        database = engine.url.database if self._dialect == "sqlite" else None
+        self._sqlite_path = Path(database).resolve() if database and database != ":memory:" else None
         os.register_at_fork(after_in_child=functools.partial(_after_fork_in_child, weakref.ref(self)))
         self._writer_lock = threading.Lock()
         self._insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
@@ -302,7 +466,7 @@ class Store:
 
         On SQLite the threads of one process queue on a lock of their own first: SQLite's busy handler would
         make them sleep in steps of up to 100 ms, which is what made the tails long under load."""
-        with self._local_writers(), self._engine.connect() as conn:
+        with _storage_errors(), self._local_writers(BUSY_TIMEOUT_S), self._engine.connect() as conn:
             if single:
                 conn.execution_options(isolation_level="AUTOCOMMIT")
             else:
@@ -310,13 +474,23 @@ class Store:
             with conn.begin():
                 yield conn
 
-    def _local_writers(self) -> Any:
-        return self._writer_lock if self._dialect == "sqlite" else contextlib.nullcontext()
+    @contextmanager
+    def _local_writers(self, timeout_s: float) -> Iterator[None]:
+        if self._dialect != "sqlite":
+            yield
+            return
+        # Bounded like SQLite's own busy timeout: a writer stuck behind a hung one fails instead of queueing on.
+        if not self._writer_lock.acquire(timeout=timeout_s):
+            raise StoreUnavailable("locked past its timeout")
+        try:
+            yield
+        finally:
+            self._writer_lock.release()
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
         """One SELECT: autocommit, no transaction round trips (WAL readers never wait for writers)."""
-        with self._engine.connect() as conn:
+        with _storage_errors(), self._engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT")
             with conn.begin():
                 yield conn
@@ -342,6 +516,53 @@ class Store:
             return True
         except (exc.SQLAlchemyError, OSError):
             return False
+
+    def health(self) -> HealthReport:
+        """Whether the store works now: its files (SQLite), then a write to the real tables within
+        HEALTH_TIMEOUT_S (a row upserted and deleted in one transaction). Never raises."""
+        if self._sqlite_path is not None:
+            found = file_problem(self._sqlite_path)
+            if found is not None:
+                return HealthReport.failed("file", found.describe())
+            if not self._sqlite_path.exists():
+                return HealthReport.failed("file", "database file missing")
+        try:
+            self._write_probe()
+        except StoreUnavailable as err:
+            return HealthReport.failed("write", err.problem)
+        except Exception as err:  # noqa: BLE001 - health must answer whatever went wrong
+            return HealthReport.failed("write", type(err).__name__)
+        return HealthReport(True, "ok", "ok")
+
+    def _write_probe(self) -> None:
+        name = f"health:{os.getpid()}:{threading.get_ident()}"
+        filler = "h" * _HEALTH_ROW_BYTES
+        upsert = self._insert(locks).values(name=name, owner=filler, expires=0.0)
+        upsert = upsert.on_conflict_do_update(index_elements=[locks.c.name], set_={"owner": filler})
+        millis = int(HEALTH_TIMEOUT_S * 1000)
+        with _storage_errors(), self._local_writers(HEALTH_TIMEOUT_S), self._engine.connect() as conn:
+            conn.execution_options(bot_write=True)
+            with self._sqlite_busy_timeout(conn, millis), conn.begin():
+                if self._dialect == "postgresql":
+                    conn.exec_driver_sql(f"SET LOCAL statement_timeout = {millis}")
+                    conn.exec_driver_sql(f"SET LOCAL lock_timeout = {millis}")
+                conn.execute(upsert)
+                conn.execute(delete(locks).where(locks.c.name == name))
+
+    @contextmanager
+    def _sqlite_busy_timeout(self, conn: Connection, millis: int) -> Iterator[None]:
+        """A shorter busy timeout on this pooled connection for a while, set on the driver's connection so that
+        it holds for the BEGIN IMMEDIATE that follows (a PRAGMA through SQLAlchemy would begin first)."""
+        if self._dialect != "sqlite":
+            yield
+            return
+        raw = conn.connection.dbapi_connection
+        raw.execute(f"PRAGMA busy_timeout = {millis}")
+        try:
+            yield
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                raw.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
 
     def after_fork(self) -> None:
         """In a forked worker: forget (never close) the connections inherited from the parent. Idempotent;

@@ -1,4 +1,5 @@
-"""The error a failed Feishu Open API call becomes, whichever API it was (docs/feishu.md lists the codes)."""
+"""The two failures the application handles: a failed Feishu Open API call (docs/feishu.md lists the codes), and a
+store that cannot be read or written."""
 
 from __future__ import annotations
 
@@ -22,3 +23,16 @@ class FeishuError(Exception):
     def outcome_unknown(self) -> bool:
         """A write that failed this way may still have been applied."""
         return self.kind in {"timeout", "network", "server"}
+
+
+class StoreUnavailable(Exception):
+    """The store cannot be read or written: a missing or replaced database file, a full disk, a read-only file
+    or directory, a lock held past its timeout, an unreachable server. Every storage failure of a `Store` method
+    is this one type (the driver's error is chained as the cause), so callers answer one fixed way.
+
+    `problem` is short and names no path (it is shown by /healthz); `path` is the file concerned, if known."""
+
+    def __init__(self, problem: str, path: str = "") -> None:
+        super().__init__(f"{path}: {problem}" if path else problem)
+        self.problem = problem
+        self.path = path

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from bot.app import create_app, shutdown
+from bot.store import HealthReport
 from sandbox.data import SAMPLES
 from sandbox.server import ServerThread
 from tests.integration.harness import ENCRYPT_KEY, TOKEN, bot_config
@@ -237,9 +238,10 @@ def test_healthz_reports_an_unreachable_store(bot, monkeypatch):
     import requests
 
     assert requests.get(bot.server.url + "/healthz", timeout=5).status_code == 200
-    monkeypatch.setattr(bot.store, "ping", lambda: False)
+    monkeypatch.setattr(bot.store, "health", lambda: HealthReport.failed("write", "unreachable"))
     answer = requests.get(bot.server.url + "/healthz", timeout=5)
-    assert answer.status_code == 503 and answer.json() == {"status": "store unreachable"}
+    assert answer.status_code == 503
+    assert answer.json() == {"status": "store unavailable", "store": "write: unreachable"}
 
 
 def test_delivery_left_unfinished_by_a_dead_worker_is_processed_on_retry(bot, sandbox):

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -32,17 +33,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def procfile_command() -> list[str]:
+def procfile_command(*extra_args: str) -> list[str]:
+    """The Procfile's web command; `extra_args` go before the app (gunicorn: the command line wins)."""
     line = (ROOT / "Procfile").read_text().split(":", 1)[1].strip()
     import shlex
 
     words = shlex.split(line)
     assert words[0] == "gunicorn"
-    return [sys.executable, "-m", "gunicorn", *words[1:]]
+    return [sys.executable, "-m", "gunicorn", *words[1:-1], *extra_args, words[-1]]
 
 
 class BotProcess:
-    def __init__(self, sandbox_url: str, database_url: str, workers: int = 2) -> None:
+    def __init__(self, sandbox_url: str, database_url: str, workers: int = 2, extra_args: tuple[str, ...] = (),
+                 environ: dict[str, str] | None = None) -> None:
         self.port = free_port()
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("FEISHU_", "BOT_"))},
@@ -57,17 +60,20 @@ class BotProcess:
             "PORT": str(self.port),
             "HOST": "127.0.0.1",
             "WEB_CONCURRENCY": str(workers),
+            **(environ or {}),
         }
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        self.proc = subprocess.Popen(procfile_command(), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, start_new_session=True)
+        # A file, not a pipe: nobody reads a pipe while the test runs, and a full one would block the server.
+        self._errors = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(procfile_command(*extra_args), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                     stderr=self._errors, start_new_session=True)
         self.url = f"http://127.0.0.1:{self.port}"
 
     def wait_healthy(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise AssertionError(f"gunicorn exited: {self.proc.stderr.read().decode()[-2000:]}")
+                raise AssertionError(f"gunicorn exited: {self.errors().decode()[-2000:]}")
             try:
                 if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
                     return
@@ -75,6 +81,15 @@ class BotProcess:
                 pass
             time.sleep(0.1)
         raise AssertionError("bot did not become healthy")
+
+    def errors(self) -> bytes:
+        """Everything gunicorn and the app wrote to stderr so far."""
+        self._errors.seek(0)
+        return self._errors.read()
+
+    def stop_and_read_errors(self) -> bytes:
+        self.stop()
+        return self.errors()
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -37,7 +37,7 @@ class Feishu:
     @staticmethod
     def v1_payload(uuid: str = "uuid-1", event_type: str = "approval_instance", **event: Any) -> dict:
         return {"uuid": uuid, "token": TOKEN, "ts": "1700000000.1", "type": "event_callback",
-                "event": {"type": event_type, **event}}
+                "event": {"type": event_type, "app_id": APP_ID, **event}}
 
     @staticmethod
     def challenge_payload(challenge: str = "ch-1", token: str = TOKEN) -> dict:

@@ -236,8 +236,13 @@ def test_v1_event_token_and_app_id(feishu: Feishu) -> None:
     push = feishu.push(feishu.v1_payload(app_id=APP_ID))
     envelope = open_event(push.body, push.headers, feishu.keys, NOW)
     assert (envelope.schema, envelope.event_id, envelope.event_type) == ("1.0", "uuid-1", "approval_instance")
-    push = feishu.push(feishu.v1_payload())  # app_id absent in the event: allowed (older events omit it)
-    assert open_event(push.body, push.headers, feishu.keys, NOW).event_id == "uuid-1"
+    for app_id in (None, "", 7):
+        push = feishu.push(feishu.v1_payload(app_id=app_id))
+        assert reject(push.body, push.headers).reason == "bad_app_id"
+    without = feishu.v1_payload()
+    del without["event"]["app_id"]
+    push = feishu.push(without)  # a v1 event without event.app_id is refused like a v2 header without one
+    assert reject(push.body, push.headers).reason == "bad_app_id"
     push = feishu.push(feishu.v1_payload(app_id="cli_other"))
     assert reject(push.body, push.headers).reason == "bad_app_id"
     payload = feishu.v1_payload()
