@@ -34,11 +34,19 @@ def test_healthz_says_the_database_file_is_gone_while_the_workers_stay_up(sandbo
         assert b"Traceback" not in bot.stop_and_read_errors()
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def start_gunicorn(database_url: str, sandbox_url: str, timeout_s: float = 60) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FEISHU_", "BOT_"))}
     env.update({"FEISHU_APP_ID": "cli_sandbox_app", "FEISHU_APP_SECRET": "s", "FEISHU_VERIFICATION_TOKEN": "t",
                 "FEISHU_ENCRYPT_KEY": "k", "FEISHU_BASE_URL": sandbox_url, "DATABASE_URL": database_url,
-                "HOST": "127.0.0.1", "PORT": "0", "WEB_CONCURRENCY": "2"})
+                "HOST": "127.0.0.1", "PORT": str(free_port()), "WEB_CONCURRENCY": "2"})
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     return subprocess.run(procfile_command(), cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout_s)
 

@@ -35,7 +35,8 @@ def free_port() -> int:
 
 def procfile_command(*extra_args: str) -> list[str]:
     """The Procfile's web command; `extra_args` go before the app (gunicorn: the command line wins)."""
-    line = (ROOT / "Procfile").read_text().split(":", 1)[1].strip()
+    web = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
+    line = web.split(":", 1)[1].strip()
     import shlex
 
     words = shlex.split(line)
