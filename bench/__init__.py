@@ -1,1 +1,1 @@
-"""Benchmarks of approval-bot against its peers (issue 8): `python -m bench` or `bench/run`; see bench/README.md."""
+"""Benchmarks of approval-bot against its peers: `python -m bench` or `bench/run`; see bench/README.md."""

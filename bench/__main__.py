@@ -1,4 +1,4 @@
-"""`python -m bench [--quick]`: every scenario of issue 8, then one table (see bench/README.md).
+"""`python -m bench [--quick]`: every scenario, then one table (see bench/README.md).
 
 Exit status: 0 when every scenario ran and measured what it should (targets missed or not), 1 when a scenario
 measured nothing valid (e.g. answers other than 200 to valid events, clicks not approved), 2 on a crash.
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr, flush=True)
         raise
     elapsed = time.monotonic() - started
-    print(f"\napproval-bot benchmark (issue 8), {elapsed:.0f} s\n" + "\n".join(header) + "\n")
+    print(f"\napproval-bot benchmark, {elapsed:.0f} s\n" + "\n".join(header) + "\n")
     print(report.table(rows))
     if args.json:
         args.json.write_text(json.dumps(_plain(raw), indent=1, default=str))

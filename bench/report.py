@@ -1,4 +1,4 @@
-"""The one table: medians over the repetitions, the ratios, the targets of issue 8, and whether each is met."""
+"""The one table: medians over the repetitions, the ratios, the targets (bench/README.md), and whether each is met."""
 
 from __future__ import annotations
 

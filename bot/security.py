@@ -1,6 +1,6 @@
 """Webhook request verification and decryption: the only gate between the network and the handlers.
 
-Order of checks (SECURITY.md T1, T2, T4), each step before any later work:
+Order of checks (docs/security.md T1, T2, T4), each step before any later work:
 1. signature over the **raw** body, constant time (`hmac.compare_digest`), before any base64, AES or JSON;
 2. timestamp parsed strictly (ASCII digits only) and inside ``max_skew_s`` in both directions;
 3. outer JSON parsed strictly, then one decryption whose every failure gets one identical answer (no padding oracle);

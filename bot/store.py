@@ -8,7 +8,7 @@ One implementation on SQLAlchemy Core for two dialects:
 
 Every state change is one statement in one transaction (the claim runs on every event: one round trip).
 
-Claims (SECURITY.md T6) are leases: ``claim`` answers NEW for an unseen key or an ``in_progress`` claim whose lease
+Claims (docs/security.md T6) are leases: ``claim`` answers NEW for an unseen key or an ``in_progress`` claim whose lease
 has expired (a worker died mid-way: take it over), BUSY for an unexpired one (answer non-200 so Feishu retries),
 and DONE once ``finish`` ran. Locks (T7) are leases with an owner token, released by compare-and-delete.
 

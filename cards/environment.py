@@ -2,7 +2,7 @@
 
 Pure: jinja2 and the standard library only. Card JSON is never built by string concatenation: every
 template output goes through ``tojson`` (or a macro that does), and every piece of user text that lands
-in Feishu markdown goes through :func:`md` first (SECURITY.md T13).
+in Feishu markdown goes through :func:`md` first (docs/security.md T13).
 """
 
 from __future__ import annotations

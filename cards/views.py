@@ -60,7 +60,7 @@ _FEISHU_ID = re.compile(r"o[nu]_[0-9a-f]{8,64}")  # open_id / union_id: never sh
 
 
 def button_value(action: str, approval_id: str, approval_type: str) -> dict[str, Any]:
-    """The one shape of a button's callback value (CONTRACT.md): what the bot needs to act, nothing more."""
+    """The one shape of a button's callback value (docs/architecture.md): what the bot needs to act, nothing more."""
     return {"action": action, "approval_id": approval_id, "approval_type": approval_type, "v": CARD_VERSION}
 
 

@@ -268,7 +268,7 @@ def _drop(state: SandboxState, call: Call, outcome: str) -> Response:
     raise ConnectionDropped(f"sandbox dropped the connection ({outcome})")
 
 
-# -- notifications (issue 6) -------------------------------------------------------------------------------------
+# -- notifications (legacy) -------------------------------------------------------------------------------------
 
 
 def _notify(state: SandboxState, instance_code: str, status: str, approval_code: str) -> None:

@@ -1,5 +1,5 @@
-"""The sandbox's sample world (CONTRACT.md, "Sample world"): app, bot, users, chats, departments, approval
-instances in the seed-004 shape, and the attendance records that `approval_infos/process` acts on.
+"""The sandbox's legacy sample world (sandbox/worlds.py keeps the two worlds apart): app, bot, users, chats,
+departments, approval instances in the seed-004 shape, and the attendance records that `approval_infos/process` acts on.
 
 Everything here is built fresh by `build_world()` so that `SandboxState.reset()` can go back to the seed without
 sharing mutable structures between resets. Instance `form`s are JSON *strings* (as Feishu sends them); times are

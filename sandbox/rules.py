@@ -110,7 +110,8 @@ def accepts(approval_type: str, status: int, record_status: int) -> bool:
 
 
 def apply_to_instance(instance: MutableMapping[str, Any], status: int, now_ms: str) -> None:
-    """Move the v4 instance along with its attendance record (CONTRACT.md, "Instance status after process").
+    """Move the v4 instance along with its attendance record: the legacy coupling of the two worlds, kept until
+    the bot acts on each through its own API.
 
     2 -> APPROVED: pending tasks APPROVED, a PASS attributed to the first pending task's approver.
     1 -> REJECTED: pending tasks REJECTED, a REJECT attributed the same way.

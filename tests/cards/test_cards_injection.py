@@ -1,4 +1,4 @@
-"""SECURITY.md T13: arbitrary user text in every user-text field cannot change a card's structure, add mentions,
+"""docs/security.md T13: arbitrary user text in every user-text field cannot change a card's structure, add mentions,
 links or font tags, break the JSON, or push the card over Feishu's limits."""
 
 from __future__ import annotations

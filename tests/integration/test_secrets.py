@@ -1,4 +1,4 @@
-"""Canary secrets never reach logs, answers, metrics, cards or the store (SECURITY.md T12)."""
+"""Canary secrets never reach logs, answers, metrics, cards or the store (docs/security.md T12)."""
 
 from __future__ import annotations
 

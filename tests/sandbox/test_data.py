@@ -1,4 +1,4 @@
-"""The sample world keeps the promises of CONTRACT.md (ids, statuses, shapes) that bot tests rely on."""
+"""The sample world keeps the promises (ids, statuses, shapes) that bot tests rely on."""
 
 from __future__ import annotations
 

@@ -100,7 +100,8 @@ def tampered_pushes(draw: st.DrawFn) -> tuple[str, bytes, Headers]:
 
 
 def test_tampered_pushes_are_never_accepted() -> None:
-    """SECURITY.md T1: flip a byte of body, ts or nonce, a character of the signature, drop or duplicate a header."""
+    """docs/security.md T1: flip a byte of body, ts or nonce, a character of the signature, drop or duplicate a
+    header."""
     outcomes: Counter[str] = Counter()
 
     @settings(max_examples=2000, deadline=None)

@@ -45,7 +45,7 @@ def test_fractional_now_at_the_edge(feishu: Feishu) -> None:
     ids=repr,
 )
 def test_timestamp_is_parsed_strictly(feishu: Feishu, ts: str) -> None:
-    """int() accepts most of these; the window check must not (SECURITY.md T2)."""
+    """int() accepts most of these; the window check must not (docs/security.md T2)."""
     assert outcome(feishu, ts) in ("401 bad_timestamp", "401 stale_timestamp")
 
 

@@ -1,4 +1,4 @@
-"""Seen-event claims (SECURITY.md T6): new / busy / takeover / done, across threads, processes and restarts."""
+"""Seen-event claims (docs/security.md T6): new / busy / takeover / done, across threads, processes and restarts."""
 
 from __future__ import annotations
 

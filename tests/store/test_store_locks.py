@@ -1,4 +1,4 @@
-"""In-flight locks (SECURITY.md T7): leases with an owner token, compare-and-delete; one-shot leases."""
+"""In-flight locks (docs/security.md T7): leases with an owner token, compare-and-delete; one-shot leases."""
 
 from __future__ import annotations
 
