@@ -79,6 +79,7 @@ class Config:
     answer_budget_s: float = 2.5
     insecure_demo: bool = False
     digest_time: str = ""  # "HH:MM" in `timezone`; empty = no daily digest
+    settle_window_s: int = 600  # how long the bot keeps looking for an action whose answer was lost
     approval_codes: tuple[str, ...] = ()  # approval definitions whose events the bot subscribes
     attendance_lookback_days: int = 30
     metrics_token: Secret = field(default_factory=lambda: Secret(""))  # when set, /metrics needs it as Bearer
@@ -303,6 +304,7 @@ def _values(environ: Mapping[str, str], take: _Collect, long_connection: bool = 
         "answer_budget_s": take(_float, environ, "BOT_ANSWER_BUDGET_S", 2.5, 0.2, 2.9),
         "insecure_demo": insecure,
         "digest_time": take(_digest_time, environ),
+        "settle_window_s": take(_int, environ, "BOT_SETTLE_WINDOW_S", 600, 60, 86400),
         "approval_codes": take(_approval_codes, environ),
         "attendance_lookback_days": take(_int, environ, "BOT_ATTENDANCE_LOOKBACK_DAYS", 30, 1, 365, "days"),
         "metrics_token": take(_metrics_token, environ),

@@ -21,8 +21,9 @@ class FeishuError(Exception):
 
     @property
     def outcome_unknown(self) -> bool:
-        """A write that failed this way may still have been applied."""
-        return self.kind in {"timeout", "network", "server"}
+        """A write that failed this way may still have been applied: no answer came (timeout, broken connection,
+        a 5xx from something in front of Feishu with no Feishu code). A Feishu error code is an answer."""
+        return self.kind in {"timeout", "network"} or (self.kind == "server" and self.code == -1)
 
 
 class StoreUnavailable(Exception):

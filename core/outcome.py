@@ -32,6 +32,7 @@ class Status(StrEnum):
     REFUSED = "refused"  # the rules or the role said no: nothing sent
     FAILED = "failed"  # Feishu refused or could not be reached: see `error`
     BUSY = "busy"  # another action on this approval is under way
+    UNKNOWN = "unknown"  # Feishu did not answer and has not applied it yet: the reconciler keeps looking
 
 
 @dataclass(frozen=True)
@@ -53,4 +54,4 @@ class Outcome:
     @property
     def toast_kind(self) -> str:
         return {Status.DONE: "success", Status.ALREADY: "warning", Status.REFUSED: "warning",
-                Status.BUSY: "info"}.get(self.status, "error")
+                Status.BUSY: "info", Status.UNKNOWN: "info"}.get(self.status, "error")

@@ -2,9 +2,11 @@
 settle actions whose worker died mid-way (intents still "sending"), forget expired dedup rows, and send the
 daily digest when it is due.
 
-An intent is written before every process call. One still "sending" after the lock's lifetime belongs to a
-worker that died: look the instance up; if it reached the target state, the action happened — record it and
-update the cards; otherwise it did not, and the operator is told so (never re-sent blindly).
+An intent is written before every process call and settled by the audit row that follows it. One still
+"sending" after the lock's lifetime belongs to a worker that died or to a call whose answer was lost: look the
+approval up, again and again with back-off, for `BOT_SETTLE_WINDOW_S`. Once it reached the target state the action
+happened: record it, update the cards, tell the operator. If the approval no longer exists, or the window passes
+without the state changing, settle it (abandoned, unknown) and tell the operator to look. Never re-sent blindly.
 """
 
 from __future__ import annotations
@@ -14,13 +16,13 @@ import threading
 import time
 import uuid
 
-from cards.messages import user_message
+import cards
 from core.errors import FeishuError
 from core.records import AuditRecord
 from core.rules import RULES, Action
 from handlers import card_context, digest
 from handlers.context import Context
-from handlers.lookup import UnreadableApproval, load_approval
+from handlers.lookup import UnreadableApproval, is_not_found, load_approval
 from handlers.notifications import update_other_cards
 from handlers.workflow import LOCK_TTL_S
 
@@ -28,49 +30,103 @@ log = logging.getLogger(__name__)
 INTERVAL_S = 60.0
 
 
-def reconcile(ctx: Context) -> int:
-    """Settle intents older than the action lock; returns how many were settled."""
+FIRST_RECHECK_S = 30.0
+MAX_RECHECK_S = 240.0
+
+
+class Rechecks:
+    """When each open intent is looked at next (per process: after a restart everything is looked at at once)."""
+
+    def __init__(self) -> None:
+        self._next: dict[str, tuple[float, float]] = {}  # intent id -> (not before, next delay)
+
+    def due(self, intent_id: str, now: float) -> bool:
+        return self._next.get(intent_id, (0.0, 0.0))[0] <= now
+
+    def later(self, intent_id: str, now: float) -> None:
+        delay = self._next.get(intent_id, (0.0, FIRST_RECHECK_S / 2))[1] * 2
+        self._next[intent_id] = (now + delay, min(delay, MAX_RECHECK_S))
+
+    def forget(self, intent_id: str) -> None:
+        self._next.pop(intent_id, None)
+
+
+def reconcile(ctx: Context, rechecks: Rechecks | None = None) -> int:
+    """Look at intents older than the action lock that are due; returns how many were settled."""
+    rechecks = rechecks or Rechecks()
     settled = 0
-    for intent in ctx.store.open_intents(ctx.clock() - LOCK_TTL_S):
-        try:
-            settle(ctx, intent)
-        except FeishuError as err:  # Feishu unreachable: try again next round
-            log.warning("reconcile postponed: approval=%s code=%s", intent["approval_id"], err.code)
+    now = ctx.clock()
+    for intent in ctx.store.open_intents(now - LOCK_TTL_S):
+        if not rechecks.due(intent["intent_id"], now):
             continue
-        settled += 1
+        try:
+            done = settle(ctx, intent)
+        except FeishuError as err:  # Feishu unreachable: look again later
+            log.warning("reconcile postponed: approval=%s code=%s", intent["approval_id"], err.code)
+            done = False
+        if done:
+            rechecks.forget(intent["intent_id"])
+            settled += 1
+        else:
+            rechecks.later(intent["intent_id"], now)
     return settled
 
 
-def settle(ctx: Context, intent: dict) -> None:
+def settle(ctx: Context, intent: dict) -> bool:
+    """Settle the intent if its outcome is known (or can no longer be); False to look again later."""
     approval_id, action = intent["approval_id"], Action(intent["action"])
     try:
         approval = load_approval(ctx, approval_id)
     except UnreadableApproval:
         ctx.store.finish_intent(intent["intent_id"], "abandoned", ctx.clock())
-        return
-    reached = approval.status is RULES[action].results_in
-    outcome = "done" if reached else "failed"
+        return True
+    except FeishuError as err:
+        if not is_not_found(err):
+            raise
+        _record(ctx, intent, "abandoned", "")
+        _tell(ctx, intent, "notice.vanished", "error")
+        return True
+    approval_type = approval.approval_type.value if approval.approval_type else ""
+    if approval.status is RULES[action].results_in:
+        _record(ctx, intent, "done", approval_type)
+        update_other_cards(ctx, approval_id, card_context.current_card(ctx, approval))
+        _tell(ctx, intent, "notice.confirmed", "success")
+        return True
+    if ctx.clock() - float(intent["created"]) < ctx.config.settle_window_s:
+        return False
+    _record(ctx, intent, "unknown", approval_type)
+    update_other_cards(ctx, approval_id, card_context.current_card(ctx, approval))
+    _tell(ctx, intent, "notice.not_applied", "error")
+    return True
+
+
+def _record(ctx: Context, intent: dict, outcome: str, approval_type: str) -> None:
     ctx.store.append_audit(AuditRecord(
-        approval_id=approval_id, action=action.value, operator=intent["operator"], outcome=outcome,
-        approval_type=approval.approval_type.value if approval.approval_type else "",
-        reason=str(intent["detail"].get("reason", "")), message="reconciled", at=ctx.clock(),
+        approval_id=intent["approval_id"], action=intent["action"], operator=intent["operator"], outcome=outcome,
+        approval_type=approval_type, reason=str(intent["detail"].get("reason", "")), message="reconciled",
+        at=ctx.clock(),
     ), settles=intent["intent_id"])
-    card = card_context.current_card(ctx, approval)
-    update_other_cards(ctx, approval_id, card)
-    if not reached and intent["operator"].startswith("ou_"):
-        text = user_message(FeishuError(-1, "interrupted", kind="timeout"), ctx.locale)
-        try:
-            notice = card_context.notice_card(ctx, f"{approval_id}: {text}", tone="error")
-            ctx.feishu.send_card(intent["operator"], notice, "open_id", uuid=f"rc-{intent['intent_id']}")
-        except FeishuError as err:
-            log.warning("could not tell the operator: code=%s", err.code)
 
 
-def run_once(ctx: Context) -> None:
+def _tell(ctx: Context, intent: dict, key: str, tone: str) -> None:
+    """The person who acted learns how it ended (a one-to-one message: only open ids can be sent to)."""
+    if not intent["operator"].startswith("ou_"):
+        return
+    action = cards.text(f"action.{intent['action']}", ctx.locale)
+    minutes = str(int(ctx.config.settle_window_s // 60))
+    text = cards.text(key, ctx.locale, id=intent["approval_id"], action=action, minutes=minutes)
+    try:
+        ctx.feishu.send_card(intent["operator"], card_context.notice_card(ctx, text, tone=tone), "open_id",
+                             uuid=f"rc-{intent['intent_id']}")
+    except FeishuError as err:
+        log.warning("could not tell the operator: code=%s", err.code)
+
+
+def run_once(ctx: Context, rechecks: Rechecks | None = None) -> None:
     now = ctx.clock()
     if not ctx.store.take_lease(f"maintenance:{int(now // INTERVAL_S)}", uuid.uuid4().hex, now + INTERVAL_S, now):
         return  # another instance runs this minute's round
-    reconcile(ctx)
+    reconcile(ctx, rechecks)
     ctx.store.sweep(now)
     digest.maybe_send(ctx)
 
@@ -83,6 +139,7 @@ class Maintenance:
         self._lock = threading.Lock()
         self._pid = 0
         self._stop = threading.Event()
+        self._rechecks = Rechecks()
 
     def ensure_started(self) -> None:
         import os
@@ -103,7 +160,7 @@ class Maintenance:
         delay = 1.0  # a round soon after start-up: settle what a previous process left behind
         while not self._stop.wait(delay):
             try:
-                run_once(self._ctx)
+                run_once(self._ctx, self._rechecks)
             except Exception:
                 log.exception("maintenance round failed")
             delay = INTERVAL_S * (0.75 + 0.5 * (time.monotonic() % 1))  # jitter: instances drift apart

@@ -21,6 +21,8 @@ def outcome_text(ctx: Context, outcome: Outcome) -> str:
         return cards.text(_DONE_TEXT[outcome.action.value], ctx.locale)
     if outcome.status is Status.BUSY:
         return cards.text("toast.busy", ctx.locale)
+    if outcome.status is Status.UNKNOWN:
+        return cards.text("toast.checking", ctx.locale)
     if outcome.status is Status.ALREADY and outcome.previous is not None:
         previous = outcome.previous
         return cards.text("toast.already_done", ctx.locale, action=cards.text(f"action.{previous.action}", ctx.locale),
@@ -48,7 +50,7 @@ def _card(ctx: Context, outcome: Outcome, text: str) -> dict[str, Any] | None:
     if outcome.approval is not None:
         if done is not None:
             return card_context.approval_card(ctx, outcome.approval, outcome=done)
-        if outcome.status in (Status.REFUSED, Status.FAILED):
+        if outcome.status in (Status.REFUSED, Status.FAILED, Status.UNKNOWN):
             return card_context.approval_card(ctx, outcome.approval, notice=text)
         return None
     if outcome.attendance_only and outcome.status is not Status.BUSY:

@@ -120,8 +120,10 @@ def _send(ctx: Context, request: ActionRequest, approval: Approval) -> Outcome:
         result = ctx.feishu.process(approval.attendance_id, approval.approval_type.value, rule.process_status)
         log_id = str(result.get("log_id", ""))
     except FeishuError as err:
-        if not (err.outcome_unknown and _reached(ctx, approval.instance_code, rule.results_in.value)):
+        if not err.outcome_unknown:
             return _fail(ctx, request, err, approval, intent=intent)
+        if not _reached(ctx, approval.instance_code, rule.results_in.value):
+            return _unknown(ctx, request, err, approval)
         log_id = err.log_id  # applied, answer lost: the fresh lookup says it is done
     now = ctx.clock()
     _audit(ctx, request, "done", approval_type=approval.approval_type.value, log_id=log_id, at=now, intent=intent)
@@ -197,6 +199,16 @@ def _fail(ctx: Context, request: ActionRequest, err: FeishuError, approval: Appr
            message=err.kind, intent=intent)
     return Outcome(Status.FAILED, request.action, request.approval_id, approval, error=err,
                    approval_type=approval_type, attendance_only=attendance_only, log_id=err.log_id)
+
+
+def _unknown(ctx: Context, request: ActionRequest, err: FeishuError, approval: Approval) -> Outcome:
+    """An answer that did not come is not a refusal: Feishu may still apply it. The intent stays open, so the
+    reconciler (handlers/maintenance.py) keeps looking and tells the person once the outcome is known."""
+    log.warning("feishu answer lost: action=%s approval=%s kind=%s log_id=%s", request.action.value,
+                request.approval_id, err.kind, err.log_id)
+    _audit(ctx, request, "unknown", approval_type=approval.approval_type.value if approval.approval_type else "",
+           code=err.code, log_id=err.log_id, message=err.kind)
+    return Outcome(Status.UNKNOWN, request.action, request.approval_id, approval, error=err, log_id=err.log_id)
 
 
 def _operator(actor: Actor) -> str:

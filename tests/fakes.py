@@ -221,6 +221,7 @@ class FakeSettings:
     attendance_id_field: str = "attendance_approval_id"
     answer_budget_s: float = 2.5
     digest_time: str = ""
+    settle_window_s: float = 600.0
 
 
 def make_context(gateway: FakeGateway | None = None, store: FakeStore | None = None, *,

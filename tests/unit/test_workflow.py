@@ -128,15 +128,15 @@ def test_a_lost_answer_whose_write_landed_counts_as_done(gateway, store):
     assert gateway.count("process") == 1  # looked up, never re-sent
 
 
-def test_a_lost_answer_whose_write_did_not_land_fails_after_a_few_looks(gateway, store):
+def test_a_lost_answer_whose_write_has_not_landed_is_unknown_after_a_few_looks(gateway, store):
     sleeps: list[float] = []
     gateway.process_error = FeishuError(-1, "timeout", kind="timeout")
     ctx = make_context(gateway, store, sleep=sleeps.append)
     outcome = perform(ctx, ActionRequest(Action.APPROVE, PENDING, MANAGER))
-    assert outcome.status is Status.FAILED and outcome.error.kind == "timeout"
+    assert outcome.status is Status.UNKNOWN and outcome.error.kind == "timeout"  # never "failed"
     assert gateway.count("process") == 1 and gateway.count("instance_get") == 1 + 3
     assert sleeps == [1.0, 1.0]
-    assert [i["state"] for i in store.intents.values()] == ["failed"]
+    assert [i["state"] for i in store.intents.values()] == ["sending"]  # the reconciler keeps looking
 
 
 def test_a_refusal_from_feishu_is_a_failure_with_its_log_id(gateway, store):
@@ -167,3 +167,43 @@ def test_done_updates_every_other_copy_of_the_card(gateway, store):
 def test_the_reason_is_kept_and_clipped(gateway, store):
     perform(make_context(gateway, store), ActionRequest(Action.REJECT, PENDING, MANAGER, reason="  late " + "x" * 600))
     assert store.audit[0].reason.startswith("late x") and len(store.audit[0].reason) == 500
+
+
+def test_an_answer_that_never_came_is_unknown_and_settled_when_feishu_applies_it(gateway, store):
+    """35 s of silence: the bot says it is checking, keeps the intent open, and when Feishu applies the action
+    late, records it, updates the card and tells the person; nothing is sent twice."""
+    from handlers import maintenance
+
+    now = [1_795_136_580.0]
+    ctx = make_context(gateway, store, clock=lambda: now[0])
+    store.remember_card(PENDING, "om_card", now[0])
+    gateway.process_error = FeishuError(-1, "timeout", kind="timeout")
+    reply = act(ctx, ActionRequest(Action.APPROVE, PENDING, MANAGER))
+    assert reply.toast.kind == "info" and "checking" in reply.toast.text
+    assert [r.outcome for r in store.audit] == ["unknown"] and [i["state"] for i in store.intents.values()] == [
+        "sending"]
+    rechecks = maintenance.Rechecks()
+    now[0] += 90
+    assert maintenance.reconcile(ctx, rechecks) == 0  # still pending in Feishu
+    gateway.instances[PENDING]["status"] = "APPROVED"  # Feishu applies it late
+    now[0] += 10
+    assert maintenance.reconcile(ctx, rechecks) == 0  # backed off: not looked at again yet
+    now[0] += 60
+    assert maintenance.reconcile(ctx, rechecks) == 1
+    assert [r.outcome for r in store.audit] == ["unknown", "done"]
+    assert [i["state"] for i in store.intents.values()] == ["done"]
+    assert ("patch", "om_card") in gateway.calls
+    told = [s for s in gateway.sent if s["kind"] == "send" and s["to"] == "ou_manager"]
+    assert len(told) == 1 and "applied" in str(told[0]["card"])
+    assert gateway.count("process") == 1
+
+
+def test_an_intent_whose_approval_vanished_is_settled_and_told(gateway, store):
+    from handlers import maintenance
+
+    ctx = make_context(gateway, store)
+    store.record_intent("gone", "7100000000000000999", "approve", "ou_manager", 0.0, {})
+    assert maintenance.reconcile(ctx) == 1
+    assert [(r.outcome, r.message) for r in store.audit] == [("abandoned", "reconciled")]
+    assert store.intents["gone"]["state"] == "abandoned"
+    assert [s["to"] for s in gateway.sent] == ["ou_manager"]
