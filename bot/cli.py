@@ -54,6 +54,29 @@ def _check_online(config: Config) -> int:
     return 0
 
 
+def _subscribe(args: argparse.Namespace) -> int:
+    """Subscribe approval definitions' events (the codes given, else BOT_APPROVAL_CODES): a line per code; exit 0
+    when every code ends subscribed, new or already."""
+    try:
+        config = load_config(environment(), long_connection=True)  # needs only the app's credentials
+    except ConfigError as err:
+        for problem in err.problems:
+            print(f"approval-bot: {problem}", file=sys.stderr)  # noqa: T201
+        return 2
+    codes = tuple(dict.fromkeys(code.strip().upper() for code in args.codes if code.strip())) or config.approval_codes
+    if not codes:
+        print("approval-bot: no approval codes: pass some, or set BOT_APPROVAL_CODES", file=sys.stderr)  # noqa: T201
+        return 2
+    from bot.feishu import FeishuGateway
+    from bot.preflight import check_subscriptions
+
+    gateway = FeishuGateway(config.app_id, config.app_secret.reveal(), config.base_url, config.api_timeout_s)
+    checks = check_subscriptions(codes, gateway)
+    for check in checks:
+        print(f"approval-bot: {check.line()}", flush=True)  # noqa: T201
+    return 0 if all(c.ok for c in checks) else 1
+
+
 def _serve(args: argparse.Namespace) -> int:
     """gunicorn with the production settings (the same command as the Procfile)."""
     if args.port:
@@ -92,7 +115,10 @@ def _sandbox(args: argparse.Namespace) -> int:
 
 
 def demo_environment(sandbox_url: str, data_dir: Path) -> dict[str, str]:
-    """Embedded defaults: the sandbox's app credentials and fresh keys for this run."""
+    """Embedded defaults: the sandbox's app credentials, fresh keys for this run, and its approval definitions
+    subscribed, so that submissions and decisions made in the sandbox reach the bot as events."""
+    from sandbox.data import DEFINITIONS
+
     return {
         "FEISHU_APP_ID": "cli_sandbox_app",
         "FEISHU_APP_SECRET": "sandbox-app-secret",
@@ -102,6 +128,7 @@ def demo_environment(sandbox_url: str, data_dir: Path) -> dict[str, str]:
         "BOT_ADMINS": "ou_admin",
         "DATABASE_URL": f"sqlite:///{data_dir / 'demo.sqlite3'}",
         "BOT_LOCALE": os.environ.get("BOT_LOCALE", "zh_cn"),
+        "BOT_APPROVAL_CODES": ",".join(d["approval_code"] for d in DEFINITIONS.values()),
     }
 
 
@@ -180,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     conn = sub.add_parser("connect", help="long-connection mode: no public URL (self-built apps)")
     conn.add_argument("--health-port", type=int, default=0, help="/healthz and /metrics (default $BOT_HEALTH_PORT)")
     conn.set_defaults(run=_connect)
+    subscribe = sub.add_parser("subscribe", help="subscribe approval definitions' events (default BOT_APPROVAL_CODES)")
+    subscribe.add_argument("codes", nargs="*", metavar="CODE", help="approval definition codes")
+    subscribe.set_defaults(run=_subscribe)
     box = sub.add_parser("sandbox", help="the local Feishu emulator alone")
     box.add_argument("--port", type=int, default=8089)
     box.set_defaults(run=_sandbox)

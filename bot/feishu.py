@@ -459,22 +459,23 @@ def parse_card_action(payload: Mapping[str, Any], event_id: str) -> CardClick:
 
 
 def _approval_event(payload: Mapping[str, Any], event_id: str, event_type: str) -> ApprovalEvent:
-    """`approval_instance` (v1 envelope) and `approval.instance.status_changed_v4` (v2): the instance and status."""
+    """`approval_instance` and `approval_task` (v1 envelope) and `approval.instance.status_changed_v4` (v2)."""
     event = payload.get("event")
     if not isinstance(event, Mapping):
         raise ValueError("approval event without event")
-    code, status = event.get("instance_code"), event.get("status")
-    if not isinstance(code, str) or not isinstance(status, str | None):
-        raise ValueError("approval event with a non-string instance code or status")
-    approval_code = event.get("approval_code")
-    return ApprovalEvent(event_id, event_type, code, status or "",
-                         approval_code if isinstance(approval_code, str) else "")
+    code = _text(event.get("instance_code"))
+    if not code:
+        raise ValueError("approval event without an instance code")
+    return ApprovalEvent(event_id, event_type, code, _text(event.get("status")), _text(event.get("approval_code")),
+                         task_id=_text(event.get("task_id")), open_id=_text(event.get("open_id")),
+                         user_id=_text(event.get("user_id")))
 
 
 _PARSERS: Mapping[str, Callable[[Mapping[str, Any], str], Inbound]] = {
     "im.message.receive_v1": parse_message,
     "card.action.trigger": parse_card_action,
     "approval_instance": lambda payload, event_id: _approval_event(payload, event_id, "approval_instance"),
+    "approval_task": lambda payload, event_id: _approval_event(payload, event_id, "approval_task"),
     "approval.instance.status_changed_v4": lambda payload, event_id: _approval_event(
         payload, event_id, "approval.instance.status_changed_v4"),
 }

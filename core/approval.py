@@ -182,6 +182,8 @@ def from_instance(
     form = parse_form(data.get("form"))
     code = _str(data.get("instance_code")) or instance_id
     raw_status = _str(data.get("status"))
+    if data.get("reverted") is True and raw_status.upper() == "APPROVED":
+        raw_status = "REVERTED"  # instance GET says a reverted approval is APPROVED with `reverted: true`
     return Approval(
         instance_code=code,
         approval_name=_str(data.get("approval_name")),

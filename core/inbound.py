@@ -56,13 +56,17 @@ class CardClick:
 
 @dataclass(frozen=True)
 class ApprovalEvent:
-    """An approval that changed in Feishu: `approval_instance` (v1) or `approval.instance.status_changed_v4`."""
+    """An approval that changed in Feishu: `approval_instance` (v1) or `approval.instance.status_changed_v4`, or
+    one of its tasks (`approval_task`: then `task_id` and the assignee's ids are set)."""
 
     event_id: str
     event_type: str
     instance_code: str
     status: str = ""
     approval_code: str = ""
+    task_id: str = ""
+    open_id: str = ""
+    user_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ def registry() -> Registry:
             event("card.action.trigger", clicks.on_click, kind="callback"),
             event("card.action.trigger_v1", clicks.on_click, kind="callback"),  # legacy /webhook/card
             event("approval_instance", notifications.on_approval_event),
+            event("approval_task", notifications.on_approval_event),
             event("approval.instance.status_changed_v4", notifications.on_approval_event),
         ],
         commands=[

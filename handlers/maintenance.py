@@ -24,6 +24,7 @@ from handlers import card_context, digest
 from handlers.context import Context
 from handlers.lookup import UnreadableApproval, is_not_found, load_approval
 from handlers.notifications import update_other_cards
+from handlers.subscriptions import subscribe_configured
 from handlers.workflow import LOCK_TTL_S
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ def run_once(ctx: Context, rechecks: Rechecks | None = None) -> None:
     now = ctx.clock()
     if not ctx.store.take_lease(f"maintenance:{int(now // INTERVAL_S)}", uuid.uuid4().hex, now + INTERVAL_S, now):
         return  # another instance runs this minute's round
+    subscribe_configured(ctx)
     reconcile(ctx, rechecks)
     ctx.store.sweep(now)
     digest.maybe_send(ctx)

@@ -1,7 +1,10 @@
-"""Cards that follow their approval: every copy already sent is updated, and new approvers get the card.
+"""Cards that follow their approval: every copy already sent is updated, and an approver whose turn it is gets
+the card, once per task.
 
-`on_approval_event` handles an approval changed in Feishu; `update_other_cards` is also used after the bot's
-own actions. Updates go out in the pool, off the path of the answer.
+`approval_task` PENDING sends the card to that approver (a claim in the store makes it once per task: Feishu's
+message `uuid` dedup lasts only about an hour, and AND nodes re-push PENDING); every other task status and every
+`approval_instance` event updates the cards already sent, and pushes no new ones. `update_other_cards` is also
+used after the bot's own actions. Updates go out in the pool, off the path of the answer.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from typing import Any
 
 from core.errors import FeishuError
 from core.inbound import ApprovalEvent
-from core.rules import InstanceStatus
+from core.records import ClaimResult
+from core.rules import Actor, InstanceStatus
 from handlers import card_context
 from handlers.context import Context
 from handlers.lookup import load_approval
@@ -20,33 +24,49 @@ from handlers.lookup import load_approval
 log = logging.getLogger(__name__)
 
 
+TASK_CARD_LEASE_S = 60.0
+
+
 def on_approval_event(ctx: Context, event: ApprovalEvent) -> None:
-    if event.instance_code:
-        refresh_approval(ctx, event.instance_code)
+    if not event.instance_code:
+        return
+    if event.event_type == "approval_task" and event.status.upper() == "PENDING" and event.open_id:
+        send_to_approver(ctx, event)
+        return
+    refresh_approval(ctx, event.instance_code)
 
 
 def refresh_approval(ctx: Context, instance_code: str) -> None:
-    """Update every card already sent for this approval; push a card to approvers who now have a task."""
+    """Update every card already sent for this approval to how it stands now."""
     try:
         approval = load_approval(ctx, instance_code)
     except FeishuError as err:
         log.warning("approval refresh failed: instance=%s code=%s", instance_code, err.code)
         return
-    card = card_context.current_card(ctx, approval)
-    update_other_cards(ctx, instance_code, card)
-    if approval.status is not InstanceStatus.PENDING:
+    update_other_cards(ctx, instance_code, card_context.current_card(ctx, approval))
+
+
+def send_to_approver(ctx: Context, event: ApprovalEvent) -> None:
+    """The approver whose task became PENDING gets the card, with the buttons they may use, once per task."""
+    key = f"task-card:{event.task_id or event.instance_code}:{event.open_id}"
+    if ctx.store.claim(key, TASK_CARD_LEASE_S, ctx.clock()) is not ClaimResult.NEW:
+        return
+    try:
+        approval = load_approval(ctx, event.instance_code)
+        if approval.status is not InstanceStatus.PENDING:
+            ctx.store.finish(key, ctx.clock())
+            return
+        approver = Actor(open_id=event.open_id, user_id=event.user_id)
+        card = card_context.approval_card(ctx, approval, actions=card_context.buttons_for(ctx, approval, approver))
+        sent = ctx.feishu.send_card(event.open_id, card, "open_id", uuid=f"n-{key}"[:50])
+    except FeishuError as err:
+        ctx.store.release(key)  # Feishu's re-push (or the next PENDING) tries again
+        log.warning("notification failed: instance=%s code=%s", event.instance_code, err.code)
         return
     card_context.remember_approvers(ctx, approval)
-    for task in approval.tasks:
-        if task.status.upper() != "PENDING" or not task.open_id:
-            continue
-        try:
-            sent = ctx.feishu.send_card(task.open_id, card, "open_id", uuid=f"n-{task.id or instance_code}")
-        except FeishuError as err:
-            log.warning("notification failed: instance=%s code=%s", instance_code, err.code)
-            continue
-        if sent:
-            ctx.store.remember_card(instance_code, sent, ctx.clock())
+    if sent:
+        ctx.store.remember_card(event.instance_code, sent, ctx.clock())
+    ctx.store.finish(key, ctx.clock())
 
 
 def update_other_cards(ctx: Context, approval_id: str, card: Mapping[str, Any], exclude: str = "") -> None:

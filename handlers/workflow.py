@@ -138,10 +138,10 @@ def _reached(ctx: Context, instance_code: str, target: str) -> bool:
         if attempt:
             ctx.sleep(SETTLE_PAUSE_S)
         try:
-            data = ctx.feishu.get_instance(instance_code)
+            approval = load_approval(ctx, instance_code)
         except FeishuError:
             continue
-        if str(data.get("status", "")).upper() == target:
+        if approval.status.value == target:
             return True
     return False
 

@@ -154,6 +154,7 @@ class FakeGateway:
     calls: list[tuple[str, Any]] = field(default_factory=list)
     sent: list[dict[str, Any]] = field(default_factory=list)  # replies and new messages, in order
     on_process: Callable[[], None] | None = None  # e.g. wait on an event to hold the call
+    subscribed: set[str] = field(default_factory=set)
 
     def get_instance(self, instance_id: str, deadline: float | None = None) -> dict[str, Any]:
         self.calls.append(("instance_get", instance_id))
@@ -209,6 +210,13 @@ class FakeGateway:
     def bot_open_id(self) -> str:
         return BOT_OPEN_ID
 
+    def subscribe_approval(self, approval_code: str) -> bool:
+        self.calls.append(("subscribe", approval_code))
+        if approval_code in self.subscribed:
+            return False
+        self.subscribed.add(approval_code)
+        return True
+
     def count(self, endpoint: str) -> int:
         return sum(1 for name, _ in self.calls if name == endpoint)
 
@@ -222,6 +230,7 @@ class FakeSettings:
     answer_budget_s: float = 2.5
     digest_time: str = ""
     settle_window_s: float = 600.0
+    approval_codes: tuple[str, ...] = ()
 
 
 def make_context(gateway: FakeGateway | None = None, store: FakeStore | None = None, *,

@@ -9,17 +9,33 @@ from sandbox.state import EventTarget
 from tests.integration.harness import ENCRYPT_KEY, TOKEN, card_text, find_buttons, wait_until
 
 
-def test_new_pending_approval_is_pushed_to_its_approvers(bot, sandbox):
+def _pending_tasks(sandbox, approval):
+    return [t for t in sandbox.state.instances[approval]["task_list"] if t["status"] == "PENDING"]
+
+
+def test_each_approver_whose_task_is_pending_gets_the_card_once(bot, sandbox):
     approval = SAMPLES["remedy_pending_2"]
-    answer = bot.sender.approval_instance(approval, "PENDING")
-    assert answer.status == 200
-    assert wait_until(lambda: len([m for m in sandbox.messages() if approval in card_text(m["content"])]) >= 2)
+    code = sandbox.state.instances[approval]["approval_code"]
+    for task in _pending_tasks(sandbox, approval):
+        sent = bot.sender.approval_task(approval, task["id"], "PENDING", approval_code=code,
+                                        open_id=task["open_id"], user_id=task["user_id"])
+        assert sent.status == 200
+        bot.settled.wait(sent.event_id)
     chats = {m["chat_id"] for m in sandbox.messages() if approval in card_text(m["content"])}
     assert chats == {"oc_p2p_manager", "oc_p2p_manager2"}
-    again = bot.sender.approval_instance(approval, "PENDING")  # another delivery of the same news
-    assert again.status == 200
-    time.sleep(0.3)
+    task = _pending_tasks(sandbox, approval)[0]
+    again = bot.sender.approval_task(approval, task["id"], "PENDING", approval_code=code, open_id=task["open_id"],
+                                     user_id=task["user_id"])  # a new event id: Feishu re-pushes AND nodes
+    bot.settled.wait(again.event_id)
     assert len([m for m in sandbox.messages() if approval in card_text(m["content"])]) == 2
+
+
+def test_an_instance_event_pushes_no_new_cards(bot, sandbox):
+    approval = SAMPLES["remedy_pending_2"]
+    sent = bot.sender.approval_instance(approval, "PENDING")
+    assert sent.status == 200
+    bot.settled.wait(sent.event_id)
+    assert [m for m in sandbox.messages() if approval in card_text(m["content"])] == []
 
 
 def test_status_changed_elsewhere_updates_cards_already_sent(bot, sandbox):

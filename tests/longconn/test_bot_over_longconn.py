@@ -59,7 +59,10 @@ def test_approval_command_then_button_approval(over_ws, hub, sandbox):
 
 def test_an_approval_event_sends_the_approvers_their_cards(over_ws, sandbox):
     approval = SAMPLES["remedy_pending_2"]
-    assert over_ws.sender.approval_instance(approval, "PENDING").ok
+    code = sandbox.state.instances[approval]["approval_code"]
+    for task in [t for t in sandbox.state.instances[approval]["task_list"] if t["status"] == "PENDING"]:
+        assert over_ws.sender.approval_task(approval, task["id"], "PENDING", approval_code=code,
+                                            open_id=task["open_id"], user_id=task["user_id"]).ok
     assert wait_until(lambda: {m["chat_id"] for m in sandbox.messages() if approval in card_text(m["content"])}
                       == {"oc_p2p_manager", "oc_p2p_manager2"}, 8)
 

@@ -256,3 +256,18 @@ def test_sigterm_lets_an_in_flight_action_finish(sandbox, tmp_path):
     finally:
         sandbox.release_holds()
         bot.stop()
+
+
+def test_two_workers_subscribe_each_approval_code_once(sandbox, tmp_path):
+    codes = "A7C3E1F0-2B4D-4E6F-8A9B-0C1D2E3F4A03,A7C3E1F0-2B4D-4E6F-8A9B-0C1D2E3F4A04"
+    bot = BotProcess(sandbox.url, f"sqlite:///{tmp_path / 'bot.sqlite3'}", environ={"BOT_APPROVAL_CODES": codes})
+    try:
+        bot.wait_healthy()
+        for _ in range(20):  # reach both workers, each of which starts its upkeep on its first request
+            requests.get(bot.url + "/healthz", timeout=5)
+        wait_for(lambda: len(sandbox.calls_for("approval_subscribe")) >= 2)
+        time.sleep(2.5)  # both workers' first rounds are over
+        assert sorted(c.path.rsplit("/", 2)[-2] for c in sandbox.calls_for("approval_subscribe")) == sorted(
+            codes.split(","))
+    finally:
+        bot.stop()

@@ -116,3 +116,14 @@ def test_available_actions_agree_with_check(action, approval_type, status, actor
 def test_process_status_codes_match_seed_000():
     assert {a: r.process_status for a, r in RULES.items()} == {Action.APPROVE: 2, Action.REJECT: 1,
                                                                 Action.REVOKE: 4}
+
+
+def test_a_reverted_approval_reads_as_reverted():
+    """Instance GET keeps `status` APPROVED and says `reverted: true` (approval-v4 instance get)."""
+    from core.approval import from_instance
+    from tests import samples
+
+    data = samples.remedy_approved()
+    assert from_instance(data).status is InstanceStatus.APPROVED
+    data["reverted"] = True
+    assert from_instance(data).status is InstanceStatus.REVERTED
