@@ -117,7 +117,7 @@ def problems(acks: s1_ack.AckRuns, clicks: s2_click.ClickRuns) -> list[str]:
                 found.append(f"2: {subject} at {latency * 1e3:.0f} ms approved {click.approved} of "
                              f"{click.result.requests} clicks")
             if click.process_calls != click.approved:
-                found.append(f"2: {subject} at {latency * 1e3:.0f} ms made {click.process_calls} process calls for "
+                found.append(f"2: {subject} at {latency * 1e3:.0f} ms made {click.process_calls} action calls for "
                              f"{click.approved} approvals")
     return found
 

@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             requests = events.group_messages(bot.port, 60_000)
         else:
             load.run_python(bot.port, s2_click.clicks(rig, bot, 32), 16, 10.0)
-            rig.set_latency("process", args.latency)
+            rig.set_latency("action", args.latency)
             requests = s2_click.clicks(rig, bot, int(400 * args.seconds))
         outputs = [work_dir / f"worker-{pid}.txt" for pid in procs.children(bot.pid)]
         spies = [subprocess.Popen([args.py_spy, "record", "-p", out.stem.split("-")[1], "-d", str(int(args.seconds)),

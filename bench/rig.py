@@ -11,6 +11,8 @@ from typing import Any
 from bench import events, procs
 from sandbox.data import APP_ID, APP_SECRET
 
+ACTION_ENDPOINTS = ("process", "task_approve", "task_reject")  # the calls that act, in either world
+
 PEERS = {
     "A": "bench.peers.a_flask:create_app()",
     "B": "bench.peers.b_lark:create_app()",
@@ -82,11 +84,15 @@ class Rig:
         return list(self.call("POST", "/_bench/seed", {"approver": approver, "n": n})["codes"])
 
     def set_latency(self, endpoint: str, latency_s: float) -> None:
+        """Feishu's action latency: `endpoint` may be "action", the calls that act in either world."""
         self.call("DELETE", "/_sandbox/faults")
         if latency_s > 0:
-            self.call("POST", "/_sandbox/faults", {"endpoint": endpoint, "latency_s": latency_s})
+            for name in ACTION_ENDPOINTS if endpoint == "action" else (endpoint,):
+                self.call("POST", "/_sandbox/faults", {"endpoint": name, "latency_s": latency_s})
 
     def count_calls(self, endpoint: str) -> int:
+        if endpoint == "action":
+            return sum(self.count_calls(name) for name in ACTION_ENDPOINTS)
         return int(self.call("GET", f"/_bench/count?endpoint={endpoint}")["calls"])
 
     def forget_calls(self) -> None:

@@ -25,7 +25,7 @@ class ClickRun:
     result: load.LoadResult
     latency_s: float
     approved: int  # answers with a success toast and a card
-    process_calls: int  # as counted by the sandbox during the run
+    process_calls: int  # calls that act (process, tasks approve/reject), as counted by the sandbox during the run
 
     @property
     def overhead_p50_s(self) -> float:
@@ -61,22 +61,22 @@ def clicks(rig: Rig, server: Server, n: int) -> list[bytes]:
 
 
 def measure(rig: Rig, server: Server, plan: Plan, into: ClickRuns, subject: str) -> None:
-    rig.set_latency("process", 0.0)
+    rig.set_latency("action", 0.0)
     warm = load.run_python(server.port, clicks(rig, server, plan.click_warmup), plan.click_concurrency, 10.0,
                            keep_bodies=True)
     if not any(approved(b) for b in warm.bodies):
         raise RuntimeError(f"{subject}: no click was approved in the warm-up; first answer: {warm.bodies[:1]!r}")
     for latency_s in plan.latencies_s:
-        rig.set_latency("process", latency_s)
+        rig.set_latency("action", latency_s)
         for rep in range(plan.reps):
             requests = clicks(rig, server, plan.clicks)
             rig.forget_calls()
             result = load.run_python(server.port, requests, plan.click_concurrency, plan.click_run_s,
                                      keep_bodies=True)
             run = ClickRun(result, latency_s, sum(1 for b in result.bodies if approved(b)),
-                           rig.count_calls("process"))
+                           rig.count_calls("action"))
             into.runs.setdefault((subject, latency_s), []).append(run)
             print(f"  2. {subject:<3} latency {latency_s * 1e3:3.0f} ms rep {rep + 1}: {result.requests} clicks "
                   f"{run.clicks_per_s:6.1f}/s p50 {result.p50_s * 1e3:6.1f} ms p99 {result.p99_s * 1e3:6.1f} ms "
-                  f"approved {run.approved} process calls {run.process_calls}", flush=True)
-    rig.set_latency("process", 0.0)
+                  f"approved {run.approved} action calls {run.process_calls}", flush=True)
+    rig.set_latency("action", 0.0)

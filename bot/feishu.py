@@ -19,8 +19,22 @@ from typing import Any
 import lark_oapi as lark
 import requests
 from lark_oapi.api.application.v6 import ListScopeRequest
-from lark_oapi.api.approval.v4 import GetInstanceRequest, QueryTaskRequest, SubscribeApprovalRequest
-from lark_oapi.api.attendance.v1 import ProcessApprovalInfoRequest, ProcessApprovalInfoRequestBody
+from lark_oapi.api.approval.v4 import (
+    ApproveTaskRequest,
+    GetInstanceRequest,
+    QueryTaskRequest,
+    RejectTaskRequest,
+    SubscribeApprovalRequest,
+    TaskApprove,
+)
+from lark_oapi.api.attendance.v1 import (
+    ProcessApprovalInfoRequest,
+    ProcessApprovalInfoRequestBody,
+    QueryUserApprovalRequest,
+    QueryUserApprovalRequestBody,
+    QueryUserTaskRemedyRequest,
+    QueryUserTaskRemedyRequestBody,
+)
 from lark_oapi.api.contact.v3 import GetUserRequest
 from lark_oapi.api.im.v1 import (
     CreateMessageRequest,
@@ -174,6 +188,42 @@ class FeishuGateway:
         body = self._call("process", lambda: self._writer.attendance.v1.approval_info.process(request), write=True)
         data = body.get("data") or {}
         return {"approval_info": data.get("approval_info") or {}, "log_id": body.get("_log_id", "")}
+
+    def act_on_task(self, verb: str, approval_code: str, instance_code: str, task_id: str, open_id: str,
+                    comment: str = "") -> dict[str, Any]:
+        """approval v4 `tasks/approve` or `tasks/reject` (`verb`), as the approver `open_id` who holds `task_id`.
+        Never retried once it may have reached Feishu; a 429 was not applied (the caller may send it again)."""
+        body = (TaskApprove.builder().approval_code(approval_code).instance_code(instance_code).task_id(task_id)
+                .user_id(open_id).comment(comment).build())
+        if verb == "approve":
+            request: Any = ApproveTaskRequest.builder().user_id_type("open_id").request_body(body).build()
+            send = lambda: self._writer.approval.v4.task.approve(request)  # noqa: E731
+        else:
+            request = RejectTaskRequest.builder().user_id_type("open_id").request_body(body).build()
+            send = lambda: self._writer.approval.v4.task.reject(request)  # noqa: E731
+        answer = self._call(f"task_{verb}", send, write=True)
+        return {"log_id": answer.get("_log_id", "")}
+
+    def query_remedies(self, employee_ids: list[str], time_from_s: int, time_to_s: int,
+                       status: int | None = None) -> dict[str, Any]:
+        """attendance `user_task_remedys/query` (at most 50 employee ids; one status per call)."""
+        builder = (QueryUserTaskRemedyRequestBody.builder().user_ids(employee_ids)
+                   .check_time_from(str(time_from_s)).check_time_to(str(time_to_s)))
+        if status is not None:
+            builder = builder.status(status)
+        request = (QueryUserTaskRemedyRequest.builder().employee_type("employee_id").request_body(builder.build())
+                   .build())
+        return dict(self._call("remedy_query", lambda: self._client.attendance.v1.user_task_remedy.query(request))
+                    .get("data") or {})
+
+    def query_user_approvals(self, employee_ids: list[str], date_from: int, date_to: int,
+                             status: int) -> dict[str, Any]:
+        """attendance `user_approvals/query` (dates yyyyMMdd, at most 30 days apart, not past tomorrow)."""
+        body = (QueryUserApprovalRequestBody.builder().user_ids(employee_ids).check_date_from(date_from)
+                .check_date_to(date_to).status(status).build())
+        request = QueryUserApprovalRequest.builder().employee_type("employee_id").request_body(body).build()
+        return dict(self._call("user_approval_query", lambda: self._client.attendance.v1.user_approval.query(request))
+                    .get("data") or {})
 
     def send_card(self, receive_id: str, card: Mapping[str, Any], id_type: str = "open_id", uuid: str = "") -> str:
         builder = (

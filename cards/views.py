@@ -235,7 +235,7 @@ def approval_view(
                        Row(v.t("label.status"), ((v.status_text(status),),))],
         "waiting": _waiting(v, approval, status, outcome) if shared else None,
         "acts_on": (v.t("label.acts_on", id=v.s(approval.attendance_id))
-                    if approval.attendance_id != approval.instance_code else None),
+                    if approval.attendance_id else None),  # linked approvals only
         "rows": rows,
         "more": more,
         "timeline": _timeline(v, approval, outcome),

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.rules import WIDGET_TYPES, ApprovalType, InstanceStatus, Roles
+from core.rules import WIDGET_TYPES, ApprovalType, InstanceStatus, Kind, Roles
 
 DEFAULT_ATTENDANCE_ID_FIELD = "attendance_approval_id"
 
@@ -86,7 +86,16 @@ class Approval:
     timeline: tuple[TimelineEntry, ...]
     comments: tuple[Comment, ...]
     approval_type: ApprovalType | None
-    attendance_id: str  # what approval_infos/process acts on
+    attendance_id: str  # a linked instance's attendance record id (what approval_infos/process acts on), or ""
+
+    @property
+    def kind(self) -> Kind:
+        return Kind.LINKED if self.attendance_id else Kind.NATIVE
+
+    def pending_task_of(self, ids: frozenset[str]) -> Task | None:
+        """The PENDING task this person holds, if any: the only one the bot may act on, as them."""
+        return next((t for t in self.tasks if t.status.upper() == "PENDING" and ids & {t.open_id, t.user_id} - {""}),
+                    None)
 
     @property
     def requester_ids(self) -> frozenset[str]:
@@ -167,11 +176,14 @@ def approval_type_of(form: tuple[Widget, ...]) -> ApprovalType | None:
     return None
 
 
-def attendance_id_of(form: tuple[Widget, ...], instance_code: str, field_id: str) -> str:
+def attendance_id_of(form: tuple[Widget, ...], field_id: str) -> str:
+    """The attendance record id a linked instance's form names ("" for a native one). Attendance ids are numbers;
+    no instance code is ever sent to attendance (DESIGN.md, "Where an approval lives")."""
     for widget in form:
-        if field_id and widget.custom_id == field_id and widget.value not in (None, ""):
-            return _str(widget.value).strip()
-    return instance_code
+        if field_id and widget.custom_id == field_id:
+            value = _str(widget.value).strip()
+            return value if value.isdigit() and value.isascii() else ""
+    return ""
 
 
 def from_instance(
@@ -256,5 +268,5 @@ def from_instance(
             )
         ),
         approval_type=approval_type_of(form),
-        attendance_id=attendance_id_of(form, code, attendance_id_field),
+        attendance_id=attendance_id_of(form, attendance_id_field),
     )

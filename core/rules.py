@@ -42,6 +42,14 @@ class InstanceStatus(StrEnum):
             return cls.UNKNOWN
 
 
+class Kind(StrEnum):
+    """Where an approval lives (DESIGN.md): each kind is acted on through its own API, with its own rules."""
+
+    NATIVE = "native"  # a Feishu Approval instance: approval v4 tasks/approve and tasks/reject, as the approver
+    LINKED = "linked"  # a native instance whose form names an attendance record: process on that record
+    ATTENDANCE = "attendance"  # an attendance record alone: approval_infos/process (seed 000)
+
+
 class Action(StrEnum):
     APPROVE = "approve"
     REJECT = "reject"
@@ -141,15 +149,7 @@ def check_state(action: Action, approval_type: ApprovalType | None, status: Inst
     if approval_type not in rule.types:
         return explain(approval_type)
     if status is not rule.requires:
-        key = {
-            InstanceStatus.APPROVED: "already_approved",
-            InstanceStatus.REJECTED: "already_rejected",
-            InstanceStatus.REVERTED: "already_revoked",
-            InstanceStatus.CANCELED: "canceled",
-            InstanceStatus.DELETED: "deleted",
-            InstanceStatus.PENDING: "not_approved_yet",
-        }.get(status, "unknown_status")
-        return Refused(key, {"action": action.value, "status": status.value})
+        return _not_in_state(action, status)
     return Allowed(action, rule.process_status)
 
 
@@ -183,6 +183,58 @@ def check(
     if not verdict:
         return verdict
     return check_role(action, actor, roles, admins)
+
+
+# Native approvals (approval v4 tasks): approve and reject while PENDING, for every approval definition, by the
+# approver who holds the PENDING task and as themselves (an admin without a task is refused); revoking is the
+# submitter's, in Feishu Approval, so the bot offers it on no native card.
+NATIVE_ACTIONS: frozenset[Action] = frozenset({Action.APPROVE, Action.REJECT})
+
+
+def check_native(action: Action, status: InstanceStatus, actor: Actor, roles: Roles) -> Verdict:
+    if action not in NATIVE_ACTIONS:
+        return Refused("native_revoke")
+    if status is not InstanceStatus.PENDING:
+        return _not_in_state(action, status)
+    ids = actor.ids()
+    if not ids:
+        return Refused("unknown_user")
+    if ids & roles.requester:
+        return Refused("own_request")
+    if not ids & roles.pending_approvers:
+        return Refused("not_your_task")
+    return Allowed(action, 0)
+
+
+def check_kind(kind: Kind, action: Action, approval_type: ApprovalType | None, status: InstanceStatus,
+               actor: Actor, roles: Roles, admins: Iterable[str]) -> Verdict:
+    """The rules table of the approval's kind: native → `check_native`; linked and attendance → seed 000, on the
+    attendance record's state (`status` is the record's for them)."""
+    if kind is Kind.NATIVE:
+        return check_native(action, status, actor, roles)
+    return check(action, approval_type, status, actor, roles, admins)
+
+
+def buttons(kind: Kind, approval_type: ApprovalType | None, status: InstanceStatus, actor: Actor | None = None,
+            roles: Roles | None = None, admins: Iterable[str] = ()) -> tuple[Action, ...]:
+    """The buttons a card shows: every action the kind's table allows (state only when no actor is given)."""
+    if kind is not Kind.NATIVE:
+        return available_actions(approval_type, status, actor, roles, admins)
+    if actor is None or roles is None:
+        return tuple(a for a in Action if a in NATIVE_ACTIONS and status is InstanceStatus.PENDING)
+    return tuple(a for a in Action if check_native(a, status, actor, roles))
+
+
+def _not_in_state(action: Action, status: InstanceStatus) -> Refused:
+    key = {
+        InstanceStatus.APPROVED: "already_approved",
+        InstanceStatus.REJECTED: "already_rejected",
+        InstanceStatus.REVERTED: "already_revoked",
+        InstanceStatus.CANCELED: "canceled",
+        InstanceStatus.DELETED: "deleted",
+        InstanceStatus.PENDING: "not_approved_yet",
+    }.get(status, "unknown_status")
+    return Refused(key, {"action": action.value, "status": status.value})
 
 
 def available_actions(

@@ -8,7 +8,7 @@ from typing import Any
 
 import cards
 from core.approval import Approval
-from core.rules import RULES, Action, Actor, available_actions
+from core.rules import RULES, Action, Actor, buttons
 from handlers.context import Context
 
 NAME_BUDGET_S = 1.0  # names are a nicety: never let them eat the answer budget
@@ -75,8 +75,8 @@ def display_name(ctx: Context, actor: Actor) -> str:
 def buttons_for(ctx: Context, approval: Approval, actor: Actor | None) -> tuple[Action, ...]:
     """State-only buttons on shared cards (a group sees one card); role-filtered in a one-to-one chat."""
     if actor is None:
-        return available_actions(approval.approval_type, approval.status)
-    return available_actions(approval.approval_type, approval.status, actor, approval.roles(), ctx.admins)
+        return buttons(approval.kind, approval.approval_type, approval.status)
+    return buttons(approval.kind, approval.approval_type, approval.status, actor, approval.roles(), ctx.admins)
 
 
 def approval_card(

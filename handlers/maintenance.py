@@ -17,13 +17,15 @@ import time
 import uuid
 
 import cards
+from core.approval import Approval
 from core.errors import FeishuError
 from core.records import AuditRecord
-from core.rules import RULES, Action
+from core.rules import RULES, Action, Kind
 from handlers import card_context, digest
 from handlers.context import Context
 from handlers.lookup import UnreadableApproval, is_not_found, load_approval
 from handlers.notifications import update_other_cards
+from handlers.records import find_linked_record
 from handlers.subscriptions import subscribe_configured
 from handlers.workflow import LOCK_TTL_S
 
@@ -75,7 +77,7 @@ def reconcile(ctx: Context, rechecks: Rechecks | None = None) -> int:
 
 def settle(ctx: Context, intent: dict) -> bool:
     """Settle the intent if its outcome is known (or can no longer be); False to look again later."""
-    approval_id, action = intent["approval_id"], Action(intent["action"])
+    approval_id = intent["approval_id"]
     try:
         approval = load_approval(ctx, approval_id)
     except UnreadableApproval:
@@ -88,7 +90,7 @@ def settle(ctx: Context, intent: dict) -> bool:
         _tell(ctx, intent, "notice.vanished", "error")
         return True
     approval_type = approval.approval_type.value if approval.approval_type else ""
-    if approval.status is RULES[action].results_in:
+    if _applied(ctx, intent, approval):
         _record(ctx, intent, "done", approval_type)
         update_other_cards(ctx, approval_id, card_context.current_card(ctx, approval))
         _tell(ctx, intent, "notice.confirmed", "success")
@@ -99,6 +101,18 @@ def settle(ctx: Context, intent: dict) -> bool:
     update_other_cards(ctx, approval_id, card_context.current_card(ctx, approval))
     _tell(ctx, intent, "notice.not_applied", "error")
     return True
+
+
+def _applied(ctx: Context, intent: dict, approval: Approval) -> bool:
+    """Did Feishu apply it? Native: the intent's task has moved on; linked: the attendance record reached the
+    target. Intents written before the bot told the kinds apart are judged by the instance status."""
+    detail, target = intent["detail"], RULES[Action(intent["action"])].results_in
+    if detail.get("kind") == Kind.NATIVE.value:
+        return any(t.id == detail.get("task_id") and t.status.upper() != "PENDING" for t in approval.tasks)
+    if detail.get("kind") == Kind.LINKED.value:
+        record = find_linked_record(ctx, approval)
+        return record is not None and record.state is target
+    return approval.status is target
 
 
 def _record(ctx: Context, intent: dict, outcome: str, approval_type: str) -> None:

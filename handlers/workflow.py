@@ -16,14 +16,28 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.approval import Approval
+from core.attendance import AttendanceRecord
 from core.errors import FeishuError
 from core.inbound import valid_approval_id
 from core.outcome import Outcome, Reply, Status
 from core.records import AuditRecord
-from core.rules import RULES, Action, Actor, ApprovalType, Refused, check, explain, may_see
+from core.rules import (
+    RULES,
+    Action,
+    Actor,
+    ApprovalType,
+    InstanceStatus,
+    Kind,
+    Refused,
+    Roles,
+    check_kind,
+    explain,
+    may_see,
+)
 from handlers.context import Context
 from handlers.lookup import is_not_found, load_approval
 from handlers.notifications import update_other_cards
+from handlers.records import find_linked_record
 from handlers.replies import present
 
 log = logging.getLogger(__name__)
@@ -64,10 +78,13 @@ def perform(ctx: Context, request: ActionRequest) -> Outcome:
         if is_not_found(err):
             return _perform_attendance_only(ctx, request)
         return _fail(ctx, request, err)
-    refused = _judge(ctx, request, approval)
+    try:
+        refused, record = _judge(ctx, request, approval)
+    except FeishuError as err:
+        return _fail(ctx, request, err, approval)
     if refused is not None:
         return refused
-    return _locked(ctx, request, lambda: _send_fresh(ctx, request, approval, looked_at))
+    return _locked(ctx, request, lambda: _send_fresh(ctx, request, approval, record, looked_at))
 
 
 def _locked(ctx: Context, request: ActionRequest, act_now: Callable[[], Outcome]) -> Outcome:
@@ -82,49 +99,103 @@ def _locked(ctx: Context, request: ActionRequest, act_now: Callable[[], Outcome]
         ctx.store.release_lock(lock, owner)
 
 
-def _send_fresh(ctx: Context, request: ActionRequest, approval: Approval, looked_at: float) -> Outcome:
+def _send_fresh(ctx: Context, request: ActionRequest, approval: Approval, record: AttendanceRecord | None,
+                looked_at: float) -> Outcome:
     previous = ctx.store.last_success(request.approval_id)
     if previous is not None and previous.at >= looked_at - CLOCK_MARGIN_S:  # someone acted after our lookup
         try:
             approval = load_approval(ctx, request.approval_id)
+            refused, record = _judge(ctx, request, approval)
         except FeishuError as err:
             return _fail(ctx, request, err)
-        refused = _judge(ctx, request, approval)
         if refused is not None:
             return refused
-    return _send(ctx, request, approval)
+    if approval.kind is Kind.NATIVE:
+        return _send_task(ctx, request, approval)
+    return _send_process(ctx, request, approval)
 
 
-def _judge(ctx: Context, request: ActionRequest, approval: Approval) -> Outcome | None:
-    """The refusal, when there is one: not a participant, the wrong type, the rules (state, then role)."""
+def _judge(ctx: Context, request: ActionRequest, approval: Approval) -> tuple[Outcome | None,
+                                                                              AttendanceRecord | None]:
+    """The refusal, when there is one: not a participant, the wrong type, the kind's rules (state, then role).
+    A linked approval's state is its attendance record's (looked up here; FeishuError when that fails)."""
     if not may_see(request.actor, approval.participants(), ctx.admins):
-        return _refuse(ctx, request, Refused("not_found", {"id": request.approval_id[:64]}))  # nothing about it
+        return _refuse(ctx, request, Refused("not_found", {"id": request.approval_id[:64]})), None
     given = request.given_type
     if given and approval.approval_type and given != approval.approval_type.value:
         refused = Refused("type_mismatch", {"actual": approval.approval_type.value, "given": given})
-        return _refuse(ctx, request, refused, approval)
-    verdict = check(request.action, approval.approval_type, approval.status, request.actor, approval.roles(),
-                    ctx.admins)
+        return _refuse(ctx, request, refused, approval), None
+    state, record = approval.status, None
+    if approval.kind is Kind.LINKED:
+        record = find_linked_record(ctx, approval)
+        if record is None:
+            return _refuse(ctx, request, Refused("record_not_found", {"id": approval.attendance_id}), approval), None
+        state = record.state
+    verdict = check_kind(approval.kind, request.action, approval.approval_type, state, request.actor,
+                         _roles(ctx, request, approval), ctx.admins)
     if isinstance(verdict, Refused):
-        return _refuse(ctx, request, verdict, approval)
-    return None
+        return _refuse(ctx, request, verdict, dataclasses.replace(approval, status=state)), record
+    return None, record
 
 
-def _send(ctx: Context, request: ActionRequest, approval: Approval) -> Outcome:
+def _roles(ctx: Context, request: ActionRequest, approval: Approval) -> Roles:
+    """The approval's roles; for revoking an attendance record, whoever approved it through the bot counts as
+    having passed it (the record keeps no approver; the audit log does)."""
+    roles = approval.roles()
+    if request.action is Action.REVOKE and approval.kind is not Kind.NATIVE:
+        previous = ctx.store.last_success(request.approval_id)
+        if previous is not None and previous.action == Action.APPROVE.value and previous.operator:
+            roles = dataclasses.replace(roles, passed_by=roles.passed_by | {previous.operator})
+    return roles
+
+
+def _send_task(ctx: Context, request: ActionRequest, approval: Approval) -> Outcome:
+    """A native approval: approval v4 tasks/approve or tasks/reject on the actor's own PENDING task, as them."""
+    task = approval.pending_task_of(request.actor.ids())
+    if task is None or not request.actor.open_id:  # the rules checked it; the task ids come from the same lookup
+        return _refuse(ctx, request, Refused("not_your_task"), approval)
+    verb = request.action.value
+    intent = _intent(ctx, request, approval, {"kind": Kind.NATIVE.value, "task_id": task.id})
+    try:
+        log_id = ctx.feishu.act_on_task(verb, approval.approval_code, approval.instance_code, task.id,
+                                        request.actor.open_id, comment=request.reason).get("log_id", "")
+    except FeishuError as err:
+        if not err.outcome_unknown:
+            return _fail(ctx, request, err, approval, intent=intent)
+        if not _settled_task(ctx, approval.instance_code, task.id):
+            return _unknown(ctx, request, err, approval)
+        log_id = err.log_id
+    now = ctx.clock()
+    _audit(ctx, request, "done", log_id=str(log_id), at=now, intent=intent)
+    return Outcome(Status.DONE, request.action, approval.instance_code, _after_task(ctx, approval, request), at=now,
+                   reason=request.reason, actor=request.actor, log_id=str(log_id))
+
+
+def _after_task(ctx: Context, approval: Approval, request: ActionRequest) -> Approval:
+    """The approval as Feishu now has it (the next node's tasks), else as this task's result leaves it."""
+    try:
+        return load_approval(ctx, approval.instance_code)
+    except FeishuError:
+        target = RULES[request.action].results_in
+        return dataclasses.replace(approval, status=target, raw_status=target.value)
+
+
+def _send_process(ctx: Context, request: ActionRequest, approval: Approval) -> Outcome:
+    """A linked approval: attendance approval_infos/process on the record its form names, never the instance."""
     rule = RULES[request.action]
-    assert approval.approval_type is not None  # check() refused read-only approvals
-    intent = uuid.uuid4().hex
-    ctx.store.record_intent(intent, approval.instance_code, request.action.value, _operator(request.actor),
-                            ctx.clock(), {"attendance_id": approval.attendance_id, "reason": request.reason})
+    assert approval.approval_type is not None  # the rules refused read-only approvals
+    detail = {"kind": Kind.LINKED.value, "attendance_id": approval.attendance_id,
+              "approval_type": approval.approval_type.value}
+    intent = _intent(ctx, request, approval, detail)
     try:
         result = ctx.feishu.process(approval.attendance_id, approval.approval_type.value, rule.process_status)
         log_id = str(result.get("log_id", ""))
     except FeishuError as err:
         if not err.outcome_unknown:
             return _fail(ctx, request, err, approval, intent=intent)
-        if not _reached(ctx, approval.instance_code, rule.results_in.value):
+        if not _record_reached(ctx, approval, rule.results_in):
             return _unknown(ctx, request, err, approval)
-        log_id = err.log_id  # applied, answer lost: the fresh lookup says it is done
+        log_id = err.log_id  # applied, answer lost: the record says it is done
     now = ctx.clock()
     _audit(ctx, request, "done", approval_type=approval.approval_type.value, log_id=log_id, at=now, intent=intent)
     final = dataclasses.replace(approval, status=rule.results_in, raw_status=rule.results_in.value)
@@ -132,17 +203,37 @@ def _send(ctx: Context, request: ActionRequest, approval: Approval) -> Outcome:
                    approval_type=approval.approval_type.value, actor=request.actor, log_id=log_id)
 
 
-def _reached(ctx: Context, instance_code: str, target: str) -> bool:
-    """After a timeout or 5xx the write may have been applied, or still be in flight: look a few times."""
+def _intent(ctx: Context, request: ActionRequest, approval: Approval, detail: dict[str, str]) -> str:
+    """Written before the Feishu call: a worker that dies after it leaves this for the reconciler."""
+    intent = uuid.uuid4().hex
+    ctx.store.record_intent(intent, approval.instance_code, request.action.value, _operator(request.actor),
+                            ctx.clock(), {**detail, "reason": request.reason})
+    return intent
+
+
+def _settled_task(ctx: Context, instance_code: str, task_id: str) -> bool:
+    """After a lost answer: has Feishu moved the task on? Looked at a few times, never sent again."""
+    return _looks(ctx, lambda: any(t.id == task_id and t.status.upper() != "PENDING"
+                                   for t in load_approval(ctx, instance_code).tasks))
+
+
+def _record_reached(ctx: Context, approval: Approval, target: InstanceStatus) -> bool:
+    def reached() -> bool:
+        record = find_linked_record(ctx, approval)
+        return record is not None and record.state is target
+
+    return _looks(ctx, reached)
+
+
+def _looks(ctx: Context, reached: Callable[[], bool]) -> bool:
     for attempt in range(SETTLE_LOOKUPS):
         if attempt:
             ctx.sleep(SETTLE_PAUSE_S)
         try:
-            approval = load_approval(ctx, instance_code)
+            if reached():
+                return True
         except FeishuError:
             continue
-        if approval.status.value == target:
-            return True
     return False
 
 

@@ -657,6 +657,11 @@ class SandboxState:
         """The `approval_infos/process` calls so far (answered, failed, dropped or in flight)."""
         return self.calls_for("process")
 
+    def action_calls(self) -> list[Call]:
+        """Every call that acts on an approval, in either world: process, and tasks approve/reject."""
+        with self.lock:
+            return [c for c in self.calls if c.endpoint in ("process", "task_approve", "task_reject")]
+
     # -- messages -----------------------------------------------------------------------------------------------
 
     def add_message(self, *, chat_id: str, msg_type: str, body: str, content: Any, from_bot: bool,

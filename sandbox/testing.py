@@ -52,6 +52,9 @@ class Sandbox:
     def process_calls(self) -> list[Call]:
         return self.state.process_calls()
 
+    def action_calls(self) -> list[Call]:
+        return self.state.action_calls()
+
     def calls_for(self, endpoint: str) -> list[Call]:
         return self.state.calls_for(endpoint)
 

@@ -7,6 +7,7 @@ audit log is append-only; the fake gateway raises `FeishuError` as the real one 
 
 from __future__ import annotations
 
+import copy
 import itertools
 import threading
 from collections.abc import Callable, Mapping
@@ -155,12 +156,13 @@ class FakeGateway:
     sent: list[dict[str, Any]] = field(default_factory=list)  # replies and new messages, in order
     on_process: Callable[[], None] | None = None  # e.g. wait on an event to hold the call
     subscribed: set[str] = field(default_factory=set)
+    records: list[dict[str, Any]] = field(default_factory=list)  # attendance records, as the queries list them
 
     def get_instance(self, instance_id: str, deadline: float | None = None) -> dict[str, Any]:
         self.calls.append(("instance_get", instance_id))
         if instance_id not in self.instances:
             raise FeishuError(1390003, "instance not found", log_id="log-not-found")
-        return dict(self.instances[instance_id])
+        return copy.deepcopy(self.instances[instance_id])  # a snapshot, as an answer over the wire is
 
     def query_tasks(self, user_id: str, page_size: int = 10, page_token: str = "",
                     deadline: float | None = None) -> TaskPage:
@@ -179,6 +181,38 @@ class FakeGateway:
             raise self.process_error
         self._set_status(approval_id, target)
         return {"approval_info": {"approval_id": approval_id, "status": status}, "log_id": "log-process"}
+
+    def act_on_task(self, verb: str, approval_code: str, instance_code: str, task_id: str, open_id: str,
+                    comment: str = "") -> dict[str, Any]:
+        self.calls.append((f"task_{verb}", (instance_code, task_id, open_id, comment)))
+        if self.on_process is not None:
+            self.on_process()
+        if self.process_error is not None and not self.apply_despite_error:
+            raise self.process_error
+        data = self.instances[instance_code]
+        for task in data["task_list"]:
+            if task["id"] == task_id:
+                task["status"] = "APPROVED" if verb == "approve" else "REJECTED"
+        if verb == "reject" or all(t["status"] != "PENDING" for t in data["task_list"]):
+            data["status"] = "APPROVED" if verb == "approve" else "REJECTED"
+        if self.process_error is not None:
+            raise self.process_error
+        return {"log_id": f"log-task-{verb}"}
+
+    def query_remedies(self, employee_ids: list[str], time_from_s: int, time_to_s: int,
+                       status: int | None = None) -> dict[str, Any]:
+        self.calls.append(("remedy_query", tuple(employee_ids)))
+        wanted = 2 if status is None else status
+        return {"user_remedys": [r for r in self.records if r.get("kind") == "remedy"
+                                 and r["user_id"] in employee_ids and r["status"] == wanted]}
+
+    def query_user_approvals(self, employee_ids: list[str], date_from: int, date_to: int,
+                             status: int) -> dict[str, Any]:
+        self.calls.append(("user_approval_query", tuple(employee_ids)))
+        found = [r for r in self.records if r.get("kind") != "remedy" and r["user_id"] in employee_ids
+                 and r["status"] == status]
+        return {"user_approvals": [{"user_id": r["user_id"], "date": "20261120", f"{r['kind']}s": [r]}
+                                   for r in found]}
 
     def _set_status(self, attendance_id: str, status: str) -> None:
         for data in self.instances.values():

@@ -55,13 +55,14 @@ def gunicorn(sandbox, tmp_path):
         bot.stop()
 
 
-def card_and_click(sandbox, bot):
-    """Show the card, then click Approve on it in a thread (the click is held somewhere by the test's fault)."""
+def card_and_click(sandbox, bot, **fault):
+    """Show the card, then inject `fault` and click Approve on it in a thread (the fault holds the click)."""
     sender = sandbox.sender(bot.url, encrypt_key=ENCRYPT_KEY, verification_token=TOKEN)
     shown = sender.message("manager", f"/approval {PENDING}")
     assert wait(lambda: any(m.get("parent_id") == shown.message_id for m in sandbox.messages()))
     reply = next(m for m in sandbox.messages() if m.get("parent_id") == shown.message_id)
     value = next(v for v in find_buttons(reply["content"]) if v["action"] == "approve")
+    sandbox.inject(**fault, times=1)
     click = threading.Thread(target=lambda: sender.click("manager", value, message_id=reply["message_id"],
                                                           chat_id=reply["chat_id"]), daemon=True)
     click.start()
@@ -95,21 +96,19 @@ def audit_of(bot, sandbox) -> list[tuple[str, str]]:
 
 
 def test_killed_before_the_intent_a_second_click_acts_once(gunicorn, sandbox):
-    sandbox.inject("instance_get", id=PENDING, hold=True, times=1)
-    sender, reply, value, click = card_and_click(sandbox, gunicorn)
+    sender, reply, value, click = card_and_click(sandbox, gunicorn, endpoint="instance_get", id=PENDING, hold=True)
     assert sandbox.state.wait_held(1, 10)
     kill_worker(gunicorn)
     sandbox.release_holds()
     gunicorn.wait_healthy()  # gunicorn started a new worker
-    assert sandbox.process_calls() == [] and audit_of(gunicorn, sandbox) == []
+    assert sandbox.action_calls() == [] and audit_of(gunicorn, sandbox) == []
     again = sender.click("manager", value, message_id=reply["message_id"], chat_id=reply["chat_id"])
     assert again.status == 200 and again.toast["type"] == "success"
-    assert len(sandbox.process_calls()) == 1 and audit_of(gunicorn, sandbox) == [("approve", "done")]
+    assert len(sandbox.action_calls()) == 1 and audit_of(gunicorn, sandbox) == [("approve", "done")]
 
 
 def test_killed_after_feishu_applied_it_the_reconciler_records_it_and_tells_the_manager(gunicorn, sandbox):
-    sandbox.inject("process", hold_after_apply=True, times=1)
-    _, reply, _, _ = card_and_click(sandbox, gunicorn)
+    _, reply, _, _ = card_and_click(sandbox, gunicorn, endpoint="task_approve", hold_after_apply=True)
     assert sandbox.state.wait_held(1, 10)
     kill_worker(gunicorn)
     sandbox.release_holds()
@@ -121,12 +120,11 @@ def test_killed_after_feishu_applied_it_the_reconciler_records_it_and_tells_the_
                              if v["action"] == "approve"])  # the card follows
     told = [m for m in sandbox.messages("oc_p2p_manager") if "has now applied" in card_text(m["content"])]
     assert len(told) == 1
-    assert len(sandbox.process_calls()) == 1  # never re-sent
+    assert len(sandbox.action_calls()) == 1  # never re-sent
 
 
 def test_killed_before_feishu_applied_it_nothing_is_resent_and_the_manager_is_told_to_look(gunicorn, sandbox):
-    sandbox.inject("process", hold=True, times=1)
-    card_and_click(sandbox, gunicorn)
+    card_and_click(sandbox, gunicorn, endpoint="task_approve", hold=True)
     assert sandbox.state.wait_held(1, 10)
     kill_worker(gunicorn)
     sandbox.state.reset()  # the held call is abandoned: Feishu never applied it
@@ -134,6 +132,6 @@ def test_killed_before_feishu_applied_it_nothing_is_resent_and_the_manager_is_to
     assert reconcile_later(gunicorn, sandbox, 700) == 1
     assert audit_of(gunicorn, sandbox) == [("approve", "unknown")]
     assert sandbox.state.snapshot(PENDING)["instance"]["status"] == "PENDING"
-    assert sandbox.process_calls() == []  # the reset forgot the abandoned call; nothing new was sent
+    assert sandbox.action_calls() == []  # the reset forgot the abandoned call; nothing new was sent
     told = [m for m in sandbox.messages("oc_p2p_manager") if "did not apply" in card_text(m["content"])]
     assert len(told) == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 
@@ -60,6 +61,10 @@ def test_a_command_shows_a_card_and_a_click_updates_it_in_place(client, demo):
     assert card["content"]["header"]["template"] == "orange"
     assert card["parent_preview"] == f"/approval {PENDING}"
 
+    code = demo.state.instances[PENDING]["approval_code"]
+    deadline = time.monotonic() + 10  # the bot subscribes its approval codes on its first upkeep round
+    while code not in demo.state.subscriptions and time.monotonic() < deadline:
+        time.sleep(0.05)
     answer = client.click("manager", card, "approve")
     assert answer["status"] == 200 and not answer["late"]
     assert answer["toast"] == {"type": "success", "content": cards.text("toast.approved", LOCALE)}
@@ -68,8 +73,8 @@ def test_a_command_shows_a_card_and_a_click_updates_it_in_place(client, demo):
     assert updated["message_id"] == card["message_id"]
     assert updated["content"]["header"]["template"] == "green"
     assert "王经理" in card_text(updated["content"])
-    assert [c.json for c in demo.state.process_calls()] == [
-        {"approval_id": PENDING, "approval_type": "remedy", "status": 2}]
+    assert [(c.endpoint, c.json["instance_code"], c.json["user_id"]) for c in demo.state.action_calls()] == [
+        ("task_approve", PENDING, "ou_manager")]
     assert demo.state.wait_notifications(1), "the sandbox tells the bot the instance changed"
 
 
@@ -91,7 +96,7 @@ def test_a_click_uses_the_value_of_the_card_as_shown(client, demo):
     # the page still showed version 1: the click carries version 1's approve value; the bot answers "already done"
     again = client.click("manager", card, "approve")
     assert again["status"] == 200 and "王经理" in again["toast"]["content"]
-    assert len(demo.state.process_calls()) == 1
+    assert len(demo.state.action_calls()) == 1
 
 
 def test_bad_clicks_are_refused_without_reaching_the_bot(client, demo):
@@ -145,7 +150,7 @@ def test_the_stranger_is_refused(client, demo):
     not_found = cards.text("refusal.not_found", LOCALE, id=data.SAMPLES["remedy_pending_2"])
     assert not_found in card_text(reply["content"])  # the same answer as for an id that does not exist
     assert button_paths(reply["content"]) == []
-    assert demo.state.process_calls() == []
+    assert demo.state.action_calls() == []
 
 
 def test_since_returns_only_what_changed(client):
@@ -166,10 +171,10 @@ def test_the_call_log_shows_calls_with_secrets_masked(client, demo):
     text = json.dumps(answer, ensure_ascii=False)
     assert not TOKEN_LIKE.search(text) and data.APP_SECRET not in text
     calls = answer["calls"]
-    process = next(c for c in calls if c["endpoint"] == "process")
-    assert process["method"] == "POST" and process["path"] == "/open-apis/attendance/v1/approval_infos/process"
-    assert process["body"] == {"approval_id": PENDING, "approval_type": "remedy", "status": 2}
-    assert process["status"] == 200 and process["code"] == 0 and process["outcome"] == "ok"
+    task = next(c for c in calls if c["endpoint"] == "task_approve")
+    assert task["method"] == "POST" and task["path"] == "/open-apis/approval/v4/tasks/approve"
+    assert (task["body"]["instance_code"], task["body"]["user_id"]) == (PENDING, "ou_manager")
+    assert task["status"] == 200 and task["code"] == 0 and task["outcome"] == "ok"
     reply = next(c for c in calls if c["endpoint"] == "message_reply")
     assert json.loads(reply["body"]["content"])["schema"] == "2.0"
     if any(c["endpoint"] == "token" for c in calls):
@@ -197,18 +202,18 @@ def test_faults_are_validated_listed_and_cleared(client, demo):
     for body in bad:
         status, answer = client.post("faults", body)
         assert status == 400 and answer["error"], body
-    status, answer = client.post("faults", {"endpoint": "process", "code": "1220600", "times": 1})
-    assert status == 200 and answer["fault"]["code"] == 1220600
+    status, answer = client.post("faults", {"endpoint": "task_approve", "code": "1390001", "times": 1})
+    assert status == 200 and answer["fault"]["code"] == 1390001
     _, listed = client.get("faults")
-    assert [(f["endpoint"], f["code"], f["hits"]) for f in listed["faults"]] == [("process", 1220600, 0)]
+    assert [(f["endpoint"], f["code"], f["hits"]) for f in listed["faults"]] == [("task_approve", 1390001, 0)]
 
     card = client.ask("manager", f"/approval {PENDING}")
     answer = client.click("manager", card, "approve")
     assert answer["toast"]["type"] == "error"  # the bot's error handling, as the user sees it
     assert demo.state.snapshot(PENDING)["instance"]["status"] == "PENDING"
     _, calls = client.get("calls")
-    process = [c for c in calls["calls"] if c["endpoint"] == "process"]
-    assert [(c["code"], c["fault"]["code"]) for c in process] == [(1220600, 1220600)]
+    task = [c for c in calls["calls"] if c["endpoint"] == "task_approve"]
+    assert [(c["code"], c["fault"]["code"]) for c in task] == [(1390001, 1390001)]
 
     response = client.http.delete("/_playground/api/faults")
     assert response.status_code == 200 and demo.state.faults == []
@@ -217,7 +222,7 @@ def test_faults_are_validated_listed_and_cleared(client, demo):
 def test_latency_makes_the_bot_finish_with_a_delayed_update(client, demo):
     """Slow Feishu: the bot answers "processing" in time, then the card changes in place later."""
     card = client.ask("manager", f"/approval {PENDING}")
-    for endpoint in ("instance_get", "process"):
+    for endpoint in ("instance_get", "task_approve"):
         status, _ = client.post("faults", {"endpoint": endpoint, "latency_s": 1.4, "times": 1})
         assert status == 200
     answer = client.click("manager", card, "approve")

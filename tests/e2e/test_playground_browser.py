@@ -107,17 +107,19 @@ def test_manager_approves_rejects_with_confirm_and_stranger_is_refused(page, dem
     expect(page.locator("#modal-title")).to_have_text(cards.text("confirm.reject.title", LOCALE))
     page.click("#modal-cancel")
     expect(page.locator("#modal")).to_be_hidden()
-    assert len(demo.state.process_calls()) == 1
+    assert len(demo.state.action_calls()) == 1
     card.locator("button[data-action='reject']").click()
     page.click("#modal-ok")
     wait_template(card, "red")
     expect(card.locator(".fc-body")).to_contain_text("Badge log shows no entry")
-    assert [c.json["status"] for c in demo.state.process_calls()] == [2, 1]
+    assert [c.endpoint for c in demo.state.action_calls()] == ["task_approve", "task_reject"]
+    assert demo.state.action_calls()[1].json["comment"] == "Badge log shows no entry"  # the reason, to Feishu
 
     # the side panel lists the Open API calls, secrets masked
-    expect(page.locator(".call[data-endpoint='process']")).to_have_count(2)
-    page.locator(".call[data-endpoint='process'] .call-line").first.click()
-    expect(page.locator(".call[data-endpoint='process'] .call-details").first).to_contain_text('"status": 1')
+    expect(page.locator(".call[data-endpoint='task_reject']")).to_have_count(1)
+    page.locator(".call[data-endpoint='task_reject'] .call-line").first.click()
+    expect(page.locator(".call[data-endpoint='task_reject'] .call-details").first).to_contain_text(
+        "Badge log shows no entry")
     assert not TOKEN_LIKE.search(page.content()) and data.APP_SECRET not in page.content()
 
     page.screenshot(path=str(tmp_path / "manager.png"))
@@ -130,7 +132,7 @@ def test_manager_approves_rejects_with_confirm_and_stranger_is_refused(page, dem
     not_found = cards.text("refusal.not_found", LOCALE, id=data.SAMPLES["remedy_pending_2"])
     expect(refusal.locator(".fc-body")).to_contain_text(not_found)
     expect(refusal.locator("button[data-action]")).to_have_count(0)
-    assert len(demo.state.process_calls()) == 2
+    assert len(demo.state.action_calls()) == 2
 
     shot = tmp_path / "playground.png"
     page.screenshot(path=str(shot))
@@ -142,18 +144,18 @@ def test_manager_approves_rejects_with_confirm_and_stranger_is_refused(page, dem
 def test_an_injected_error_shows_in_the_toast_and_the_call_log(page, demo, tmp_path):
     expect = pytest.importorskip("playwright.sync_api").expect
     page.click("[data-user='manager2']")
-    page.select_option("#fault-endpoint", "process")
-    page.fill("#fault-code", "1220600")
+    page.select_option("#fault-endpoint", "task_approve")
+    page.fill("#fault-code", "1390001")
     page.fill("#fault-times", "1")
     page.click("#fault-add")
-    expect(page.locator("#faults")).to_contain_text("code 1220600")
+    expect(page.locator("#faults")).to_contain_text("code 1390001")
 
     card = say(page, f"/approval {data.SAMPLES['remedy_pending_2']}")
     card.locator("button[data-action='approve']").click()
     if page.locator("#modal").is_visible():
         page.click("#modal-ok")
     expect(page.locator(".toast[data-type='error']")).to_be_visible()
-    expect(page.locator(".call[data-endpoint='process'] .call-status")).to_contain_text("1220600")
+    expect(page.locator(".call[data-endpoint='task_approve'] .call-status")).to_contain_text("1390001")
     assert demo.state.snapshot(data.SAMPLES["remedy_pending_2"])["instance"]["status"] == "PENDING"
 
     page.click("#fault-clear")

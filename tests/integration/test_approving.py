@@ -6,10 +6,17 @@ import threading
 
 import pytest
 
+from sandbox import worlds
 from sandbox.data import SAMPLES
 from tests.integration.harness import card_text, find_buttons, wait_until
 
-PENDING = SAMPLES["remedy_pending"]
+PENDING = SAMPLES["remedy_pending"]  # a native approval (no attendance widget): acted on through its tasks
+LINKED = worlds.NATIVE  # instances whose form names an attendance record: acted on through process
+RECORD = worlds.RECORDS
+
+
+def record_status(sandbox, name: str) -> int:
+    return sandbox.state.attendance[RECORD[name]]["status"]
 
 
 def actions_on(card) -> list[str]:
@@ -28,8 +35,10 @@ def test_manager_looks_up_and_approves_by_button(bot, sandbox):
     assert actions_on(final) == []
     assert "Manager Wang" in card_text(final)
     assert sandbox.state.snapshot(PENDING)["instance"]["status"] == "APPROVED"
-    assert len(sandbox.process_calls()) == 1
-    assert sandbox.process_calls()[0].json == {"approval_id": PENDING, "approval_type": "remedy", "status": 2}
+    assert [c.endpoint for c in sandbox.action_calls()] == ["task_approve"]  # never process on an instance code
+    call = sandbox.action_calls()[0]
+    assert (call.json["instance_code"], call.json["user_id"], call.query["user_id_type"]) == (
+        PENDING, "ou_manager", "open_id")  # the approver's own task, as the approver
 
 
 def test_second_click_after_approval_does_not_call_process(bot, sandbox):
@@ -41,7 +50,7 @@ def test_second_click_after_approval_does_not_call_process(bot, sandbox):
     again = bot.sender.click("manager", value, message_id=reply["message_id"], chat_id=reply["chat_id"])
     assert again.status == 200
     assert "Manager Wang" in again.toast["content"]
-    assert len(sandbox.process_calls()) == 1
+    assert len(sandbox.action_calls()) == 1
 
 
 def test_reject_records_the_reason(bot, sandbox):
@@ -54,15 +63,34 @@ def test_reject_records_the_reason(bot, sandbox):
     assert [(r.action, r.outcome, r.reason) for r in history] == [("reject", "done", "Badge log shows no entry")]
 
 
-def test_approve_then_revoke_by_command_then_history(bot, sandbox):
-    reply = bot.say("manager", f"/approve {PENDING}")
-    assert "Manager Wang" in card_text(reply["content"])
-    reply = bot.say("manager", f"/revoke {PENDING}")
-    assert sandbox.state.snapshot(PENDING)["instance"]["status"] == "REVERTED"
-    assert [c.json["status"] for c in sandbox.process_calls()] == [2, 4]
-    history = bot.say("manager", f"/history {PENDING}")
+def test_a_linked_remedy_is_approved_then_revoked_through_process_on_its_record(bot, sandbox):
+    approval = LINKED["linked_remedy_pending"]
+    reply = bot.say("lead", f"/approve {approval}")
+    assert "Lead Chen" in card_text(reply["content"])
+    assert record_status(sandbox, "remedy_linked") == 2
+    bot.say("lead", f"/revoke {approval}")
+    assert record_status(sandbox, "remedy_linked") == 4
+    assert [(c.endpoint, c.json["approval_id"], c.json["status"]) for c in sandbox.action_calls()] == [
+        ("process", RECORD["remedy_linked"], 2), ("process", RECORD["remedy_linked"], 4)]
+    history = bot.say("lead", f"/history {approval}")
     text = card_text(history["content"])
     assert "approve" in text.lower() and "revoke" in text.lower()
+
+
+def test_a_linked_leave_is_revoked_on_its_record_and_its_instance_is_left_alone(bot, sandbox):
+    approval = LINKED["linked_leave_approved"]
+    before = sandbox.state.snapshot(approval)["instance"]["status"]
+    bot.say("lead", f"/revoke {approval}")
+    assert [(c.endpoint, c.json) for c in sandbox.action_calls()] == [
+        ("process", {"approval_id": RECORD["leave_linked"], "approval_type": "leave", "status": 4})]
+    assert record_status(sandbox, "leave_linked") == 4
+    assert sandbox.state.snapshot(approval)["instance"]["status"] == before
+
+
+def test_a_native_approval_is_not_revoked_by_the_bot(bot, sandbox):
+    reply = bot.say("admin", f"/revoke {SAMPLES['remedy_approved']}")
+    assert "withdrawn by its submitter" in card_text(reply["content"])
+    assert sandbox.action_calls() == []
 
 
 def test_chinese_aliases(bot, sandbox):
@@ -71,71 +99,74 @@ def test_chinese_aliases(bot, sandbox):
 
 
 @pytest.mark.parametrize(
-    "user,sample,action,expected",
+    "user,approval,action,expected",
     [
-        ("stranger", "remedy_pending", "approve", "not_found"),  # not a participant: told nothing about it
-        ("employee", "remedy_pending", "approve", "own_request"),
-        ("manager", "own_request", "approve", "own_request"),
-        ("admin", "remedy_pending_2", "approve", "done"),
-        ("manager2", "remedy_pending_2", "reject", "done"),
-        ("manager", "leave_pending", "approve", "only_revoke"),
-        ("manager", "remedy_approved", "revoke", "done"),
-        ("manager2", "remedy_approved", "revoke", "not_found"),
-        ("admin", "trip_approved", "revoke", "done"),
-        ("stranger", "trip_approved", "revoke", "not_found"),
-        ("admin", "shift_approved", "revoke", "read_only"),
-        ("manager", "remedy_rejected", "approve", "already_rejected"),
+        ("stranger", PENDING, "approve", "not_found"),  # not a participant: told nothing about it
+        ("employee", PENDING, "approve", "own_request"),
+        ("manager", SAMPLES["own_request"], "approve", "own_request"),
+        ("admin", SAMPLES["remedy_pending_2"], "approve", "not_your_task"),  # native: only as the task's holder
+        ("manager2", SAMPLES["remedy_pending_2"], "reject", "done"),
+        ("manager", SAMPLES["leave_pending"], "approve", "done"),  # native: any definition
+        ("manager", SAMPLES["remedy_approved"], "revoke", "native_revoke"),
+        ("lead", LINKED["linked_remedy_pending"], "approve", "done"),
+        ("agent1", LINKED["linked_remedy_pending"], "approve", "own_request"),
+        ("lead", LINKED["linked_leave_approved"], "approve", "only_revoke"),  # seed 000, on the record
+        ("lead", LINKED["linked_remedy_approved"], "revoke", "done"),  # the approver who passed it
+        ("admin", LINKED["linked_leave_approved"], "revoke", "done"),
+        ("designlead", LINKED["linked_leave_approved"], "revoke", "not_found"),
+        ("lead", LINKED["linked_leave_revoked"], "revoke", "already_revoked"),  # the record says so
+        ("manager", SAMPLES["remedy_rejected"], "approve", "already_rejected"),
     ],
 )
-def test_who_may_act(bot, sandbox, user, sample, action, expected):
-    approval_id = SAMPLES[sample]
-    bot.say(user, f"/{action} {approval_id}")
-    audit = bot.store.history(approval_id)
+def test_who_may_act(bot, sandbox, user, approval, action, expected):
+    bot.say(user, f"/{action} {approval}")
+    audit = bot.store.history(approval)
     assert audit, "every attempt is audited"
     last = audit[-1]
     if expected == "done":
         assert last.outcome == "done"
-        assert len(sandbox.process_calls()) == 1
+        assert len(sandbox.action_calls()) == 1
     else:
         assert (last.outcome, last.message) == ("refused", expected)
-        assert sandbox.process_calls() == []
+        assert sandbox.action_calls() == []
 
 
 def test_refusal_says_what_is_possible(bot):
-    reply = bot.say("manager", f"/approve {SAMPLES['leave_pending']}")
+    reply = bot.say("lead", f"/approve {LINKED['linked_leave_approved']}")
     assert "only be revoked" in card_text(reply["content"])
 
 
 def test_type_named_in_command_must_match(bot, sandbox):
     reply = bot.say("admin", f"/revoke {SAMPLES['trip_approved']} leave")
-    assert sandbox.process_calls() == []
+    assert sandbox.action_calls() == []
     assert "trip" in card_text(reply["content"]).lower()
 
 
 def test_attendance_id_widget_is_what_process_acts_on(bot, sandbox):
-    bot.say("manager", f"/approve {SAMPLES['attendance_field']}")
-    assert [c.json["approval_id"] for c in sandbox.process_calls()] == [SAMPLES["attendance_field_id"]]
+    bot.say("lead", f"/approve {LINKED['linked_remedy_pending']}")
+    assert [c.json["approval_id"] for c in sandbox.action_calls()] == [RECORD["remedy_linked"]]
+    assert all(not c.json["approval_id"].count("-") for c in sandbox.process_calls())  # never an instance code
 
 
 def test_attendance_only_records_are_for_admins(bot, sandbox):
     bot.say("manager", f"/approve {SAMPLES['attendance_only_remedy']}")
-    assert sandbox.process_calls() == []
+    assert sandbox.action_calls() == []
     bot.say("admin", f"/approve {SAMPLES['attendance_only_remedy']}")
-    assert [c.json for c in sandbox.process_calls()] == [
+    assert [c.json for c in sandbox.action_calls()] == [
         {"approval_id": SAMPLES["attendance_only_remedy"], "approval_type": "remedy", "status": 2}]
     reply = bot.say("admin", f"/revoke {SAMPLES['attendance_only_leave']}")
     assert "type" in card_text(reply["content"]).lower()  # the type is required without an instance
     bot.say("admin", f"/revoke {SAMPLES['attendance_only_leave']} leave")
-    assert sandbox.process_calls()[-1].json == {"approval_id": SAMPLES["attendance_only_leave"],
+    assert sandbox.action_calls()[-1].json == {"approval_id": SAMPLES["attendance_only_leave"],
                                                  "approval_type": "leave", "status": 4}
 
 
 def test_batch_approve_answers_one_summary(bot, sandbox):
-    ids = [SAMPLES["remedy_pending"], SAMPLES["remedy_pending_3"], SAMPLES["leave_pending"]]
+    ids = [SAMPLES["remedy_pending"], SAMPLES["remedy_pending_3"], SAMPLES["remedy_approved"]]
     reply = bot.say("manager", "/approve " + " ".join(ids))
     text = card_text(reply["content"])
     assert all(i in text for i in ids)
-    assert len(sandbox.process_calls()) == 2
+    assert len(sandbox.action_calls()) == 2  # the approved one is refused without a call
 
 
 def test_concurrent_clicks_send_one_process_call(bot, sandbox):
@@ -153,7 +184,7 @@ def test_concurrent_clicks_send_one_process_call(bot, sandbox):
         t.start()
     for t in threads:
         t.join(30)
-    assert len(sandbox.process_calls()) == 1
+    assert len(sandbox.action_calls()) == 1
     assert all(a.status == 200 for a in answers)
     assert sum(a.toast["type"] == "success" for a in answers) == 1
 
@@ -170,7 +201,7 @@ def test_click_and_command_at_once_act_once(bot, sandbox):
         t.start()
     for t in threads:
         t.join(30)
-    assert len(sandbox.process_calls()) == 1
+    assert len(sandbox.action_calls()) == 1
 
 
 def test_every_copy_of_the_card_is_updated(bot, sandbox):
@@ -190,7 +221,7 @@ def test_legacy_callback_acts_the_same(bot, sandbox):
     assert sandbox.state.snapshot(PENDING)["instance"]["status"] == "APPROVED"
     replay = bot.sender.post(answer.request_headers, answer.request_body, "/webhook/card")
     assert replay.status == 200
-    assert len(sandbox.process_calls()) == 1
+    assert len(sandbox.action_calls()) == 1
 
 
 def test_stale_card_is_refreshed_not_acted_on(bot, sandbox):
@@ -198,7 +229,7 @@ def test_stale_card_is_refreshed_not_acted_on(bot, sandbox):
     value = {"action": "approve", "approval_id": PENDING, "approval_type": "remedy", "v": 0}
     answer = bot.sender.click("manager", value, message_id=reply["message_id"], chat_id=reply["chat_id"])
     assert answer.toast["type"] == "warning"
-    assert sandbox.process_calls() == []
+    assert sandbox.action_calls() == []
 
 
 def test_forged_action_gets_a_toast(bot, sandbox):
@@ -206,4 +237,4 @@ def test_forged_action_gets_a_toast(bot, sandbox):
     answer = bot.sender.click("manager", {"action": "delete_everything", "v": 1}, message_id=reply["message_id"],
                               chat_id=reply["chat_id"])
     assert answer.status == 200 and answer.toast is not None
-    assert sandbox.process_calls() == []
+    assert sandbox.action_calls() == []

@@ -55,4 +55,4 @@ def test_sandbox_events_after_the_bots_own_action_keep_the_final_card(bot, sandb
     assert wait_until(lambda: len(sandbox.calls_for("instance_get")) >= 3)
     time.sleep(0.5)
     assert "Manager Wang" in card_text(bot.card(reply))
-    assert len(sandbox.process_calls()) == 1
+    assert len(sandbox.action_calls()) == 1

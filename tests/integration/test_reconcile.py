@@ -22,7 +22,7 @@ def test_intent_that_reached_feishu_is_recorded_as_done(bot, sandbox):
     assert [(r.action, r.outcome) for r in ctx.store.history(approval)] == [("approve", "done")]
     assert ctx.store.open_intents(ctx.clock()) == []
     assert wait_until(lambda: "Manager Wang" in card_text(bot.card(reply)))
-    assert sandbox.process_calls() == []
+    assert sandbox.action_calls() == []
 
 
 def test_intent_that_never_arrived_is_looked_for_then_reported_not_resent(bot, sandbox):
@@ -35,7 +35,7 @@ def test_intent_that_never_arrived_is_looked_for_then_reported_not_resent(bot, s
                             ctx.clock() - 700, {})
     assert maintenance.reconcile(ctx) == 1  # the other one is past BOT_SETTLE_WINDOW_S (600 s)
     assert ctx.store.history(SAMPLES["remedy_pending_2"])[-1].outcome == "unknown"
-    assert sandbox.process_calls() == []
+    assert sandbox.action_calls() == []
     approval = SAMPLES["remedy_pending_2"]
     told = [m for m in sandbox.messages("oc_p2p_manager") if approval in card_text(m["content"])]
     assert len(told) == 1

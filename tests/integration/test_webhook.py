@@ -58,7 +58,7 @@ def test_replayed_event_has_one_effect(bot, sandbox):
     bot.reply_to(sent.message_id)
     for _ in range(2):
         assert bot.sender.post(sent.request_headers, sent.request_body).status == 200
-    assert len(sandbox.process_calls()) == 1
+    assert len(sandbox.action_calls()) == 1
 
 
 def test_wrong_token_or_app_is_401(bot, sandbox):
@@ -136,10 +136,10 @@ def test_legacy_card_signature_and_replay(bot, sandbox):
                                                   chat_id=reply["chat_id"])
     forged = dict(headers, **{"X-Lark-Signature": "0" * 40})
     assert bot.sender.post(forged, body, "/webhook/card").status == 401
-    assert sandbox.process_calls() == []
+    assert sandbox.action_calls() == []
     assert bot.sender.post(headers, body, "/webhook/card").status == 200
     assert bot.sender.post(headers, body, "/webhook/card").status == 200
-    assert len(sandbox.process_calls()) == 1
+    assert len(sandbox.action_calls()) == 1
 
 
 def test_no_secret_or_exception_text_in_answers(bot):
@@ -219,7 +219,7 @@ def test_concurrent_duplicate_delivery_acts_once(bot, sandbox):
     for t in threads:
         t.join(30)
     assert bot.reply_to(message["message_id"]) is not None
-    assert len(sandbox.process_calls()) == 1
+    assert len(sandbox.action_calls()) == 1
     assert set(answers) <= {200, 503}
 
 
@@ -255,9 +255,9 @@ def test_delivery_left_unfinished_by_a_dead_worker_is_processed_on_retry(bot, sa
     headers, body = bot.sender.seal(payload)
     held = bot.sender.post(headers, body)
     assert held.status == 200 and held.toast["type"] == "info" and "right now" in held.toast["content"]
-    assert sandbox.process_calls() == []
+    assert sandbox.action_calls() == []
     time.sleep(1.1)  # the lease runs out
     headers, body = bot.sender.seal(payload)  # Feishu's retry, freshly signed
     answer = bot.sender.post(headers, body)
     assert answer.status == 200 and answer.toast["type"] == "success"
-    assert len(sandbox.process_calls()) == 1
+    assert len(sandbox.action_calls()) == 1

@@ -53,7 +53,7 @@ def test_approval_command_then_button_approval(over_ws, hub, sandbox):
     assert answer.ok and not answer.late and answer.toast["type"] == "success"
     assert [d.kind for d in hub.deliveries] == ["event", "card"]
     assert sandbox.state.snapshot(PENDING)["instance"]["status"] == "APPROVED"
-    assert len(sandbox.process_calls()) == 1
+    assert len(sandbox.action_calls()) == 1
     assert "Manager Wang" in card_text(over_ws.card(reply))  # the card in the reply frame replaced the old one
 
 
@@ -71,7 +71,7 @@ def test_a_repushed_event_acts_once(over_ws, hub, sandbox):
     sent = over_ws.sender.message("manager", f"/approve {PENDING}")
     assert sent.ok and over_ws.reply_to(sent.message_id) is not None
     assert hub.push_event(sent.payload).accepted  # Feishu pushes it again
-    assert len(sandbox.process_calls()) == 1
+    assert len(sandbox.action_calls()) == 1
     assert len([m for m in sandbox.messages() if m.get("parent_id") == sent.message_id]) == 1
 
 
@@ -91,5 +91,5 @@ def test_webhook_and_long_connection_at_once_act_once(bots, over_ws, hub, sandbo
         thread.join(10)
     assert results["webhook"].status in (200, 503)  # 503: the other delivery holds the claim; Feishu retries
     assert wait_until(lambda: any(d.accepted for d in hub.deliveries_of(payload)), 5)
-    assert len(sandbox.process_calls()) == 1
+    assert len(sandbox.action_calls()) == 1
     assert len([m for m in sandbox.messages() if m.get("parent_id") == message["message_id"]]) == 1

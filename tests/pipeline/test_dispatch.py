@@ -82,7 +82,7 @@ def test_a_click_approves_and_answers_with_toast_and_card(gateway):
     answer = dispatch(ctx, click("manager", APPROVE), soon())
     assert answer.outcome == "handled" and answer.body["toast"] == {"type": "success", "content": "Approved"}
     assert "Manager Wang" in cardwalk.markdown(answer.body["card"]["data"])
-    assert gateway.count("process") == 1
+    assert gateway.count("task_approve") == 1
 
 
 def test_a_redelivered_click_acts_once(gateway):
@@ -90,7 +90,7 @@ def test_a_redelivered_click_acts_once(gateway):
     first = click("manager", APPROVE)
     dispatch(ctx, first, soon())
     again = dispatch(ctx, first, soon())
-    assert again.outcome == "duplicate" and again.callback and gateway.count("process") == 1
+    assert again.outcome == "duplicate" and again.callback and gateway.count("task_approve") == 1
 
 
 def test_a_click_whose_claim_is_held_is_told_to_wait(gateway):
@@ -98,7 +98,7 @@ def test_a_click_whose_claim_is_held_is_told_to_wait(gateway):
     held = click("manager", APPROVE)
     store.claim(f"evt:{held.event_id}", 10.0, 1e12)
     answer = dispatch(make_context(gateway, store), held, soon())
-    assert answer.outcome == "busy" and answer.body["toast"]["type"] == "info" and gateway.count("process") == 0
+    assert answer.outcome == "busy" and answer.body["toast"]["type"] == "info" and gateway.count("task_approve") == 0
 
 
 def test_unknown_buttons_and_old_cards_are_not_acted_on(gateway):
@@ -107,7 +107,7 @@ def test_unknown_buttons_and_old_cards_are_not_acted_on(gateway):
     assert unknown.body == {"toast": {"type": "error", "content": "This button is not known (any more)."}}
     stale = dispatch(ctx, click("manager", {**APPROVE, "v": 0}), soon())
     assert stale.body["toast"]["type"] == "warning" and "card" in stale.body
-    assert gateway.count("process") == 0
+    assert gateway.count("task_approve") == 0
 
 
 def test_a_slow_action_answers_in_time_and_updates_the_card_afterwards(gateway):
@@ -171,4 +171,4 @@ def test_a_stranger_learns_nothing_and_gets_the_answer_a_missing_id_gets(gateway
     assert existing.replace(PENDING, "<id>") == missing.replace("7199999999999999999", "<id>")
     assert "Employee" not in existing and "补卡" not in existing and "Forgot" not in existing
     assert store.cards == {}  # the stranger's chat is never kept up to date with the approval
-    assert gateway.count("process") == 0
+    assert gateway.count("task_approve") == 0

@@ -132,7 +132,7 @@ def test_procfile_runs_and_same_event_on_two_workers_acts_once(sandbox, tmp_path
         assert set(statuses) <= {200, 503}
         wait_for(lambda: sandbox.state.snapshot(SAMPLES["remedy_pending"])["instance"]["status"] == "APPROVED")
         time.sleep(0.5)
-        assert len(sandbox.process_calls()) == 1
+        assert len(sandbox.action_calls()) == 1
         metrics = requests.get(bot.url + "/metrics", timeout=5).text
         assert "bot_events_total" in metrics
     finally:
@@ -171,7 +171,7 @@ def test_two_instances_sharing_one_store_act_once(sandbox, shared_store):
             t.start()
         for t in threads:
             t.join(30)
-        assert len(sandbox.process_calls()) == 1
+        assert len(sandbox.action_calls()) == 1
         assert sandbox.state.snapshot(approval)["instance"]["status"] == "APPROVED"
     finally:
         first.stop()
@@ -233,7 +233,7 @@ def test_sigterm_lets_an_in_flight_action_finish(sandbox, tmp_path):
         bot.wait_healthy()
         sender = sandbox.sender(bot.url, encrypt_key=ENCRYPT_KEY, verification_token=TOKEN)
         approval = SAMPLES["remedy_pending"]
-        sandbox.inject("process", hold=True, times=1)
+        sandbox.inject("task_approve", hold=True, times=1)
         sent = sandbox.state.add_message(chat_id="oc_p2p_manager", msg_type="interactive", body="{}", content={},
                                          from_bot=True)
         value = {"action": "approve", "approval_id": approval, "approval_type": "remedy", "v": 1}
@@ -247,7 +247,7 @@ def test_sigterm_lets_an_in_flight_action_finish(sandbox, tmp_path):
         clicker.join(20)
         bot.proc.wait(30)
         assert sandbox.state.snapshot(approval)["instance"]["status"] == "APPROVED"
-        assert len(sandbox.process_calls()) == 1
+        assert len(sandbox.action_calls()) == 1
         from bot.store import open_store
 
         store = open_store(f"sqlite:///{tmp_path / 'bot.sqlite3'}")
