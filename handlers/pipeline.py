@@ -8,6 +8,11 @@ again when Feishu re-delivers it, while one that finds the lease held is answere
 retries; callbacks, which Feishu never re-sends: a toast). Messages are claimed by message id, and only when
 the bot answers them, so that a message delivered under two event ids acts once and chatter costs no write.
 Answers carry an `outcome`, never an HTTP status: the adapters (bot/webhook.py) map it.
+
+A store that cannot be written answers `unavailable` (events: Feishu retries; callbacks: a toast saying nothing
+was recorded), never a crash. A message is marked handled only once the person was told: a reply that cannot be
+sent is retried with back-off, then sent as a new message in the chat; when neither works the claim is released,
+so that Feishu's re-delivery tries again (acting twice is prevented by the workflow's "already done" path).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import cards
-from core.errors import FeishuError
+from core.errors import FeishuError, StoreUnavailable
 from core.inbound import CardClick, Inbound, MessageIn, OtherEvent, Unreadable, command_text
 from core.outcome import Reply, Toast
 from core.records import ClaimResult
@@ -34,7 +39,19 @@ log = logging.getLogger(__name__)
 
 CLAIM_LEASE_S = 10.0  # shorter than Feishu's first retry (15 s), longer than the 3 s answer budget
 LATE_UPDATE_WAIT_S = 5.0  # a late card update waits this long for the answer to be on its way
+# Telling the person: pauses between attempts (the injected `ctx.sleep`), all inside TELL_WINDOW_S, which ends
+# before the claim's lease does (a re-delivery must not take over a delivery that is still trying).
+REPLY_PAUSES_S = (0.3, 1.0, 2.0)
+FALLBACK_PAUSES_S = (1.0,)
+TELL_WINDOW_S = 7.0
+# A callback token updates a card twice at most (docs/feishu.md): one retry, then PATCH of the message.
+LATE_UPDATE_PAUSES_S = (1.0,)
+PATCH_PAUSES_S = (1.0, 2.0)
 _ignored_types: set[str] = set()
+
+
+class NotTold(Exception):
+    """Neither the reply nor the fallback message reached the person: the delivery is not handled."""
 
 
 @dataclass
@@ -66,7 +83,10 @@ def _dispatch(ctx: Context, inbound: Inbound, deadline: float) -> Answer:
     key = claim_key(ctx, inbound)
     if key is None:
         return Answer({}, "silent")
-    claim = ctx.store.claim(key, CLAIM_LEASE_S, ctx.clock())
+    try:
+        claim = ctx.store.claim(key, CLAIM_LEASE_S, ctx.clock())
+    except StoreUnavailable as err:
+        return _unavailable(ctx, inbound, err)
     if claim is ClaimResult.DONE:
         return Answer({}, "duplicate", callback)
     if claim is ClaimResult.BUSY:
@@ -76,6 +96,10 @@ def _dispatch(ctx: Context, inbound: Inbound, deadline: float) -> Answer:
         reply = future.result(timeout=max(0.0, deadline - time.monotonic()))
     except FutureTimeout:
         return _handed_off(ctx, future, inbound)
+    except StoreUnavailable as err:
+        return _unavailable(ctx, inbound, err)
+    except NotTold:
+        return _answer(ctx, None, "error", inbound)  # events: 503, so Feishu delivers it again
     except Exception:
         ref = uuid.uuid4().hex[:12]
         log.error("handler failed: %s ref=%s", inbound.event_type[:64], ref, exc_info=True)
@@ -104,24 +128,77 @@ def _run(ctx: Context, route: EventRoute, inbound: Inbound, key: str) -> Reply |
         if route.kind == "message" and reply is not None:
             _deliver(ctx, inbound, reply)
     except BaseException:
-        ctx.store.release(key)  # let Feishu's re-delivery try again
+        _release(ctx, key)  # let Feishu's re-delivery try again
         ctx.on_settled(inbound.event_id, "error")
         raise
-    ctx.store.finish(key, ctx.clock())
+    _finish(ctx, key)
     ctx.on_settled(inbound.event_id, "handled")
     return reply
 
 
-def _deliver(ctx: Context, message: Any, reply: Reply) -> None:
+def _release(ctx: Context, key: str) -> None:
+    try:
+        ctx.store.release(key)
+    except StoreUnavailable as err:  # the lease runs out by itself; the real failure must not be hidden
+        log.warning("claim not released: store unavailable: %s", err.problem)
+
+
+def _finish(ctx: Context, key: str) -> None:
+    try:
+        ctx.store.finish(key, ctx.clock())
+    except StoreUnavailable as err:  # the work is done and told: a lost mark must not turn it into a failure
+        log.warning("claim not finished: store unavailable: %s", err.problem)
+
+
+def _unavailable(ctx: Context, inbound: Inbound, err: StoreUnavailable) -> Answer:
+    log.warning("store unavailable: %s (%s not handled)", err.problem, inbound.event_type[:64])
+    return _answer(ctx, Reply(toast=_toast(ctx, "error", "toast.store_unavailable")), "unavailable", inbound)
+
+
+def _deliver(ctx: Context, message: MessageIn, reply: Reply) -> None:
+    """Tell the person: the reply (retried), else a new message in the chat; NotTold when neither arrived."""
     if reply.card is None:
         return
-    try:
-        sent = ctx.feishu.reply_card(message.message_id, reply.card, uuid=f"r-{message.message_id}")
-    except FeishuError as err:
-        log.warning("reply failed: message=%s code=%s log_id=%s", message.message_id, err.code, err.log_id)
-        return
+    card, started = reply.card, time.monotonic()
+    sent = _with_retries(ctx, "reply", message.message_id, started, REPLY_PAUSES_S,
+                         lambda: ctx.feishu.reply_card(message.message_id, card, uuid=f"r-{message.message_id}"))
+    if sent is None and message.chat_id:
+        sent = _with_retries(ctx, "fallback message", message.chat_id, started, FALLBACK_PAUSES_S,
+                             lambda: ctx.feishu.send_card(message.chat_id, card, "chat_id",
+                                                          uuid=f"f-{message.message_id}"))
+    if sent is None:
+        log.warning("not told: message=%s; released for Feishu's re-delivery", message.message_id)
+        raise NotTold(message.message_id)
     if reply.approval_id and sent:
-        ctx.store.remember_card(reply.approval_id, sent, ctx.clock())
+        _remember_card(ctx, reply.approval_id, sent)
+
+
+def _remember_card(ctx: Context, approval_id: str, message_id: str) -> None:
+    try:
+        ctx.store.remember_card(approval_id, message_id, ctx.clock())
+    except StoreUnavailable as err:  # the person has the card; only later updates of this copy are lost
+        log.warning("card not remembered: approval=%s store unavailable: %s", approval_id, err.problem)
+
+
+def _with_retries(ctx: Context, what: str, target: str, started: float, pauses: tuple[float, ...],
+                  call: Callable[[], Any]) -> Any:
+    """`call()`'s result, or None once it failed for good: a refusal, or a transient failure that persisted
+    through `pauses` (or past TELL_WINDOW_S since `started`). Only calls that are safe to repeat come here."""
+    for attempt in range(len(pauses) + 1):
+        if attempt:
+            ctx.sleep(pauses[attempt - 1])
+        try:
+            return call()
+        except FeishuError as err:
+            log.warning("%s failed: target=%s code=%s kind=%s log_id=%s attempt=%d", what, target[:64], err.code,
+                        err.kind, err.log_id, attempt + 1)
+            if not _transient(err) or time.monotonic() - started > TELL_WINDOW_S:
+                return None
+    return None
+
+
+def _transient(err: FeishuError) -> bool:
+    return err.outcome_unknown or err.kind == "rate_limit"
 
 
 def _handed_off(ctx: Context, future: Future, inbound: Inbound) -> Answer:
@@ -139,18 +216,23 @@ def _finish_late(ctx: Context, future: Future, click: CardClick, sent: threading
     sent.wait(LATE_UPDATE_WAIT_S)
     try:
         reply = future.result()
+    except StoreUnavailable as err:
+        log.warning("card action not recorded after the answer: store unavailable: %s", err.problem)
+        return
     except Exception:
         log.exception("card action failed after the answer")
         return
     if reply is None or reply.card is None:
         return
-    try:
-        if click.token and not click.legacy:
-            ctx.feishu.delayed_update(click.token, reply.card)
-        elif click.message_id:
-            ctx.feishu.patch_card(click.message_id, reply.card)
-    except FeishuError as err:
-        log.warning("late card update failed: code=%s log_id=%s", err.code, err.log_id)
+    card, started = reply.card, time.monotonic()
+    if click.token and not click.legacy:
+        updated = _with_retries(ctx, "late card update", click.message_id or "?", started, LATE_UPDATE_PAUSES_S,
+                                lambda: ctx.feishu.delayed_update(click.token, card) or True)
+        if updated:
+            return
+    if click.message_id:  # the token is spent or refused: the message itself can still be updated
+        _with_retries(ctx, "late card patch", click.message_id, started, PATCH_PAUSES_S,
+                      lambda: ctx.feishu.patch_card(click.message_id, card) or True)
 
 
 def _answer(ctx: Context, reply: Reply | None, outcome: str, inbound: Inbound) -> Answer:
