@@ -59,7 +59,7 @@ class Answer:
     """What to answer Feishu: a JSON body and what came of the delivery (the adapter's status and metrics)."""
 
     body: dict[str, Any]
-    outcome: str  # handled | handed_off | silent | duplicate | busy | ignored | unreadable | error
+    outcome: str  # handled | handed_off | silent | duplicate | busy | ignored | unreadable | unavailable | error
     callback: bool = False  # a card callback: always answered 200, with a toast
     after_response: Callable[[], None] | None = field(default=None, repr=False)  # call once the answer is out
 
