@@ -40,9 +40,10 @@ log = logging.getLogger(__name__)
 CLAIM_LEASE_S = 10.0  # shorter than Feishu's first retry (15 s), longer than the 3 s answer budget
 LATE_UPDATE_WAIT_S = 5.0  # a late card update waits this long for the answer to be on its way
 # Telling the person: pauses between attempts (the injected `ctx.sleep`), all inside TELL_WINDOW_S, which ends
-# before the claim's lease does (a re-delivery must not take over a delivery that is still trying).
-REPLY_PAUSES_S = (0.3, 1.0, 2.0)
-FALLBACK_PAUSES_S = (1.0,)
+# before the claim's lease does (a re-delivery must not take over a delivery that is still trying). When Feishu
+# fails fast, the pauses (2.2 s in all) fit the answer budget: an event nobody was told about is answered 503.
+REPLY_PAUSES_S = (0.2, 0.5, 1.0)
+FALLBACK_PAUSES_S = (0.5,)
 TELL_WINDOW_S = 7.0
 # A callback token updates a card twice at most (docs/feishu.md): one retry, then PATCH of the message.
 LATE_UPDATE_PAUSES_S = (1.0,)

@@ -47,3 +47,13 @@ def test_every_answer_says_nosniff_the_challenge_included(bot):
     for answer in (challenge, refused):
         assert answer.headers.get("X-Content-Type-Options") == "nosniff", answer.status
     assert challenge.status == 200 and refused.status in (400, 401)
+
+
+def test_a_reply_feishu_keeps_failing_arrives_as_a_new_message_in_the_chat(bot, sandbox):
+    sandbox.inject("message_reply", http_status=503)  # down for replies for good
+    sent = bot.sender.message("manager", f"/approve {PENDING}")
+    assert sent.status == 200 and bot.settled.wait(sent.event_id) == "handled"
+    chat_id = sent.payload["event"]["message"]["chat_id"]
+    [fallback] = [m for m in sandbox.messages(chat_id) if m.get("message_type", m.get("msg_type")) == "interactive"]
+    assert "Manager" in card_text(fallback["content"]) and not fallback.get("parent_id")
+    assert len(sandbox.calls_for("message_reply")) == 4 and len(sandbox.process_calls()) == 1
