@@ -39,12 +39,12 @@ log = logging.getLogger(__name__)
 
 CLAIM_LEASE_S = 10.0  # shorter than Feishu's first retry (15 s), longer than the 3 s answer budget
 LATE_UPDATE_WAIT_S = 5.0  # a late card update waits this long for the answer to be on its way
-# Telling the person: pauses between attempts (the injected `ctx.sleep`), all inside TELL_WINDOW_S, which ends
-# before the claim's lease does (a re-delivery must not take over a delivery that is still trying). When Feishu
-# fails fast, the pauses (2.2 s in all) fit the answer budget: an event nobody was told about is answered 503.
+# Telling the person: pauses between attempts (the injected `ctx.sleep`), none ending later than TELL_WINDOW_S
+# after the claim, well before its lease ends (a re-delivery must not take over a delivery still trying). When
+# Feishu fails fast, the pauses (2.2 s in all) fit the answer budget: an event nobody was told about gets 503.
 REPLY_PAUSES_S = (0.2, 0.5, 1.0)
 FALLBACK_PAUSES_S = (0.5,)
-TELL_WINDOW_S = 7.0
+TELL_WINDOW_S = 7.0  # inside CLAIM_LEASE_S, with room for the last call (a reply times out after 2 s)
 # A callback token updates a card twice at most (docs/feishu.md): one retry, then PATCH of the message.
 LATE_UPDATE_PAUSES_S = (1.0,)
 PATCH_PAUSES_S = (1.0, 2.0)
@@ -92,7 +92,7 @@ def _dispatch(ctx: Context, inbound: Inbound, deadline: float) -> Answer:
         return Answer({}, "duplicate", callback)
     if claim is ClaimResult.BUSY:
         return _answer(ctx, Reply(toast=_toast(ctx, "info", "toast.busy")), "busy", inbound)
-    future = ctx.pool.submit(_run, ctx, route, inbound, key)
+    future = ctx.pool.submit(_run, ctx, route, inbound, key, time.monotonic())
     try:
         reply = future.result(timeout=max(0.0, deadline - time.monotonic()))
     except FutureTimeout:
@@ -122,12 +122,12 @@ def claim_key(ctx: Context, inbound: Inbound) -> str | None:
     return f"evt:{inbound.event_id}"
 
 
-def _run(ctx: Context, route: EventRoute, inbound: Inbound, key: str) -> Reply | None:
+def _run(ctx: Context, route: EventRoute, inbound: Inbound, key: str, claimed: float) -> Reply | None:
     """The handler, then (messages) the reply; the claim is settled before the answer goes out."""
     try:
         reply = route.handler(ctx, inbound)
         if route.kind == "message" and reply is not None:
-            _deliver(ctx, inbound, reply)
+            _deliver(ctx, inbound, reply, claimed)
     except BaseException:
         _release(ctx, key)  # let Feishu's re-delivery try again
         ctx.on_settled(inbound.event_id, "error")
@@ -156,15 +156,15 @@ def _unavailable(ctx: Context, inbound: Inbound, err: StoreUnavailable) -> Answe
     return _answer(ctx, Reply(toast=_toast(ctx, "error", "toast.store_unavailable")), "unavailable", inbound)
 
 
-def _deliver(ctx: Context, message: MessageIn, reply: Reply) -> None:
+def _deliver(ctx: Context, message: MessageIn, reply: Reply, claimed: float) -> None:
     """Tell the person: the reply (retried), else a new message in the chat; NotTold when neither arrived."""
     if reply.card is None:
         return
-    card, started = reply.card, time.monotonic()
-    sent = _with_retries(ctx, "reply", message.message_id, started, REPLY_PAUSES_S,
+    card = reply.card
+    sent = _with_retries(ctx, "reply", message.message_id, claimed, REPLY_PAUSES_S,
                          lambda: ctx.feishu.reply_card(message.message_id, card, uuid=f"r-{message.message_id}"))
     if sent is None and message.chat_id:
-        sent = _with_retries(ctx, "fallback message", message.chat_id, started, FALLBACK_PAUSES_S,
+        sent = _with_retries(ctx, "fallback message", message.chat_id, claimed, FALLBACK_PAUSES_S,
                              lambda: ctx.feishu.send_card(message.chat_id, card, "chat_id",
                                                           uuid=f"f-{message.message_id}"))
     if sent is None:
@@ -184,17 +184,16 @@ def _remember_card(ctx: Context, approval_id: str, message_id: str) -> None:
 def _with_retries(ctx: Context, what: str, target: str, started: float, pauses: tuple[float, ...],
                   call: Callable[[], Any]) -> Any:
     """`call()`'s result, or None once it failed for good: a refusal, or a transient failure that persisted
-    through `pauses` (or past TELL_WINDOW_S since `started`). Only calls that are safe to repeat come here."""
-    for attempt in range(len(pauses) + 1):
-        if attempt:
-            ctx.sleep(pauses[attempt - 1])
+    through `pauses` (no pause ends past TELL_WINDOW_S after `started`). Only calls safe to repeat come here."""
+    for attempt, pause in enumerate((*pauses, None)):
         try:
             return call()
         except FeishuError as err:
             log.warning("%s failed: target=%s code=%s kind=%s log_id=%s attempt=%d", what, target[:64], err.code,
                         err.kind, err.log_id, attempt + 1)
-            if not _transient(err) or time.monotonic() - started > TELL_WINDOW_S:
+            if pause is None or not _transient(err) or time.monotonic() - started + pause > TELL_WINDOW_S:
                 return None
+        ctx.sleep(pause)
     return None
 
 

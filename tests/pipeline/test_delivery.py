@@ -66,6 +66,15 @@ def test_a_reply_that_cannot_be_sent_comes_as_a_new_message_in_the_chat(gateway,
     assert (kind, to) == ("send", asked.chat_id) and "Manager Wang" in text
 
 
+def test_no_retry_outlasts_the_claim_a_slow_handler_used_up(gateway, pauses, monkeypatch):
+    import handlers.pipeline
+
+    monkeypatch.setattr(handlers.pipeline, "TELL_WINDOW_S", 0.0)  # as if the handler had taken the whole window
+    gateway.failing["reply"] = [down()]
+    assert dispatch(context(gateway, None, pauses), message("manager", "/help"), soon()).outcome == "handled"
+    assert pauses == [] and [k for k, _, _ in told(gateway)] == ["send"]
+
+
 def test_a_refused_reply_is_not_retried_but_sent_anew_at_once(gateway, pauses):
     gateway.failing["reply"] = [RECALLED]
     asked = message("manager", "/help")

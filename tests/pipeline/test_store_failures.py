@@ -5,6 +5,7 @@ reported done even when its audit cannot be written. No traceback anywhere."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 import pytest
@@ -103,3 +104,23 @@ def test_the_digest_says_in_one_line_that_it_could_not_be_sent(gateway, caplog):
     assert digest.maybe_send(ctx) == 0
     lines = [r.getMessage() for r in caplog.records if r.name == "handlers.digest"]
     assert len(lines) == 1 and lines[0].endswith("not sent: store unavailable: database file missing")
+
+
+
+def test_a_click_answered_processing_whose_store_then_fails_logs_one_line_and_sends_nothing(gateway, caplog):
+    from concurrent.futures import ThreadPoolExecutor
+
+    store, go_on = BrokenStore().break_("record_intent"), threading.Event()
+    original = store.acquire_lock
+    store.acquire_lock = lambda *args: go_on.wait(5) and original(*args)  # the action outlives the answer
+    ctx = make_context(gateway, store, pool=ThreadPoolExecutor(2))
+    answer = dispatch(ctx, click("manager", APPROVE), time.monotonic() + 0.1)
+    assert answer.outcome == "handed_off"
+    go_on.set()
+    answer.after_response()
+    expected = "card action not recorded after the answer: store unavailable: database file missing"
+    deadline = time.monotonic() + 5
+    while expected not in caplog.text and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [r.getMessage() for r in caplog.records if r.name == "handlers.pipeline"] == [expected]
+    assert gateway.count("process") == 0 and gateway.count("card_update") == 0 and gateway.count("patch") == 0
