@@ -127,6 +127,7 @@ def _install_routes(app: Flask) -> None:
     @app.after_request
     def _echo_request_id(response: Response) -> Response:
         response.headers["X-Request-Id"] = g.get("request_id", "")
+        response.headers["X-Content-Type-Options"] = "nosniff"  # every answer, the challenge and errors included
         access_log.info(
             "%s %s %s", request.method, request.path[:200], response.status_code,
             extra={"status": response.status_code, "event_id": g.get("event_id", ""),

@@ -102,7 +102,8 @@ def _connect(args: argparse.Namespace) -> int:
     try:
         return run_long_connection(config.app_id, config.app_secret.reveal(), config.base_url, handle,
                                    health_port=args.health_port or config.health_port,
-                                   metrics_token=config.metrics_token.reveal() or None)
+                                   metrics_token=config.metrics_token.reveal() or None,
+                                   store_health=services.ctx.store.health)
     finally:
         shutdown(services)
 
@@ -169,7 +170,8 @@ def _demo_connect(args: argparse.Namespace) -> int:
     services.maintenance.ensure_started()
     handle = pipeline_handle(services.dispatch, config.app_id, config.answer_budget_s)
     connection = LongConnection(config.app_id, config.app_secret.reveal(), config.base_url, handle).start()
-    health = HealthServer(connection.status, host="127.0.0.1", port=args.port).start()
+    health = HealthServer(connection.status, host="127.0.0.1", port=args.port,
+                          store_health=services.ctx.store.health).start()
     print(f"approval-bot demo (long connection)\n  playground: {sandbox.url}/playground\n"  # noqa: T201
           f"  bot health: {health.url}/healthz\n  sandbox:    {sandbox.url}\nPress Ctrl-C to stop.", flush=True)
     _wait_for_stop()

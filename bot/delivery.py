@@ -14,9 +14,10 @@ from bot import metrics
 from bot.feishu import parse_event
 from core.inbound import Inbound
 
-# Events (never callbacks, which are always 200 with a toast): a held claim or a crash asks Feishu to retry.
-# A verified event whose content the bot cannot use is 200: a re-push would not help.
-_EVENT_STATUS = {"busy": 503, "error": 503}
+# Events (never callbacks, which are always 200 with a toast): a held claim, a crash, a reply that could not be
+# sent or a store that cannot be written asks Feishu to retry. A verified event whose content the bot cannot use
+# is 200: a re-push would not help.
+_EVENT_STATUS = {"busy": 503, "error": 503, "unavailable": 503}
 
 
 def status_for(outcome: str, callback: bool) -> int:

@@ -13,6 +13,7 @@ import logging
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -65,6 +66,10 @@ RETRYABLE_CODES = frozenset({99991400, 1395001})
 ALREADY_SUBSCRIBED = 1390007
 SCOPE_GRANTED = 1  # application/v6/scopes grant_status
 MAX_RATE_LIMIT_WAIT_S = 5.0
+PATCH_PER_MESSAGE_PER_S = 5  # PATCH of one message (docs/feishu.md); more answers 230020
+PATCH_RATE_LIMITED = 230020
+PATCH_RATE_PAUSES_S = (1.0, 2.0)  # a PATCH refused by that limit is sent again after these pauses
+_PACING_MARGIN_S = 0.05  # requests arrive with jitter: leave a little more than the second the limit counts
 
 
 class _PooledRequests:
@@ -122,6 +127,7 @@ class FeishuGateway:
         observer: Observer | None = None,
         write_timeout_s: float = 8.0,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         _pool_sdk_connections()
         self._app_id = app_id
@@ -133,6 +139,7 @@ class FeishuGateway:
         self.timeout_s = timeout_s
         self._observer = observer
         self._sleep = sleep
+        self._patch_pacer = Pacer(PATCH_PER_MESSAGE_PER_S, clock, sleep)
         self._names: dict[tuple[str, str], tuple[str, float]] = {}
         self._names_lock = threading.Lock()
         self._bot_open_id = ""
@@ -250,7 +257,16 @@ class FeishuGateway:
             .request_body(PatchMessageRequestBody.builder().content(_dump(card)).build())
             .build()
         )
-        self._call("message_patch", lambda: self._client.im.v1.message.patch(request), write=True, retry_reads=True)
+        for pause in (*PATCH_RATE_PAUSES_S, None):
+            self._patch_pacer.wait_turn(message_id)
+            try:
+                self._call("message_patch", lambda: self._client.im.v1.message.patch(request), write=True,
+                           retry_reads=True)
+                return
+            except FeishuError as err:
+                if err.code != PATCH_RATE_LIMITED or pause is None:
+                    raise
+                self._sleep(pause)  # another process updated this message too: give the second time to pass
 
     def delayed_update(self, token: str, card: Mapping[str, Any]) -> None:
         """Update the clicked card with the callback token (no typed SDK method exists)."""
@@ -421,6 +437,38 @@ class FeishuGateway:
     def _observe(self, endpoint: str, started: float, outcome: str) -> None:
         if self._observer is not None:
             self._observer(endpoint, time.monotonic() - started, outcome)
+
+
+class Pacer:
+    """At most `per_second` calls per key in any second: a call beyond that waits for its turn (turns are
+    reserved under a lock, so concurrent callers of one key queue instead of bursting)."""
+
+    def __init__(self, per_second: int, clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
+        self._per_second = per_second
+        self._clock = clock
+        self._sleep = sleep
+        self._turns: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def wait_turn(self, key: str) -> None:
+        with self._lock:
+            now = self._clock()
+            turns = self._turns.setdefault(key, deque())
+            while turns and turns[0] <= now - 1.0 - _PACING_MARGIN_S:
+                turns.popleft()
+            turn = now
+            if len(turns) >= self._per_second:
+                turn = max(now, turns[-self._per_second] + 1.0 + _PACING_MARGIN_S)
+            turns.append(turn)
+            self._forget_idle(now)
+        if turn > now:
+            self._sleep(turn - now)
+
+    def _forget_idle(self, now: float) -> None:
+        if len(self._turns) <= 1000:
+            return
+        for key in [k for k, turns in self._turns.items() if not turns or turns[-1] <= now - 2.0]:
+            del self._turns[key]
 
 
 def _reset_header(headers: Mapping[str, str] | None) -> float | None:

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 from urllib.parse import parse_qs, urlparse
 
 import lark_oapi as lark
@@ -586,12 +586,24 @@ def _cancel_remaining(loop: asyncio.AbstractEventLoop) -> None:
 # -- /healthz and /metrics ----------------------------------------------------------------------------------------
 
 
+class Readiness(Protocol):
+    """What another part of the process reports to /healthz (the store's `HealthReport` is one): whether it works,
+    and one line saying so."""
+
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def store(self) -> str: ...
+
+
 class HealthServer:
-    """`/healthz` (200 connected, 503 with the reason otherwise) and `/metrics` of the connect process."""
+    """`/healthz` (200 connected and the store writable, 503 with the reason otherwise) and `/metrics` of the
+    connect process. The store is reported through `store_health`, a callable: the transport knows no store."""
 
     def __init__(self, status: Callable[[], Status], *, host: str = "0.0.0.0", port: int = 8001,
-                 metrics_token: str | None = None) -> None:
+                 metrics_token: str | None = None, store_health: Callable[[], Readiness] | None = None) -> None:
         handler = type("Handler", (_HealthHandler,), {"status": staticmethod(status),
+                                                      "store_health": staticmethod(store_health or _no_store),
                                                       "metrics_token": metrics_token or ""})
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
@@ -613,16 +625,37 @@ class HealthServer:
         self._server.server_close()
 
 
+@dataclass(frozen=True)
+class _NoStore:
+    ok: bool = True
+    store: str = "not used"
+
+
+def _no_store() -> Readiness:
+    return _NoStore()
+
+
+def health_body(connection: Status, store: Readiness) -> tuple[bool, dict[str, Any]]:
+    """Healthy when both the connection and the store are; the body says which part is not."""
+    body = connection.to_dict()
+    body["store"] = store.store
+    healthy = connection.healthy and store.ok
+    if not healthy:
+        body["status"] = "unhealthy"
+    return healthy, body
+
+
 class _HealthHandler(BaseHTTPRequestHandler):
     status: Callable[[], Status]
+    store_health: Callable[[], Readiness]
     metrics_token: str
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         path = self.path.split("?", 1)[0]
         if path == "/healthz":
-            current = self.status()
-            code = HTTPStatus.OK if current.healthy else HTTPStatus.SERVICE_UNAVAILABLE
-            self._send(code, json.dumps(current.to_dict()).encode("utf-8"), "application/json")
+            healthy, body = health_body(self.status(), self.store_health())
+            code = HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE
+            self._send(code, json.dumps(body).encode("utf-8"), "application/json")
         elif path == "/metrics":
             if not self._authorized():
                 self._send(HTTPStatus.UNAUTHORIZED, b'{"code":401,"msg":"unauthorized"}', "application/json")
@@ -642,6 +675,7 @@ class _HealthHandler(BaseHTTPRequestHandler):
         self.send_response(code)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Content-Type-Options", "nosniff")
         self.end_headers()
         self.wfile.write(body)
 
@@ -674,14 +708,16 @@ def pipeline_handle(dispatch: Callable[..., Any], app_id: str, answer_budget_s: 
 
 def run_long_connection(app_id: str, app_secret: str, base_url: str, handle: Handle, *, health_port: int = 8001,
                         health_host: str = "0.0.0.0", metrics_token: str | None = None,
-                        stop: threading.Event | None = None, settings: LongConnSettings | None = None) -> int:
+                        stop: threading.Event | None = None, settings: LongConnSettings | None = None,
+                        store_health: Callable[[], Readiness] | None = None) -> int:
     """Serve the long connection until SIGTERM/SIGINT (or `stop`); 0 after a clean exit.
 
     Signal handlers are installed only when called from the main thread.
     """
     stop = stop or threading.Event()
     connection = LongConnection(app_id, app_secret, base_url, handle, settings=settings, stop=stop)
-    health = HealthServer(connection.status, host=health_host, port=health_port, metrics_token=metrics_token).start()
+    health = HealthServer(connection.status, host=health_host, port=health_port, metrics_token=metrics_token,
+                          store_health=store_health).start()
     log.info("long connection: health and metrics on %s", health.url)
     previous = _install_signal_handlers(stop)
     try:

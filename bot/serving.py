@@ -62,7 +62,7 @@ def fixed_answer(status: int) -> bytes:
     phrase = _PHRASES[status]
     body = json.dumps({"code": status, "msg": phrase.lower()}).encode()
     head = (f"HTTP/1.1 {status} {phrase}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-            "Connection: close\r\n\r\n")
+            "X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n")
     return head.encode("ascii") + body
 
 

@@ -70,6 +70,7 @@ from core.records import AuditRecord, ClaimResult
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 10.0  # SQLite: how long a writer waits for another process's write lock
 HEALTH_TIMEOUT_S = 2.0  # /healthz's write probe gives up after this (an orchestrator's probe waits a few seconds)
+CARDS_KEPT = 20  # copies of one approval's card that are updated on each change: the newest (bounds the fan-out)
 MIN_FREE_BYTES = 1024 * 1024  # less free space than this beside a SQLite store counts as a full disk
 _HEALTH_ROW_BYTES = 8192  # the probe row needs new (overflow) pages: a full database cannot pass it
 _PG_SCHEMA_LOCK = 0x61707062  # pg_advisory_xact_lock key: serializes schema creation across workers
@@ -685,9 +686,15 @@ class Store:
     # -- cards ---------------------------------------------------------------------------------------------------
 
     def remember_card(self, approval_id: str, message_id: str, now: float) -> None:
-        stmt = self._insert(cards).values(approval_id=approval_id, message_id=message_id, created=now)
-        with self._write(single=True) as conn:
-            conn.execute(stmt.on_conflict_do_nothing(index_elements=[cards.c.approval_id, cards.c.message_id]))
+        """A card the bot sent for this approval; of its copies only the newest CARDS_KEPT are kept."""
+        row = cards.c
+        insert = self._insert(cards).values(approval_id=approval_id, message_id=message_id, created=now)
+        newest = (select(row.message_id).where(row.approval_id == approval_id)
+                  .order_by(row.created.desc(), row.message_id.desc()).limit(CARDS_KEPT))
+        prune = delete(cards).where(row.approval_id == approval_id, row.message_id.not_in(newest))
+        with self._write() as conn:
+            conn.execute(insert.on_conflict_do_nothing(index_elements=[row.approval_id, row.message_id]))
+            conn.execute(prune)
 
     def cards_for(self, approval_id: str) -> list[str]:
         stmt = (select(cards.c.message_id).where(cards.c.approval_id == approval_id)

@@ -23,9 +23,6 @@ def _reason(click: CardClick) -> str:
 def _act(ctx: Context, click: CardClick, action: Action) -> Reply:
     approval_id = str(click.value.get("approval_id") or "")
     given = str(click.value.get("approval_type") or "")
-    # This message shows the approval: later changes must reach it too (a read first: usually it is known).
-    if click.message_id and click.message_id not in ctx.store.cards_for(approval_id):
-        ctx.store.remember_card(approval_id, click.message_id, ctx.clock())
     request = ActionRequest(action, approval_id, click.operator, reason=_reason(click), given_type=given)
     reply = act(ctx, request, clicked_message=click.message_id)
     return Reply(card=reply.card, toast=reply.toast, approval_id=approval_id)

@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from core.errors import FeishuError
+from core.errors import FeishuError, StoreUnavailable
 from core.rules import Actor
 from handlers import commands
 from handlers.context import Context
@@ -39,8 +39,13 @@ def maybe_send(ctx: Context) -> int:
     until = now + timedelta(days=2).total_seconds()  # longer than the day it names
     if not ctx.store.take_lease(f"digest:{day}", uuid.uuid4().hex, until, now):
         return 0
+    try:
+        known = ctx.store.approvers(now - KNOWN_FOR_S)
+    except StoreUnavailable as err:
+        log.warning("digest of %s not sent: store unavailable: %s", day, err.problem)
+        return 0
     sent = 0
-    for open_id in ctx.store.approvers(now - KNOWN_FOR_S):
+    for open_id in known:
         card = commands.pending_card(ctx, Actor(open_id=open_id), skip_empty=True)
         if card is None:
             continue

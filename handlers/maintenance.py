@@ -18,7 +18,7 @@ import uuid
 
 import cards
 from core.approval import Approval
-from core.errors import FeishuError
+from core.errors import FeishuError, StoreUnavailable
 from core.records import AuditRecord
 from core.rules import RULES, Action, Kind
 from handlers import card_context, digest
@@ -172,11 +172,17 @@ class Maintenance:
     def stop(self) -> None:
         self._stop.set()
 
+    def run_round(self) -> None:
+        """One round; whatever fails is logged and the loop goes on."""
+        try:
+            run_once(self._ctx, self._rechecks)
+        except StoreUnavailable as err:  # one line a round, no traceback: /healthz says the rest
+            log.warning("maintenance round skipped: store unavailable: %s", err.problem)
+        except Exception:
+            log.exception("maintenance round failed")
+
     def _loop(self) -> None:
         delay = 1.0  # a round soon after start-up: settle what a previous process left behind
         while not self._stop.wait(delay):
-            try:
-                run_once(self._ctx, self._rechecks)
-            except Exception:
-                log.exception("maintenance round failed")
+            self.run_round()
             delay = INTERVAL_S * (0.75 + 0.5 * (time.monotonic() % 1))  # jitter: instances drift apart

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from core.errors import FeishuError
+from core.errors import FeishuError, StoreUnavailable
 from core.inbound import ApprovalEvent
 from core.records import ClaimResult
 from core.rules import Actor, InstanceStatus
@@ -43,7 +43,8 @@ def refresh_approval(ctx: Context, instance_code: str) -> None:
     except FeishuError as err:
         log.warning("approval refresh failed: instance=%s code=%s", instance_code, err.code)
         return
-    update_other_cards(ctx, instance_code, card_context.current_card(ctx, approval))
+    # a store failure here fails the event: Feishu delivers it again
+    _update_cards(ctx, instance_code, card_context.current_card(ctx, approval))
 
 
 def send_to_approver(ctx: Context, event: ApprovalEvent) -> None:
@@ -70,7 +71,17 @@ def send_to_approver(ctx: Context, event: ApprovalEvent) -> None:
 
 
 def update_other_cards(ctx: Context, approval_id: str, card: Mapping[str, Any], exclude: str = "") -> None:
-    """Every other message showing this approval gets the new state (PATCH), in the background."""
+    """Every other message showing this approval gets the new state (PATCH), in the background.
+
+    Called once an action is done: a store that cannot be read then costs the other copies their update, never
+    the answer that the action was done."""
+    try:
+        _update_cards(ctx, approval_id, card, exclude)
+    except StoreUnavailable as err:
+        log.warning("other cards not updated: approval=%s store unavailable: %s", approval_id, err.problem)
+
+
+def _update_cards(ctx: Context, approval_id: str, card: Mapping[str, Any], exclude: str = "") -> None:
     targets = [m for m in ctx.store.cards_for(approval_id) if m and m != exclude]
     if targets:
         ctx.pool.submit(_patch_all, ctx, targets, card)

@@ -8,6 +8,11 @@ again when Feishu re-delivers it, while one that finds the lease held is answere
 retries; callbacks, which Feishu never re-sends: a toast). Messages are claimed by message id, and only when
 the bot answers them, so that a message delivered under two event ids acts once and chatter costs no write.
 Answers carry an `outcome`, never an HTTP status: the adapters (bot/webhook.py) map it.
+
+A store that cannot be written answers `unavailable` (events: Feishu retries; callbacks: a toast saying nothing
+was recorded), never a crash. A message is marked handled only once the person was told: a reply that cannot be
+sent is retried with back-off, then sent as a new message in the chat; when neither works the claim is released,
+so that Feishu's re-delivery tries again (acting twice is prevented by the workflow's "already done" path).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import cards
-from core.errors import FeishuError
+from core.errors import FeishuError, StoreUnavailable
 from core.inbound import CardClick, Inbound, MessageIn, OtherEvent, Unreadable, command_text
 from core.outcome import Reply, Toast
 from core.records import ClaimResult
@@ -34,7 +39,20 @@ log = logging.getLogger(__name__)
 
 CLAIM_LEASE_S = 10.0  # shorter than Feishu's first retry (15 s), longer than the 3 s answer budget
 LATE_UPDATE_WAIT_S = 5.0  # a late card update waits this long for the answer to be on its way
+# Telling the person: pauses between attempts (the injected `ctx.sleep`), none ending later than TELL_WINDOW_S
+# after the claim, well before its lease ends (a re-delivery must not take over a delivery still trying). When
+# Feishu fails fast, the pauses (2.2 s in all) fit the answer budget: an event nobody was told about gets 503.
+REPLY_PAUSES_S = (0.2, 0.5, 1.0)
+FALLBACK_PAUSES_S = (0.5,)
+TELL_WINDOW_S = 7.0  # inside CLAIM_LEASE_S, with room for the last call (a reply times out after 2 s)
+# A callback token updates a card twice at most (docs/feishu.md): one retry, then PATCH of the message.
+LATE_UPDATE_PAUSES_S = (1.0,)
+PATCH_PAUSES_S = (1.0, 2.0)
 _ignored_types: set[str] = set()
+
+
+class NotTold(Exception):
+    """Neither the reply nor the fallback message reached the person: the delivery is not handled."""
 
 
 @dataclass
@@ -42,7 +60,7 @@ class Answer:
     """What to answer Feishu: a JSON body and what came of the delivery (the adapter's status and metrics)."""
 
     body: dict[str, Any]
-    outcome: str  # handled | handed_off | silent | duplicate | busy | ignored | unreadable | error
+    outcome: str  # handled | handed_off | silent | duplicate | busy | ignored | unreadable | unavailable | error
     callback: bool = False  # a card callback: always answered 200, with a toast
     after_response: Callable[[], None] | None = field(default=None, repr=False)  # call once the answer is out
 
@@ -66,16 +84,23 @@ def _dispatch(ctx: Context, inbound: Inbound, deadline: float) -> Answer:
     key = claim_key(ctx, inbound)
     if key is None:
         return Answer({}, "silent")
-    claim = ctx.store.claim(key, CLAIM_LEASE_S, ctx.clock())
+    try:
+        claim = ctx.store.claim(key, CLAIM_LEASE_S, ctx.clock())
+    except StoreUnavailable as err:
+        return _unavailable(ctx, inbound, err)
     if claim is ClaimResult.DONE:
         return Answer({}, "duplicate", callback)
     if claim is ClaimResult.BUSY:
         return _answer(ctx, Reply(toast=_toast(ctx, "info", "toast.busy")), "busy", inbound)
-    future = ctx.pool.submit(_run, ctx, route, inbound, key)
+    future = ctx.pool.submit(_run, ctx, route, inbound, key, time.monotonic())
     try:
         reply = future.result(timeout=max(0.0, deadline - time.monotonic()))
     except FutureTimeout:
         return _handed_off(ctx, future, inbound)
+    except StoreUnavailable as err:
+        return _unavailable(ctx, inbound, err)
+    except NotTold:
+        return _answer(ctx, None, "error", inbound)  # events: 503, so Feishu delivers it again
     except Exception:
         ref = uuid.uuid4().hex[:12]
         log.error("handler failed: %s ref=%s", inbound.event_type[:64], ref, exc_info=True)
@@ -97,31 +122,84 @@ def claim_key(ctx: Context, inbound: Inbound) -> str | None:
     return f"evt:{inbound.event_id}"
 
 
-def _run(ctx: Context, route: EventRoute, inbound: Inbound, key: str) -> Reply | None:
+def _run(ctx: Context, route: EventRoute, inbound: Inbound, key: str, claimed: float) -> Reply | None:
     """The handler, then (messages) the reply; the claim is settled before the answer goes out."""
     try:
         reply = route.handler(ctx, inbound)
         if route.kind == "message" and reply is not None:
-            _deliver(ctx, inbound, reply)
+            _deliver(ctx, inbound, reply, claimed)
     except BaseException:
-        ctx.store.release(key)  # let Feishu's re-delivery try again
+        _release(ctx, key)  # let Feishu's re-delivery try again
         ctx.on_settled(inbound.event_id, "error")
         raise
-    ctx.store.finish(key, ctx.clock())
+    _finish(ctx, key)
     ctx.on_settled(inbound.event_id, "handled")
     return reply
 
 
-def _deliver(ctx: Context, message: Any, reply: Reply) -> None:
+def _release(ctx: Context, key: str) -> None:
+    try:
+        ctx.store.release(key)
+    except StoreUnavailable as err:  # the lease runs out by itself; the real failure must not be hidden
+        log.warning("claim not released: store unavailable: %s", err.problem)
+
+
+def _finish(ctx: Context, key: str) -> None:
+    try:
+        ctx.store.finish(key, ctx.clock())
+    except StoreUnavailable as err:  # the work is done and told: a lost mark must not turn it into a failure
+        log.warning("claim not finished: store unavailable: %s", err.problem)
+
+
+def _unavailable(ctx: Context, inbound: Inbound, err: StoreUnavailable) -> Answer:
+    log.warning("store unavailable: %s (%s not handled)", err.problem, inbound.event_type[:64])
+    return _answer(ctx, Reply(toast=_toast(ctx, "error", "toast.store_unavailable")), "unavailable", inbound)
+
+
+def _deliver(ctx: Context, message: MessageIn, reply: Reply, claimed: float) -> None:
+    """Tell the person: the reply (retried), else a new message in the chat; NotTold when neither arrived."""
     if reply.card is None:
         return
-    try:
-        sent = ctx.feishu.reply_card(message.message_id, reply.card, uuid=f"r-{message.message_id}")
-    except FeishuError as err:
-        log.warning("reply failed: message=%s code=%s log_id=%s", message.message_id, err.code, err.log_id)
-        return
+    card = reply.card
+    sent = _with_retries(ctx, "reply", message.message_id, claimed, REPLY_PAUSES_S,
+                         lambda: ctx.feishu.reply_card(message.message_id, card, uuid=f"r-{message.message_id}"))
+    if sent is None and message.chat_id:
+        sent = _with_retries(ctx, "fallback message", message.chat_id, claimed, FALLBACK_PAUSES_S,
+                             lambda: ctx.feishu.send_card(message.chat_id, card, "chat_id",
+                                                          uuid=f"f-{message.message_id}"))
+    if sent is None:
+        log.warning("not told: message=%s; released for Feishu's re-delivery", message.message_id)
+        raise NotTold(message.message_id)
     if reply.approval_id and sent:
-        ctx.store.remember_card(reply.approval_id, sent, ctx.clock())
+        _remember_card(ctx, reply.approval_id, sent)
+
+
+def _remember_card(ctx: Context, approval_id: str, message_id: str) -> None:
+    try:
+        ctx.store.remember_card(approval_id, message_id, ctx.clock())
+    except StoreUnavailable as err:  # the person has the card; only later updates of this copy are lost
+        log.warning("card not remembered: approval=%s store unavailable: %s", approval_id, err.problem)
+
+
+def _with_retries(ctx: Context, what: str, target: str, started: float, pauses: tuple[float, ...],
+                  call: Callable[[], Any]) -> Any:
+    """`call()`'s result, or None once it failed for good: a refusal, or a transient failure that persisted
+    through `pauses` (no pause ends past TELL_WINDOW_S after `started`). Only calls safe to repeat come here."""
+    for attempt, pause in enumerate((*pauses, None)):
+        try:
+            return call()
+        except FeishuError as err:
+            log.warning("%s failed: target=%s code=%s kind=%s log_id=%s attempt=%d", what, target[:64], err.code,
+                        err.kind, err.log_id, attempt + 1)
+            if pause is None or not _transient(err) or time.monotonic() - started + pause > TELL_WINDOW_S:
+                return None
+        ctx.sleep(pause)
+    return None
+
+
+def _transient(err: FeishuError) -> bool:
+    """Worth trying again: no answer, a 5xx (with or without a Feishu code) or a rate limit."""
+    return err.kind in {"timeout", "network", "server", "rate_limit"}
 
 
 def _handed_off(ctx: Context, future: Future, inbound: Inbound) -> Answer:
@@ -139,18 +217,23 @@ def _finish_late(ctx: Context, future: Future, click: CardClick, sent: threading
     sent.wait(LATE_UPDATE_WAIT_S)
     try:
         reply = future.result()
+    except StoreUnavailable as err:
+        log.warning("card action not recorded after the answer: store unavailable: %s", err.problem)
+        return
     except Exception:
         log.exception("card action failed after the answer")
         return
     if reply is None or reply.card is None:
         return
-    try:
-        if click.token and not click.legacy:
-            ctx.feishu.delayed_update(click.token, reply.card)
-        elif click.message_id:
-            ctx.feishu.patch_card(click.message_id, reply.card)
-    except FeishuError as err:
-        log.warning("late card update failed: code=%s log_id=%s", err.code, err.log_id)
+    card, started = reply.card, time.monotonic()
+    if click.token and not click.legacy:
+        updated = _with_retries(ctx, "late card update", click.message_id or "?", started, LATE_UPDATE_PAUSES_S,
+                                lambda: ctx.feishu.delayed_update(click.token, card) or True)
+        if updated:
+            return
+    if click.message_id:  # the token is spent or refused: the message itself can still be updated
+        _with_retries(ctx, "late card patch", click.message_id, started, PATCH_PAUSES_S,
+                      lambda: ctx.feishu.patch_card(click.message_id, card) or True)
 
 
 def _answer(ctx: Context, reply: Reply | None, outcome: str, inbound: Inbound) -> Answer:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from core.approval import Approval
 from core.attendance import AttendanceRecord
-from core.errors import FeishuError
+from core.errors import FeishuError, StoreUnavailable
 from core.inbound import valid_approval_id
 from core.outcome import Outcome, Reply, Status
 from core.records import AuditRecord
@@ -96,7 +96,14 @@ def _locked(ctx: Context, request: ActionRequest, act_now: Callable[[], Outcome]
     try:
         return act_now()
     finally:
+        _release_lock(ctx, lock, owner)
+
+
+def _release_lock(ctx: Context, lock: str, owner: str) -> None:
+    try:
         ctx.store.release_lock(lock, owner)
+    except StoreUnavailable as err:  # the lock expires by itself; the outcome must still reach the person
+        log.warning("lock not released: %s store unavailable: %s", lock, err.problem)
 
 
 def _send_fresh(ctx: Context, request: ActionRequest, approval: Approval, record: AttendanceRecord | None,
@@ -166,7 +173,7 @@ def _send_task(ctx: Context, request: ActionRequest, approval: Approval) -> Outc
             return _unknown(ctx, request, err, approval)
         log_id = err.log_id
     now = ctx.clock()
-    _audit(ctx, request, "done", log_id=str(log_id), at=now, intent=intent)
+    _audit_applied(ctx, request, approval_type="", log_id=str(log_id), at=now, intent=intent)
     return Outcome(Status.DONE, request.action, approval.instance_code, _after_task(ctx, approval, request), at=now,
                    reason=request.reason, actor=request.actor, log_id=str(log_id))
 
@@ -197,7 +204,7 @@ def _send_process(ctx: Context, request: ActionRequest, approval: Approval) -> O
             return _unknown(ctx, request, err, approval)
         log_id = err.log_id  # applied, answer lost: the record says it is done
     now = ctx.clock()
-    _audit(ctx, request, "done", approval_type=approval.approval_type.value, log_id=log_id, at=now, intent=intent)
+    _audit_applied(ctx, request, approval_type=approval.approval_type.value, log_id=log_id, at=now, intent=intent)
     final = dataclasses.replace(approval, status=rule.results_in, raw_status=rule.results_in.value)
     return Outcome(Status.DONE, request.action, approval.instance_code, final, at=now, reason=request.reason,
                    approval_type=approval.approval_type.value, actor=request.actor, log_id=log_id)
@@ -258,7 +265,7 @@ def _process_attendance_id(ctx: Context, request: ActionRequest, approval_type: 
         return _fail(ctx, request, err, attendance_only=True, approval_type=approval_type.value)
     now = ctx.clock()
     log_id = str(result.get("log_id", ""))
-    _audit(ctx, request, "done", approval_type=approval_type.value, log_id=log_id, at=now)
+    _audit_applied(ctx, request, approval_type=approval_type.value, log_id=log_id, at=now)
     return Outcome(Status.DONE, action, request.approval_id, at=now, reason=request.reason,
                    approval_type=approval_type.value, attendance_only=True, actor=request.actor, log_id=log_id)
 
@@ -314,6 +321,17 @@ def _audit(ctx: Context, request: ActionRequest, outcome: str, *, approval_type:
         outcome=outcome, approval_type=approval_type, reason=request.reason, code=code, log_id=log_id,
         message=message, at=at if at is not None else ctx.clock(),
     ), settles=intent)
+
+
+def _audit_applied(ctx: Context, request: ActionRequest, *, approval_type: str, log_id: str, at: float,
+                   intent: str = "") -> None:
+    """The "done" record. Feishu applied the action, so a store failure here must not say "failed": the
+    person is told it was done, and the reconciler settles the open intent from Feishu's state."""
+    try:
+        _audit(ctx, request, "done", approval_type=approval_type, log_id=log_id, at=at, intent=intent)
+    except StoreUnavailable as err:
+        log.warning("done but not audited: approval=%s intent=%s store unavailable: %s", request.approval_id,
+                    intent or "-", err.problem)
 
 
 def act(ctx: Context, request: ActionRequest, *, clicked_message: str = "", as_message: bool = False) -> Reply:

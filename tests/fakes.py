@@ -121,6 +121,7 @@ class FakeStore:
             known = self.cards.setdefault(approval_id, [])
             if message_id not in known:
                 known.append(message_id)
+                del known[:-20]  # as bot/store.py: the newest CARDS_KEPT copies
 
     def cards_for(self, approval_id: str) -> list[str]:
         with self.lock:

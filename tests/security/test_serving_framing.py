@@ -104,6 +104,7 @@ def test_fixed_answers_are_json_and_close_the_connection() -> None:
         head, _, body = answer.partition(b"\r\n\r\n")
         assert head.startswith(f"HTTP/1.1 {status} ".encode())
         assert b"Connection: close" in head and f"Content-Length: {len(body)}".encode() in head
+        assert b"\r\nX-Content-Type-Options: nosniff\r\n" in head
         assert json.loads(body)["code"] == status
 
 

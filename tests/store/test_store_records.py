@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, exc, text
 
 import bot.store as store_module
-from bot.store import SCHEMA_VERSION, AuditRecord, ClaimResult, Store, open_store
+from bot.store import CARDS_KEPT, SCHEMA_VERSION, AuditRecord, ClaimResult, Store, open_store
 
 T = 1_700_000_000.0
 FORK = multiprocessing.get_context("fork")
@@ -81,6 +81,17 @@ def test_card_registry_is_idempotent_and_ordered(store: Store) -> None:
     assert store.cards_for("A1") == ["om_2", "om_1"]
     assert store.cards_for("A2") == ["om_2"]
     assert store.cards_for("A3") == []
+
+
+def test_only_the_newest_copies_of_an_approvals_card_are_kept(store: Store) -> None:
+    for n in range(CARDS_KEPT + 7):
+        store.remember_card("A1", f"om_{n:03d}", T + n)
+    store.remember_card("A2", "om_other", T)
+    kept = store.cards_for("A1")
+    assert kept == [f"om_{n:03d}" for n in range(7, CARDS_KEPT + 7)]  # the oldest seven are forgotten
+    store.remember_card("A1", "om_010", T + 99)  # one already kept: nothing else goes
+    assert store.cards_for("A1") == kept
+    assert store.cards_for("A2") == ["om_other"]  # each approval has its own bound
 
 
 # -- intents (T10) --------------------------------------------------------------------------------------------
