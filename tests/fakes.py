@@ -8,6 +8,7 @@ audit log is append-only; the fake gateway raises `FeishuError` as the real one 
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, Future
@@ -44,6 +45,8 @@ class FakeStore:
         self.intents: dict[str, dict[str, Any]] = {}
         self.audit: list[AuditRecord] = []
         self.cards: dict[str, list[str]] = {}
+        self.copies: dict[str, dict[str, Any]] = {}  # message id -> {"kind", "recipient", "shared", …}
+        self.serials: dict[str, str] = {}
         self.seen_approvers: dict[str, float] = {}
         self.writes = 0
 
@@ -125,6 +128,23 @@ class FakeStore:
         with self.lock:
             return list(self.cards.get(approval_id, ()))
 
+    def remember_copy(self, message_id: str, view: Mapping[str, Any], now: float) -> None:
+        with self.lock:
+            self.copies[message_id] = json.loads(json.dumps(dict(view)))  # stored as JSON, as the real store
+
+    def copy_of(self, message_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            view = self.copies.get(message_id)
+            return dict(view) if view is not None else None
+
+    def remember_serial(self, serial: str, instance_code: str, now: float) -> None:
+        with self.lock:
+            self.serials[serial] = instance_code
+
+    def instance_for_serial(self, serial: str) -> str | None:
+        with self.lock:
+            return self.serials.get(serial)
+
     def append_audit(self, record: AuditRecord, *, settles: str = "") -> int:
         with self.lock:
             if settles:
@@ -153,6 +173,7 @@ class FakeGateway:
     apply_despite_error: bool = False  # the write lands although its answer is lost
     calls: list[tuple[str, Any]] = field(default_factory=list)
     sent: list[dict[str, Any]] = field(default_factory=list)  # replies and new messages, in order
+    patched: list[tuple[str, Mapping[str, Any]]] = field(default_factory=list)  # (message id, card), in order
     on_process: Callable[[], None] | None = None  # e.g. wait on an event to hold the call
 
     def get_instance(self, instance_id: str, deadline: float | None = None) -> dict[str, Any]:
@@ -199,6 +220,7 @@ class FakeGateway:
 
     def patch_card(self, message_id: str, card: Mapping[str, Any]) -> None:
         self.calls.append(("patch", message_id))
+        self.patched.append((message_id, card))
 
     def delayed_update(self, token: str, card: Mapping[str, Any]) -> None:
         self.calls.append(("card_update", token))
