@@ -3,25 +3,31 @@ and texts (the registry checks the count before a command runs). Each returns a 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
-from typing import Any
 
 import cards
 from cards.messages import refusal_message, user_message
 from core.approval import Approval
 from core.errors import FeishuError
-from core.inbound import valid_approval_id
-from core.outcome import Reply, Status
+from core.inbound import approval_ref, split_ids, valid_approval_id
+from core.outcome import Outcome, Reply, Status
 from core.rules import Action, Actor, ApprovalType, Refused, may_see
-from handlers import card_context
+from handlers import card_context, copies, pending
 from handlers.chat import CommandCall
 from handlers.context import Context
 from handlers.lookup import is_not_found, load_approval
-from handlers.replies import outcome_text
+from handlers.notifications import update_other_cards
+from handlers.replies import outcome_words, present, tell_requester
 from handlers.workflow import ActionRequest, act, perform
 
 MAX_BATCH = 20
-PAGE_SIZE = 10
+# Type names in either language (`/撤销 <id> 外出`), read into the value the rules know.
+TYPE_NAMES = {
+    **{t.value: t.value for t in ApprovalType},
+    **{cards.text(f"type.{t.value}", loc).casefold(): t.value for t in ApprovalType for loc in cards.LOCALES},
+    "请假": "leave", "外出": "out", "加班": "overtime", "出差": "trip", "补卡": "remedy",
+}
 
 
 def show_help(ctx: Context, call: CommandCall) -> Reply:
@@ -46,8 +52,24 @@ def _not_found(ctx: Context, approval_id: str) -> Reply:
     return _refusal(ctx, Refused("not_found", {"id": approval_id[:64]}))
 
 
+def resolve_id(ctx: Context, word: str) -> str:
+    """The approval a typed id names: the code in a pasted link, the instance of a serial number the bot has
+    shown (remembered when it rendered the card), or the id as typed."""
+    ref = approval_ref(word)
+    return ctx.store.instance_for_serial(ref) or ref
+
+
+def _viewer(call: CommandCall) -> Actor | None:
+    """A one-to-one reply is seen by its reader alone: it shows what they may do. A group's is shared."""
+    return call.actor if call.in_private else None
+
+
+def _with_view(reply: Reply, call: CommandCall) -> Reply:
+    return dataclasses.replace(reply, view=copies.approval_view(_viewer(call)))
+
+
 def show_approval(ctx: Context, call: CommandCall) -> Reply:
-    approval_id = call.args[0]
+    approval_id = resolve_id(ctx, call.args[0])
     if not valid_approval_id(approval_id):
         return _refusal(ctx, Refused("bad_id", {"id": approval_id[:64]}))
     try:
@@ -57,10 +79,8 @@ def show_approval(ctx: Context, call: CommandCall) -> Reply:
     if not can_view(ctx, approval, call.actor):
         return _not_found(ctx, approval_id)
     card_context.remember_approvers(ctx, approval)
-    # A one-to-one card is seen by its reader alone: show only what they may do. A group card is shared.
-    actor = call.actor if call.in_private else None
-    card = card_context.approval_card(ctx, approval, actions=card_context.buttons_for(ctx, approval, actor))
-    return Reply(card=card, approval_id=approval.instance_code)
+    card = card_context.current_card(ctx, approval, _viewer(call))
+    return Reply(card=card, approval_id=approval.instance_code, view=copies.approval_view(_viewer(call)))
 
 
 def _attendance_only_view(ctx: Context, call: CommandCall, approval_id: str) -> Reply:
@@ -72,85 +92,65 @@ def _attendance_only_view(ctx: Context, call: CommandCall, approval_id: str) -> 
     return Reply(card=card)
 
 
-def batch(ctx: Context, action: Action, ids: Sequence[str], actor: Actor) -> Reply:
+def batch_outcomes(ctx: Context, action: Action, ids: Sequence[str], actor: Actor, reason: str = "",
+                   *, exclude: str = "") -> list[Outcome]:
+    """Each approval on its own; each one done updates its other cards and tells its requester."""
+    outcomes = []
+    for approval_id in ids[:MAX_BATCH]:
+        outcome = perform(ctx, ActionRequest(action, approval_id, actor, reason=reason))
+        if outcome.status is Status.DONE and outcome.approval is not None:
+            card = present(ctx, outcome).card
+            if card is not None:
+                update_other_cards(ctx, outcome.approval.instance_code, card, exclude=exclude,
+                                   approval=outcome.approval)
+        tell_requester(ctx, outcome)
+        outcomes.append(outcome)
+    return outcomes
+
+
+def batch(ctx: Context, action: Action, ids: Sequence[str], actor: Actor, reason: str = "") -> Reply:
     """Each approval on its own, one summary card."""
     results = []
-    for approval_id in ids[:MAX_BATCH]:
-        outcome = perform(ctx, ActionRequest(action, approval_id, actor))
+    for outcome in batch_outcomes(ctx, action, ids, actor, reason):
         status = {Status.DONE: "done", Status.FAILED: "failed"}.get(outcome.status, "refused")
-        results.append({"approval_id": approval_id, "outcome": status, "text": outcome_text(ctx, outcome)})
+        results.append({"approval_id": outcome.approval_id, "outcome": status, "text": outcome_words(ctx, outcome)})
     return Reply(card=cards.render("summary", ctx.locale, results=results))
 
 
 def approve(ctx: Context, call: CommandCall) -> Reply:
-    ids = list(dict.fromkeys(call.args))
+    """`/approve <id>… [comment…]`: the leading words that look like ids, then an optional comment."""
+    words, comment = split_ids(call.args)
+    ids = list(dict.fromkeys(resolve_id(ctx, w) for w in words))
     if len(ids) > 1:
-        return batch(ctx, Action.APPROVE, ids, call.actor)
-    return act(ctx, ActionRequest(Action.APPROVE, ids[0], call.actor), as_message=True)
+        return batch(ctx, Action.APPROVE, ids, call.actor, comment)
+    request = ActionRequest(Action.APPROVE, ids[0], call.actor, reason=comment)
+    return _with_view(act(ctx, request, as_message=True, private=call.in_private), call)
 
 
 def reject(ctx: Context, call: CommandCall) -> Reply:
-    reason = " ".join(call.args[1:])
-    return act(ctx, ActionRequest(Action.REJECT, call.args[0], call.actor, reason=reason), as_message=True)
+    """`/reject <id> <reason…>`: without a reason, a prompt, and nothing is sent or locked."""
+    reason = " ".join(call.args[1:]).strip()
+    if not reason:
+        return _refusal(ctx, Refused("reason_required_command"))
+    request = ActionRequest(Action.REJECT, resolve_id(ctx, call.args[0]), call.actor, reason=reason)
+    return _with_view(act(ctx, request, as_message=True, private=call.in_private), call)
 
 
 def revoke(ctx: Context, call: CommandCall) -> Reply:
-    given = call.args[1].lower() if len(call.args) == 2 else ""
+    named = call.args[1].casefold() if len(call.args) == 2 else ""
+    given = TYPE_NAMES.get(named, named)
     if given and given not in ApprovalType.__members__.values():
-        return _refusal(ctx, Refused("bad_type", {"type": given[:32]}))
-    return act(ctx, ActionRequest(Action.REVOKE, call.args[0], call.actor, given_type=given), as_message=True)
+        return _refusal(ctx, Refused("bad_type", {"type": named[:32]}))
+    request = ActionRequest(Action.REVOKE, resolve_id(ctx, call.args[0]), call.actor, given_type=given)
+    return _with_view(act(ctx, request, as_message=True, private=call.in_private), call)
 
 
 def list_pending(ctx: Context, call: CommandCall) -> Reply:
-    return Reply(card=pending_card(ctx, call.actor))
-
-
-def pending_card(
-    ctx: Context, actor: Actor, page_token: str = "", page: int = 1, *, skip_empty: bool = False
-) -> dict[str, Any] | None:
-    """The caller's own to-do tasks, one page, each with the buttons the rules allow them.
-
-    With `skip_empty` (the digest), None when there is nothing pending or the query failed."""
-    if not actor.open_id:
-        return card_context.notice_card(ctx, refusal_message(Refused("unknown_user"), ctx.locale), tone="warning")
-    try:
-        result = ctx.feishu.query_tasks(actor.open_id, PAGE_SIZE, page_token)
-    except FeishuError as err:
-        if skip_empty:
-            return None
-        return card_context.notice_card(ctx, user_message(err, ctx.locale), tone="error", log_id=err.log_id)
-    if skip_empty and not result.tasks:
-        return None
-    items = [_pending_item(ctx, task, actor) for task in result.tasks]
-    return cards.render("pending_list", ctx.locale, items=items, names={}, tz=ctx.config.timezone, page=page,
-                        total=result.total, next_page_token=result.next_token)
-
-
-def _pending_item(ctx: Context, task: Any, actor: Actor) -> dict[str, Any]:
-    instance = str(task.get("process_code") or task.get("process_id") or "")
-    urls = task.get("urls") if isinstance(task.get("urls"), dict) else None
-    item: dict[str, Any] = {
-        "approval": None,
-        "approval_id": instance,
-        "title": str(task.get("title") or ""),
-        "definition_name": str(task.get("definition_name") or ""),
-        "initiator": ", ".join(str(n) for n in task.get("initiator_names") or ()),
-        "link": {"pc": urls.get("pc", ""), "mobile": urls.get("mobile", "")} if urls else None,
-        "actions": (),
-    }
-    if not valid_approval_id(instance):
-        return item
-    try:
-        approval = load_approval(ctx, instance)
-    except FeishuError:
-        return item
-    item["approval"] = approval
-    item["actions"] = card_context.buttons_for(ctx, approval, actor)
-    return item
+    return pending.list_reply(ctx, call.actor, shared=not call.in_private) or Reply()
 
 
 def show_history(ctx: Context, call: CommandCall) -> Reply:
-    approval_id = call.args[0]
+    approval_id = resolve_id(ctx, call.args[0])
     if not valid_approval_id(approval_id):
         return _refusal(ctx, Refused("bad_id", {"id": approval_id[:64]}))
     if not (call.actor.ids() & ctx.admins):

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from core.errors import FeishuError
 from core.rules import Actor
-from handlers import commands
+from handlers import copies, pending
 from handlers.context import Context
 
 log = logging.getLogger(__name__)
@@ -41,12 +41,14 @@ def maybe_send(ctx: Context) -> int:
         return 0
     sent = 0
     for open_id in ctx.store.approvers(now - KNOWN_FOR_S):
-        card = commands.pending_card(ctx, Actor(open_id=open_id), skip_empty=True)
-        if card is None:
+        reply = pending.list_reply(ctx, Actor(open_id=open_id), skip_empty=True)
+        if reply is None or reply.card is None:
             continue
         try:
-            ctx.feishu.send_card(open_id, card, "open_id", uuid=f"digest-{day}-{open_id}")
-            sent += 1
+            message_id = ctx.feishu.send_card(open_id, reply.card, "open_id", uuid=f"digest-{day}-{open_id}")
         except FeishuError as err:
             log.warning("digest not delivered: code=%s log_id=%s", err.code, err.log_id)
+            continue
+        sent += 1
+        copies.remember_sent(ctx, reply, message_id)  # the digest follows its items like any list
     return sent

@@ -27,6 +27,7 @@ from core.errors import FeishuError
 from core.inbound import CardClick, Inbound, MessageIn, OtherEvent, Unreadable, command_text
 from core.outcome import Reply, Toast
 from core.records import ClaimResult
+from handlers import copies
 from handlers.context import Context
 from handlers.registry import EventRoute
 
@@ -79,8 +80,7 @@ def _dispatch(ctx: Context, inbound: Inbound, deadline: float) -> Answer:
     except Exception:
         ref = uuid.uuid4().hex[:12]
         log.error("handler failed: %s ref=%s", inbound.event_type[:64], ref, exc_info=True)
-        return _answer(ctx, Reply(toast=Toast("error", cards.text("error.internal", ctx.locale, ref=ref))),
-                       "error", inbound)
+        return _answer(ctx, Reply(toast=_toast(ctx, "error", "error.internal", ref=ref)), "error", inbound)
     return _answer(ctx, reply, "handled", inbound)
 
 
@@ -120,8 +120,7 @@ def _deliver(ctx: Context, message: Any, reply: Reply) -> None:
     except FeishuError as err:
         log.warning("reply failed: message=%s code=%s log_id=%s", message.message_id, err.code, err.log_id)
         return
-    if reply.approval_id and sent:
-        ctx.store.remember_card(reply.approval_id, sent, ctx.clock())
+    copies.remember_sent(ctx, reply, sent)
 
 
 def _handed_off(ctx: Context, future: Future, inbound: Inbound) -> Answer:
@@ -170,6 +169,8 @@ def callback_body(reply: Reply | None, *, legacy: bool = False) -> dict[str, Any
     body: dict[str, Any] = {}
     if reply.toast is not None:
         body["toast"] = {"type": reply.toast.kind, "content": reply.toast.text}
+        if reply.toast.i18n:  # the callback page's toast.i18n: each reader's client shows its own language
+            body["toast"]["i18n"] = dict(reply.toast.i18n)
     if reply.card is not None:
         body["card"] = {"type": "raw", "data": reply.card}
     return body
@@ -182,5 +183,6 @@ def _ignored(event_type: str, callback: bool) -> Answer:
     return Answer({}, "ignored", callback)
 
 
-def _toast(ctx: Context, kind: str, key: str) -> Toast:
-    return Toast(kind, cards.text(key, ctx.locale))
+def _toast(ctx: Context, kind: str, key: str, **params: Any) -> Toast:
+    texts = cards.toast(key, ctx.locale, **params)
+    return Toast(kind, texts["content"], texts["i18n"])
