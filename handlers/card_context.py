@@ -7,9 +7,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import cards
+from cards.messages import refusal_message, user_message
 from core.approval import Approval
+from core.errors import FeishuError
 from core.outcome import Toast
-from core.rules import RULES, Action, Actor, available_actions
+from core.rules import RULES, Action, Actor, Refused, available_actions
 from handlers.context import Context
 
 NAME_BUDGET_S = 1.0  # names are a nicety: never let them eat the answer budget
@@ -148,10 +150,18 @@ def current_card(ctx: Context, approval: Approval, viewer: Actor | None = None) 
     return card_for(ctx, approval, viewer)
 
 
-def notice_card(ctx: Context, text: str, *, tone: str = "info", title_key: str = "title.notice",
+def notice_card(ctx: Context, text: str | cards.Worded, *, tone: str = "info", title_key: str = "title.notice",
                 log_id: str | None = None) -> dict[str, Any]:
-    return cards.render("notice", ctx.locale, title=cards.text(title_key, ctx.locale), text=text, tone=tone,
-                        log_id=log_id)
+    """A notice; `text` worded in every locale (a :class:`cards.Worded`) so that each reader reads their own."""
+    return cards.render("notice", ctx.locale, title=cards.msg(title_key), text=text, tone=tone, log_id=log_id)
+
+
+def refusal_words(refused: Refused) -> cards.Worded:
+    return cards.worded(lambda loc: refusal_message(refused, loc))
+
+
+def error_words(err: FeishuError) -> cards.Worded:
+    return cards.worded(lambda loc: user_message(err, loc))
 
 
 def help_card(ctx: Context, notice: str | None = None) -> dict[str, Any]:

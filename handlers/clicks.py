@@ -7,7 +7,7 @@ import cards
 from core.errors import FeishuError
 from core.inbound import CardClick
 from core.outcome import Reply
-from handlers import card_context
+from handlers import card_context, copies
 from handlers.context import Context
 from handlers.lookup import load_approval
 
@@ -29,4 +29,5 @@ def _stale(ctx: Context, click: CardClick) -> Reply:
         approval = load_approval(ctx, approval_id)
     except FeishuError:
         return Reply(toast=toast)
-    return Reply(card=card_context.current_card(ctx, approval), toast=toast)
+    viewer = copies.viewer_of(ctx.store.copy_of(click.message_id)) if click.message_id else None
+    return Reply(card=card_context.current_card(ctx, approval, viewer), toast=toast)

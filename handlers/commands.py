@@ -7,7 +7,6 @@ import dataclasses
 from collections.abc import Sequence
 
 import cards
-from cards.messages import refusal_message, user_message
 from core.approval import Approval
 from core.errors import FeishuError
 from core.inbound import approval_ref, split_ids, valid_approval_id
@@ -35,11 +34,11 @@ def show_help(ctx: Context, call: CommandCall) -> Reply:
 
 
 def _refusal(ctx: Context, refused: Refused) -> Reply:
-    return Reply(card=card_context.notice_card(ctx, refusal_message(refused, ctx.locale), tone="warning"))
+    return Reply(card=card_context.notice_card(ctx, card_context.refusal_words(refused), tone="warning"))
 
 
 def _error(ctx: Context, err: FeishuError) -> Reply:
-    return Reply(card=card_context.notice_card(ctx, user_message(err, ctx.locale), tone="error",
+    return Reply(card=card_context.notice_card(ctx, card_context.error_words(err), tone="error",
                                                log_id=err.log_id or None))
 
 
@@ -65,6 +64,9 @@ def _viewer(call: CommandCall) -> Actor | None:
 
 
 def _with_view(reply: Reply, call: CommandCall) -> Reply:
+    """A reply that shows an approval is kept up to date for whoever reads it."""
+    if not reply.approval_id:
+        return reply
     return dataclasses.replace(reply, view=copies.approval_view(_viewer(call)))
 
 
@@ -86,7 +88,7 @@ def show_approval(ctx: Context, call: CommandCall) -> Reply:
 def _attendance_only_view(ctx: Context, call: CommandCall, approval_id: str) -> Reply:
     if not (call.actor.ids() & ctx.admins):
         return _not_found(ctx, approval_id)
-    notice = refusal_message(Refused("not_found", {"id": approval_id}), ctx.locale)
+    notice = card_context.refusal_words(Refused("not_found", {"id": approval_id}))
     card = cards.render("attendance_only", ctx.locale, approval_id=approval_id, approval_type=None, actions=(),
                         outcome=None, notice=notice)
     return Reply(card=card)

@@ -11,7 +11,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import cards
-from cards.messages import refusal_message, user_message
 from core.approval import Approval
 from core.errors import FeishuError
 from core.inbound import valid_approval_id
@@ -31,14 +30,14 @@ def list_reply(ctx: Context, actor: Actor, page_token: str = "", page: int = 1, 
 
     With `skip_empty` (the digest), None when there is nothing pending or the query failed."""
     if not actor.open_id:
-        return Reply(card=card_context.notice_card(ctx, refusal_message(Refused("unknown_user"), ctx.locale),
+        return Reply(card=card_context.notice_card(ctx, card_context.refusal_words(Refused("unknown_user")),
                                                    tone="warning"))
     try:
         result = ctx.feishu.query_tasks(actor.open_id, PAGE_SIZE, page_token)
     except FeishuError as err:
         if skip_empty:
             return None
-        return Reply(card=card_context.notice_card(ctx, user_message(err, ctx.locale), tone="error",
+        return Reply(card=card_context.notice_card(ctx, card_context.error_words(err), tone="error",
                                                    log_id=err.log_id))
     if skip_empty and not result.tasks:
         return None

@@ -129,6 +129,8 @@ def test_a_reject_command_without_a_reason_is_a_prompt(gateway):
     ctx = make_context(gateway, store)
     reply = _say(ctx, gateway, "manager", f"/reject {FIRST}")
     assert "/reject &lt;id&gt; &lt;reason…&gt;" in cardwalk.markdown(reply["card"])
+    zh = [n["i18n_content"]["zh_cn"] for n in cardwalk.tagged(reply["card"], "markdown") if "i18n_content" in n]
+    assert any("请填写理由" in text for text in zh)  # a notice is in each reader's language too
     assert gateway.count("process") == 0 and store.locks == {} and store.audit == []
 
 
