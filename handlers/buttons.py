@@ -11,6 +11,7 @@ from typing import Any
 
 import cards
 from cards.messages import user_message
+from core.approval import Approval
 from core.errors import FeishuError
 from core.inbound import CardClick, MessageIn
 from core.outcome import Reply, Status
@@ -49,12 +50,13 @@ def _act(ctx: Context, click: CardClick, action: Action) -> Reply:
     return Reply(card=reply.card, toast=reply.toast, approval_id=approval_id)
 
 
-def _list_again(ctx: Context, click: CardClick, listed: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """The clicked list as it now stands: from the items it showed when the store has them, else its page
-    asked for again (the value carries it)."""
+def _list_again(ctx: Context, click: CardClick, listed: Mapping[str, Any],
+                fresh: Mapping[str, Approval] | None = None) -> Mapping[str, Any] | None:
+    """The clicked list as it now stands: from the items it showed when the store has them (`fresh`: those just
+    looked up), else its page asked for again (the value carries it)."""
     view = ctx.store.copy_of(click.message_id) if click.message_id else None
     if view is not None and view.get("kind") == "pending":
-        return pending.render(ctx, view).card
+        return pending.render(ctx, view, fresh).card
     token, page = listed.get("page_token"), listed.get("page")
     reply = pending.list_reply(ctx, click.operator, token if isinstance(token, str) else "",
                                page if isinstance(page, int) and page > 0 else 1)
@@ -82,10 +84,11 @@ def approve_all(ctx: Context, click: CardClick) -> Reply:
         return Reply(toast=card_context.toast(ctx, "error", "toast.unknown_action"))
     outcomes = commands.batch_outcomes(ctx, Action.APPROVE, list(dict.fromkeys(ids)), click.operator,
                                        exclude=click.message_id)
+    fresh = {o.approval.instance_code: o.approval for o in outcomes if o.approval is not None}
     done = sum(1 for o in outcomes if o.status is Status.DONE)
     toast = card_context.toast(ctx, "success" if done == len(outcomes) else "warning", "toast.batch",
                                done=done, other=len(outcomes) - done)
-    return Reply(card=_list_again(ctx, click, _listed(click) or {}), toast=toast)
+    return Reply(card=_list_again(ctx, click, _listed(click) or {}, fresh), toast=toast)
 
 
 def pending_page(ctx: Context, click: CardClick) -> Reply:

@@ -16,8 +16,7 @@ from handlers import card_context, copies, pending
 from handlers.chat import CommandCall
 from handlers.context import Context
 from handlers.lookup import is_not_found, load_approval
-from handlers.notifications import update_other_cards
-from handlers.replies import outcome_words, present, tell_requester
+from handlers.replies import outcome_words, tell_requester
 from handlers.workflow import ActionRequest, act, perform
 
 MAX_BATCH = 20
@@ -96,17 +95,14 @@ def _attendance_only_view(ctx: Context, call: CommandCall, approval_id: str) -> 
 
 def batch_outcomes(ctx: Context, action: Action, ids: Sequence[str], actor: Actor, reason: str = "",
                    *, exclude: str = "") -> list[Outcome]:
-    """Each approval on its own; each one done updates its other cards and tells its requester."""
-    outcomes = []
-    for approval_id in ids[:MAX_BATCH]:
-        outcome = perform(ctx, ActionRequest(action, approval_id, actor, reason=reason))
-        if outcome.status is Status.DONE and outcome.approval is not None:
-            card = present(ctx, outcome).card
-            if card is not None:
-                update_other_cards(ctx, outcome.approval.instance_code, card, exclude=exclude,
-                                   approval=outcome.approval)
+    """Each approval on its own; then every other card showing those done is updated once, and each requester
+    is told."""
+    outcomes = [perform(ctx, ActionRequest(action, approval_id, actor, reason=reason))
+                for approval_id in ids[:MAX_BATCH]]
+    done = [o.approval for o in outcomes if o.status is Status.DONE and o.approval is not None]
+    copies.update_all(ctx, done, exclude=exclude)
+    for outcome in outcomes:
         tell_requester(ctx, outcome)
-        outcomes.append(outcome)
     return outcomes
 
 

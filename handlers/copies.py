@@ -7,14 +7,18 @@ list. The store keeps, per message, a view: ``{"kind": "approval" | "pending", "
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from core.approval import Approval
+from core.errors import FeishuError
 from core.outcome import Reply
 from core.rules import Actor
 from handlers import card_context, pending
 from handlers.context import Context
+
+log = logging.getLogger(__name__)
 
 
 def approval_view(recipient: Actor | None) -> dict[str, Any]:
@@ -47,6 +51,35 @@ def card_for_copy(ctx: Context, message_id: str, approval: Approval | None,
     view = ctx.store.copy_of(message_id)
     if view is None or approval is None:
         return card
+    return _render(ctx, view, {approval.instance_code: approval}, approval) or card
+
+
+def _render(ctx: Context, view: Mapping[str, Any], fresh: Mapping[str, Approval],
+            approval: Approval) -> Mapping[str, Any] | None:
     if view.get("kind") == "pending":
-        return pending.render(ctx, view, fresh=approval).card or card
+        return pending.render(ctx, view, fresh=fresh).card
     return card_context.current_card(ctx, approval, viewer_of(view))
+
+
+def update_all(ctx: Context, approvals: Sequence[Approval], exclude: str = "") -> None:
+    """After several approvals changed at once ("approve all shown"): every message showing any of them is
+    rendered once, for its reader, in the background (a list of ten is not rendered ten times over)."""
+    fresh = {a.instance_code: a for a in approvals}
+    shown: dict[str, Approval] = {}
+    for approval in approvals:
+        for message_id in ctx.store.cards_for(approval.instance_code):
+            if message_id and message_id != exclude:
+                shown.setdefault(message_id, approval)
+    if shown:
+        ctx.pool.submit(_patch_each, ctx, shown, fresh)
+
+
+def _patch_each(ctx: Context, shown: Mapping[str, Approval], fresh: Mapping[str, Approval]) -> None:
+    for message_id, approval in shown.items():
+        view = ctx.store.copy_of(message_id)
+        card = (_render(ctx, view, fresh, approval) if view is not None
+                else card_context.current_card(ctx, approval))
+        try:
+            ctx.feishu.patch_card(message_id, card)
+        except FeishuError as err:
+            log.warning("card update failed: message=%s code=%s log_id=%s", message_id, err.code, err.log_id)

@@ -47,8 +47,9 @@ def list_reply(ctx: Context, actor: Actor, page_token: str = "", page: int = 1, 
     return render(ctx, view)
 
 
-def render(ctx: Context, view: Mapping[str, Any], fresh: Approval | None = None) -> Reply:
-    """The list `view` describes, each item looked up now (`fresh`: one already looked up), for its recipient."""
+def render(ctx: Context, view: Mapping[str, Any], fresh: Mapping[str, Approval] | None = None) -> Reply:
+    """The list `view` describes, for its recipient, each item looked up now (`fresh`: the approvals already
+    looked up, by instance code: they cost no call)."""
     actor = Actor(open_id=str(view.get("recipient") or ""))
     items = [_item(ctx, task, actor, fresh) for task in view.get("tasks") or ()]
     card = cards.render("pending_list", ctx.locale, items=items, names={}, tz=ctx.config.timezone,
@@ -67,7 +68,8 @@ def instance_of(task: Mapping[str, Any]) -> str:
     return str(task.get("process_code") or task.get("process_id") or "")
 
 
-def _item(ctx: Context, task: Mapping[str, Any], actor: Actor, fresh: Approval | None) -> dict[str, Any]:
+def _item(ctx: Context, task: Mapping[str, Any], actor: Actor,
+          fresh: Mapping[str, Approval] | None) -> dict[str, Any]:
     instance = instance_of(task)
     urls = task.get("urls") if isinstance(task.get("urls"), dict) else None
     item: dict[str, Any] = {
@@ -81,9 +83,8 @@ def _item(ctx: Context, task: Mapping[str, Any], actor: Actor, fresh: Approval |
     }
     if not valid_approval_id(instance):
         return item
-    if fresh is not None and fresh.instance_code == instance:
-        approval = fresh
-    else:
+    approval = (fresh or {}).get(instance)
+    if approval is None:
         try:
             approval = load_approval(ctx, instance)
         except FeishuError:

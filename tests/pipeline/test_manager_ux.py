@@ -89,8 +89,9 @@ def test_every_list_showing_the_item_follows_and_older_lists_lose_its_button(gat
     assert [v["approval_id"] for v in _values(again, "approve")] == [SECOND]
 
 
-def test_approve_all_shown_answers_with_the_list(gateway):
+def test_approve_all_shown_answers_with_the_list_and_each_other_list_is_updated_once(gateway):
     ctx = make_context(gateway)
+    older = _say(ctx, gateway, "manager", "/pending")
     listed = _say(ctx, gateway, "manager", "/pending")
     (every,) = _values(listed["card"], "approve_all")
     answer = dispatch(ctx, click("manager", every, message_id=listed["message_id"]), soon())
@@ -99,6 +100,8 @@ def test_approve_all_shown_answers_with_the_list(gateway):
     assert cardwalk.markdown(card).count("Now: Approved") == 2
     assert answer.body["toast"]["content"] == "2 approved, 0 not approved (see the list)."
     assert gateway.count("process") == 2
+    (patched,) = [card for message_id, card in gateway.patched if message_id == older["message_id"]]
+    assert _values(patched, "approve") == [] and cardwalk.markdown(patched).count("Now: Approved") == 2
 
 
 def test_a_list_follows_an_approval_decided_elsewhere(gateway):
@@ -236,3 +239,14 @@ def test_a_refusal_toast_carries_both_languages(gateway):
     toast = answer.body["toast"]
     assert toast["content"] == "You cannot act on your own request."
     assert toast["i18n"]["en_us"] == toast["content"] and toast["i18n"]["zh_cn"] != toast["content"]
+
+
+def test_the_approve_buttons_comment_is_recorded_and_told(gateway):
+    store = FakeStore()
+    ctx = make_context(gateway, store)
+    approve = {"action": "approve", "approval_id": FIRST, "approval_type": "remedy", "v": 1}
+    answer = dispatch(ctx, click("manager", approve, reason="checked the gate log"), soon())
+    assert answer.body["toast"]["type"] == "success"
+    assert [r.reason for r in store.audit] == ["checked the gate log"]
+    (told,) = [s for s in gateway.sent if s["to"] == "ou_employee"]
+    assert "Comment: checked the gate log" in cardwalk.markdown(told["card"])
