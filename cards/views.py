@@ -277,13 +277,39 @@ _NO_TARGETS = frozenset({"PASS", "REJECT", "START", "AUTO_PASS", "AUTO_REJECT"})
 _REVOKES = frozenset({"REVERT", "REVERTED"})
 
 
+_TIMELINE_KIND = {"approve": "PASS", "reject": "REJECT", "revoke": "REVERT"}
+_SAME_DECISION_MS = 60_000  # Feishu's own entry for the bot's decision is within a minute of it
+
+
 def _timeline(v: _View, approval: Approval, outcome: Mapping[str, Any] | None = None) -> Row | None:
     entries = approval.timeline
-    if not entries:
+    decided = _decision_line(v, approval, outcome)
+    if not entries and decided is None:
         return None
     shown = entries[-v.budget.rows:]
     lines = [_timeline_line(v, e, outcome) for e in shown]
+    if decided is not None:
+        lines.append(decided)
     return Row(v.t("label.timeline"), tuple(lines), len(entries) - len(shown), more_first=True)
+
+
+def _decision_line(v: _View, approval: Approval, outcome: Mapping[str, Any] | None) -> Line | None:
+    """The bot's decision with its reason, as the newest timeline entry, unless Feishu already records it
+    (attendance `process` leaves the instance's timeline as it was)."""
+    if not outcome or str(outcome.get("action")) not in _TIMELINE_KIND:
+        return None
+    kind, at_ms = _TIMELINE_KIND[str(outcome["action"])], int(outcome.get("at_ms") or 0)
+    for e in approval.timeline:
+        if e.type.upper() in (kind, "REVERTED") and int(e.create_time or 0) >= at_ms - _SAME_DECISION_MS:
+            return None
+    line: list[Part] = [v.when(at_ms), " · "]
+    who = v.operator(outcome.get("operator") or "")
+    if who:
+        line += [who, " · "]
+    line.append(v.t(f"timeline.{kind}"))
+    if outcome.get("reason"):
+        line += [v.t("sep.colon"), v.s(outcome["reason"])]
+    return tuple(line)
 
 
 def _timeline_line(v: _View, e: Any, outcome: Mapping[str, Any] | None) -> Line:

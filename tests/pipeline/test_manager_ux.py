@@ -143,6 +143,7 @@ def test_a_rejection_records_its_reason_shows_it_and_tells_the_requester(gateway
     reply = _say(ctx, gateway, "manager", f"/reject {FIRST} The gate log shows no visit")
     told = [s for s in gateway.sent if s["kind"] == "send" and s["to"] == "ou_employee"]
     assert "Reason: The gate log shows no visit" in cardwalk.markdown(reply["card"])
+    assert "Manager Wang · rejected: The gate log shows no visit" in cardwalk.markdown(reply["card"])  # timeline
     assert [r.reason for r in store.audit] == ["The gate log shows no visit"]
     (notice,) = told
     text = cardwalk.markdown(notice["card"])
