@@ -251,3 +251,16 @@ def test_the_approve_buttons_comment_is_recorded_and_told(gateway):
     assert [r.reason for r in store.audit] == ["checked the gate log"]
     (told,) = [s for s in gateway.sent if s["to"] == "ou_employee"]
     assert "Comment: checked the gate log" in cardwalk.markdown(told["card"])
+
+
+@pytest.mark.parametrize("named", ["补卡", "remedy", "REMEDY", "punch"])
+def test_revoke_takes_type_names_in_either_language(gateway, named):
+    approved = samples.remedy_approved()
+    gateway.instances[approved["instance_code"]] = approved
+    ctx = make_context(gateway)
+    reply = _say(ctx, gateway, "manager", f"/撤销 {approved['instance_code']} {named}")
+    if named == "punch":  # not a type name in any language: said so, nothing sent
+        assert "is not a type" in cardwalk.markdown(reply["card"]) and gateway.count("process") == 0
+    else:
+        assert [c for c in gateway.calls if c[0] == "process"] == [
+            ("process", (approved["instance_code"], "remedy", 4))]
