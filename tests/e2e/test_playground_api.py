@@ -162,6 +162,8 @@ def test_since_returns_only_what_changed(client):
 def test_the_call_log_shows_calls_with_secrets_masked(client, demo):
     card = client.ask("manager", f"/approval {PENDING}")
     client.click("manager", card, "approve")
+    # the last call the approval makes goes out after the answer: the requester is told the decision
+    assert _wait(lambda: demo.state.bot_messages(data.p2p_chat("employee")))
     status, answer = client.get("calls")
     assert status == 200 and answer["total"] == len(demo.state.calls)
     text = json.dumps(answer, ensure_ascii=False)
