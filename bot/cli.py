@@ -107,6 +107,11 @@ def demo_environment(sandbox_url: str, data_dir: Path) -> dict[str, str]:
 
 
 def attach_digest(demo: Any) -> None:
+    """`attach_simulations` for a demo started by `sandbox.demo.start_demo`."""
+    attach_simulations(demo.bot_app.extensions["approval_bot"].ctx, demo.sandbox.app)
+
+
+def attach_simulations(ctx: Any, sandbox_app: Any) -> None:
     """What the playground simulates needs the bot as a tenant would run it: subscribed to the sandbox's approval
     definitions (so a new submission or a decision in Feishu pushes events to it), and its daily digest on a
     button (the demo runs the bot in this process)."""
@@ -114,10 +119,9 @@ def attach_digest(demo: Any) -> None:
     from sandbox.playground import set_digest
     from sandbox.worlds import build_definitions
 
-    ctx = demo.bot_app.extensions["approval_bot"].ctx
     for code in build_definitions():
         ctx.feishu.subscribe_approval(code)  # as `approval-bot subscribe` does, through the Open API
-    set_digest(demo.sandbox.app, lambda: digest.send_now(ctx))
+    set_digest(sandbox_app, lambda: digest.send_now(ctx))
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -155,6 +159,7 @@ def _demo_connect(args: argparse.Namespace) -> int:
     sandbox = ServerThread(sandbox_app, port=args.sandbox_port).start()
     config = load_config(demo_environment(sandbox.url, data_dir), long_connection=True)
     services = build_services(config)
+    attach_simulations(services.ctx, sandbox_app)
     services.maintenance.ensure_started()
     handle = pipeline_handle(services.dispatch, config.app_id, config.answer_budget_s)
     connection = LongConnection(config.app_id, config.app_secret.reveal(), config.base_url, handle).start()
