@@ -50,11 +50,21 @@ def _not_found(ctx: Context, approval_id: str) -> Reply:
     return _refusal(ctx, Refused("not_found", {"id": approval_id[:64]}))
 
 
-def resolve_id(ctx: Context, word: str) -> str:
+def resolve_id(ctx: Context, word: str, actor: Actor) -> str:
     """The approval a typed id names: the code in a pasted link, the instance of a serial number the bot has
-    shown (remembered when it rendered the card), or the id as typed."""
+    shown (remembered when it rendered the card), or the id as typed.
+
+    A serial names its instance only for someone who may see it: anyone else goes on with the serial as typed
+    and gets what an unknown id gets (the instance code is not theirs to learn)."""
     ref = approval_ref(word)
-    return ctx.store.instance_for_serial(ref) or ref
+    code = ctx.store.instance_for_serial(ref)
+    if not code or code == ref:
+        return ref
+    try:
+        approval = load_approval(ctx, code)
+    except FeishuError as err:
+        return ref if is_not_found(err) else code  # a failed lookup is said as such, never as another id
+    return code if can_view(ctx, approval, actor) else ref
 
 
 def _viewer(call: CommandCall) -> Actor | None:
@@ -70,7 +80,7 @@ def _with_view(reply: Reply, call: CommandCall) -> Reply:
 
 
 def show_approval(ctx: Context, call: CommandCall) -> Reply:
-    approval_id = resolve_id(ctx, call.args[0])
+    approval_id = resolve_id(ctx, call.args[0], call.actor)
     if not valid_approval_id(approval_id):
         return _refusal(ctx, Refused("bad_id", {"id": approval_id[:64]}))
     try:
@@ -118,7 +128,7 @@ def batch(ctx: Context, action: Action, ids: Sequence[str], actor: Actor, reason
 def approve(ctx: Context, call: CommandCall) -> Reply:
     """`/approve <id>… [comment…]`: the leading words that look like ids, then an optional comment."""
     words, comment = split_ids(call.args)
-    ids = list(dict.fromkeys(resolve_id(ctx, w) for w in words))
+    ids = list(dict.fromkeys(resolve_id(ctx, w, call.actor) for w in words))
     if len(ids) > 1:
         return batch(ctx, Action.APPROVE, ids, call.actor, comment)
     request = ActionRequest(Action.APPROVE, ids[0], call.actor, reason=comment)
@@ -130,7 +140,7 @@ def reject(ctx: Context, call: CommandCall) -> Reply:
     reason = " ".join(call.args[1:]).strip()
     if not reason:
         return _refusal(ctx, Refused("reason_required_command"))
-    request = ActionRequest(Action.REJECT, resolve_id(ctx, call.args[0]), call.actor, reason=reason)
+    request = ActionRequest(Action.REJECT, resolve_id(ctx, call.args[0], call.actor), call.actor, reason=reason)
     return _with_view(act(ctx, request, as_message=True, private=call.in_private), call)
 
 
@@ -139,7 +149,7 @@ def revoke(ctx: Context, call: CommandCall) -> Reply:
     given = TYPE_NAMES.get(named, named)
     if given and given not in ApprovalType.__members__.values():
         return _refusal(ctx, Refused("bad_type", {"type": named[:32]}))
-    request = ActionRequest(Action.REVOKE, resolve_id(ctx, call.args[0]), call.actor, given_type=given)
+    request = ActionRequest(Action.REVOKE, resolve_id(ctx, call.args[0], call.actor), call.actor, given_type=given)
     return _with_view(act(ctx, request, as_message=True, private=call.in_private), call)
 
 
@@ -148,7 +158,7 @@ def list_pending(ctx: Context, call: CommandCall) -> Reply:
 
 
 def show_history(ctx: Context, call: CommandCall) -> Reply:
-    approval_id = resolve_id(ctx, call.args[0])
+    approval_id = resolve_id(ctx, call.args[0], call.actor)
     if not valid_approval_id(approval_id):
         return _refusal(ctx, Refused("bad_id", {"id": approval_id[:64]}))
     if not (call.actor.ids() & ctx.admins):

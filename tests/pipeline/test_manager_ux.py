@@ -3,6 +3,7 @@ and told, ids people can type, cards that show each reader what they may do, toa
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -264,3 +265,14 @@ def test_revoke_takes_type_names_in_either_language(gateway, named):
     else:
         assert [c for c in gateway.calls if c[0] == "process"] == [
             ("process", (approved["instance_code"], "remedy", 4))]
+
+
+@pytest.mark.parametrize("command", ["approval", "approve", "history"])
+def test_a_stranger_typing_a_known_serial_learns_what_an_unknown_serial_tells(gateway, command):
+    ctx = make_context(gateway)
+    _say(ctx, gateway, "manager", f"/approval {FIRST}")  # the serial is now known to the bot
+    known = _say(ctx, gateway, "stranger", f"/{command} {SERIAL}")
+    unknown = _say(ctx, gateway, "stranger", f"/{command} 202611209999")
+    assert cardwalk.markdown(known["card"]).replace(SERIAL, "<id>") == cardwalk.markdown(
+        unknown["card"]).replace("202611209999", "<id>")
+    assert FIRST not in json.dumps(known["card"]) and gateway.count("process") == 0
