@@ -164,7 +164,7 @@ def error_words(err: FeishuError) -> cards.Worded:
     return cards.worded(lambda loc: user_message(err, loc))
 
 
-def help_card(ctx: Context, notice: str | None = None) -> dict[str, Any]:
+def help_card(ctx: Context, notice: str | cards.Msg | None = None) -> dict[str, Any]:
     commands = [
         {"name": c.name, "alias": c.aliases[0] if c.aliases else "", "usage_key": c.usage_key,
          "summary_key": c.summary_key}

@@ -276,3 +276,9 @@ def test_a_stranger_typing_a_known_serial_learns_what_an_unknown_serial_tells(ga
     assert cardwalk.markdown(known["card"]).replace(SERIAL, "<id>") == cardwalk.markdown(
         unknown["card"]).replace("202611209999", "<id>")
     assert FIRST not in json.dumps(known["card"]) and gateway.count("process") == 0
+
+
+def test_the_unknown_command_notice_is_in_each_readers_language(gateway):
+    reply = _say(make_context(gateway), gateway, "manager", "/frobnicate")
+    notices = [n["i18n_content"] for n in cardwalk.tagged(reply["card"], "markdown") if "frobnicate" in n["content"]]
+    assert notices and "Unknown command" in notices[0]["en_us"] and "Unknown" not in notices[0]["zh_cn"]
