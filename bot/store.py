@@ -126,6 +126,7 @@ card_copies = Table(
     Column("view", Text, nullable=False),
     Column("created", Double, nullable=False),
 )
+COPY_KEEP_S = 14 * 86_400  # a sent card can be PATCHed for 14 days (docs/feishu.md): then it follows nothing
 # Serial numbers the bot has shown on a card: what people type back into commands.
 serials = Table(
     "bot_serials", metadata,
@@ -625,6 +626,7 @@ class Store:
             deleted = conn.execute(delete(seen_events).where(seen_events.c.expires < horizon)).rowcount
             conn.execute(delete(locks).where(locks.c.expires < now))
             conn.execute(delete(intents).where(intents.c.state != SENDING, intents.c.updated < horizon))
+            conn.execute(delete(card_copies).where(card_copies.c.created < now - COPY_KEEP_S))
         return int(deleted or 0)
 
     def count_seen(self) -> int:

@@ -95,6 +95,13 @@ def test_a_copy_keeps_its_reader_and_view_and_the_latest_view_wins(store: Store)
     assert store.copy_of("om_unknown") is None
 
 
+def test_sweep_forgets_copies_that_can_no_longer_be_updated(store: Store) -> None:
+    store.remember_copy("om_old", {"kind": "approval", "recipient": "ou_a", "shared": False}, T)
+    store.remember_copy("om_new", {"kind": "approval", "recipient": "ou_b", "shared": False}, T + 13 * 86_400)
+    store.sweep(T + 14 * 86_400 + 1)
+    assert store.copy_of("om_old") is None and store.copy_of("om_new") is not None
+
+
 def test_serial_numbers_map_to_their_instance(store: Store) -> None:
     store.remember_serial("202411180001", "81D31358-93AF-92D6-7425-01A5D67C4E71", T)
     store.remember_serial("202411180001", "81D31358-93AF-92D6-7425-01A5D67C4E72", T + 1)  # re-read: latest wins
