@@ -72,3 +72,10 @@ def test_the_requester_sees_no_button_on_their_own_request_and_toasts_are_biling
     listed = bot.say("manager", "/pending")
     details = bot.click("manager", listed, "show", approval_id=PENDING)
     assert details.toast["i18n"] == {"zh_cn": "详情如下。", "en_us": "Here are the details."}
+
+
+def test_a_group_card_says_who_may_act_and_a_one_to_one_card_does_not(bot, sandbox):
+    group = bot.say("manager", f"/approval {PENDING}", chat="group", mention=True)
+    mine = bot.say("manager", f"/approval {PENDING}")
+    assert "Waiting for: Manager Wang" in card_text(group["content"])
+    assert "Waiting for" not in card_text(mine["content"])
