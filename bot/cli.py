@@ -11,6 +11,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from bot.config import Config, ConfigError, environment, load_config
 
@@ -133,6 +134,24 @@ def demo_environment(sandbox_url: str, data_dir: Path) -> dict[str, str]:
     }
 
 
+def attach_digest(demo: Any) -> None:
+    """`attach_simulations` for a demo started by `sandbox.demo.start_demo`."""
+    attach_simulations(demo.bot_app.extensions["approval_bot"].ctx, demo.sandbox.app)
+
+
+def attach_simulations(ctx: Any, sandbox_app: Any) -> None:
+    """What the playground simulates needs the bot as a tenant would run it: subscribed to the sandbox's approval
+    definitions (so a new submission or a decision in Feishu pushes events to it), and its daily digest on a
+    button (the demo runs the bot in this process)."""
+    from handlers import digest
+    from sandbox.playground import set_digest
+    from sandbox.worlds import build_definitions
+
+    for code in build_definitions():
+        ctx.feishu.subscribe_approval(code)  # as `approval-bot subscribe` does, through the Open API
+    set_digest(sandbox_app, lambda: digest.send_now(ctx))
+
+
 def _demo(args: argparse.Namespace) -> int:
     """Sandbox + bot (+ the playground page) on 127.0.0.1, until Ctrl-C."""
     if args.connect:
@@ -143,6 +162,7 @@ def _demo(args: argparse.Namespace) -> int:
     data_dir = Path(tempfile.mkdtemp(prefix="approval-bot-demo-"))
     demo = start_demo(lambda env: create_app(load_config(env)), lambda url: demo_environment(url, data_dir),
                       port=args.port, sandbox_port=args.sandbox_port)
+    attach_digest(demo)
     print(f"approval-bot demo\n  playground: {demo.playground_url}\n  bot:        {demo.bot.url}\n"  # noqa: T201
           f"  sandbox:    {demo.sandbox.url}\nPress Ctrl-C to stop.", flush=True)
     _wait_for_stop()
@@ -167,6 +187,7 @@ def _demo_connect(args: argparse.Namespace) -> int:
     sandbox = ServerThread(sandbox_app, port=args.sandbox_port).start()
     config = load_config(demo_environment(sandbox.url, data_dir), long_connection=True)
     services = build_services(config)
+    attach_simulations(services.ctx, sandbox_app)
     services.maintenance.ensure_started()
     handle = pipeline_handle(services.dispatch, config.app_id, config.answer_budget_s)
     connection = LongConnection(config.app_id, config.app_secret.reveal(), config.base_url, handle).start()

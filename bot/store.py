@@ -30,7 +30,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,6 +118,22 @@ cards = Table(
     Column("message_id", Text, nullable=False),
     Column("created", Double, nullable=False),
     PrimaryKeyConstraint("approval_id", "message_id"),
+)
+# Who each card copy was sent to and what it shows, so that an update renders it again for that reader.
+# view: JSON {"kind": "approval" | "pending", "recipient": open_id or "", "shared": bool, …}.
+card_copies = Table(
+    "bot_card_copies", metadata,
+    Column("message_id", Text, primary_key=True),
+    Column("view", Text, nullable=False),
+    Column("created", Double, nullable=False),
+)
+COPY_KEEP_S = 14 * 86_400  # a sent card can be PATCHed for 14 days (docs/feishu.md): then it follows nothing
+# Serial numbers the bot has shown on a card: what people type back into commands.
+serials = Table(
+    "bot_serials", metadata,
+    Column("serial", Text, primary_key=True),
+    Column("instance_code", Text, nullable=False),
+    Column("created", Double, nullable=False),
 )
 audit = Table(
     "bot_audit", metadata,
@@ -611,6 +627,7 @@ class Store:
             deleted = conn.execute(delete(seen_events).where(seen_events.c.expires < horizon)).rowcount
             conn.execute(delete(locks).where(locks.c.expires < now))
             conn.execute(delete(intents).where(intents.c.state != SENDING, intents.c.updated < horizon))
+            conn.execute(delete(card_copies).where(card_copies.c.created < now - COPY_KEEP_S))
         return int(deleted or 0)
 
     def count_seen(self) -> int:
@@ -701,6 +718,34 @@ class Store:
                 .order_by(cards.c.created, cards.c.message_id))
         with self._read() as conn:
             return list(conn.execute(stmt).scalars())
+
+    def remember_copy(self, message_id: str, view: Mapping[str, Any], now: float) -> None:
+        """Who this message was sent to and what it shows (the latest wins: a list turns to its next page)."""
+        stmt = self._insert(card_copies).values(message_id=message_id, view=json.dumps(dict(view)), created=now)
+        stmt = stmt.on_conflict_do_update(index_elements=[card_copies.c.message_id],
+                                          set_={"view": stmt.excluded.view})
+        with self._write(single=True) as conn:
+            conn.execute(stmt)
+
+    def copy_of(self, message_id: str) -> dict[str, Any] | None:
+        stmt = select(card_copies.c.view).where(card_copies.c.message_id == message_id)
+        with self._read() as conn:
+            view = conn.execute(stmt).scalar()
+        return json.loads(view) if view is not None else None
+
+    # -- serial numbers --------------------------------------------------------------------------------------------
+
+    def remember_serial(self, serial: str, instance_code: str, now: float) -> None:
+        stmt = self._insert(serials).values(serial=serial, instance_code=instance_code, created=now)
+        stmt = stmt.on_conflict_do_update(index_elements=[serials.c.serial],
+                                          set_={"instance_code": stmt.excluded.instance_code})
+        with self._write(single=True) as conn:
+            conn.execute(stmt)
+
+    def instance_for_serial(self, serial: str) -> str | None:
+        stmt = select(serials.c.instance_code).where(serials.c.serial == serial)
+        with self._read() as conn:
+            return conn.execute(stmt).scalar()
 
     # -- audit -----------------------------------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@
     text(key, locale, **params) -> str          locales/<locale>.toml; a missing key raises KeyError
     toast(key, locale, **params) -> dict        a callback toast's content and i18n, for each reader's language
     msg(key, **params) -> Msg                   a text for a card context, worded in each locale of the card
+    worded(compose) -> Worded                   a text the caller composes per locale, for a card or a toast
 
 Pure: jinja2 plus core.rules / core.approval; no lark_oapi, Flask or store. How a card is made:
 view model (cards.views, user text clipped) → template (every output through ``tojson``, markdown through
@@ -23,11 +24,11 @@ from typing import Any
 import jinja2
 
 from cards.bilingual import LocaleMismatch, merge
-from cards.environment import LOCALES, Msg, environment, msg, normalize_locale, text
+from cards.environment import LOCALES, Msg, Worded, environment, localize, msg, normalize_locale, text, worded
 from cards.views import CARD_VERSION, LADDER, VIEWS, Budget
 
 __all__ = ["CARD_VERSION", "LOCALES", "MAX_BYTES", "MAX_ELEMENTS", "CardRenderError", "Msg", "card_size",
-           "count_elements", "msg", "render", "text", "toast"]
+           "count_elements", "localize", "msg", "render", "text", "toast", "Worded", "worded"]
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import functools
 import re
 import tomllib
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,10 +88,27 @@ def msg(key: str, **params: Any) -> Msg:
     return Msg(key, dict(params))
 
 
+@dataclass(frozen=True)
+class Worded:
+    """A text the handlers composed in every locale (a refusal with its type names, an outcome with a time)."""
+
+    by_locale: Mapping[str, str]
+
+    def __str__(self) -> str:
+        return self.by_locale.get(DEFAULT_LOCALE, "")
+
+
+def worded(compose: Callable[[str], str]) -> Worded:
+    """``cards.worded(lambda loc: …)``: the text composed once per locale, for a card or a toast."""
+    return Worded({loc: compose(loc) for loc in LOCALES})
+
+
 def localize(value: Any, locale: str) -> Any:
-    """A :class:`Msg` worded in `locale`; None as ""; anything else as it is."""
+    """A :class:`Msg` or :class:`Worded` in `locale`; None as ""; anything else as it is."""
     if isinstance(value, Msg):
         return text(value.key, locale, **value.params)
+    if isinstance(value, Worded):
+        return value.by_locale.get(locale) or str(value)
     return "" if value is None else value
 
 

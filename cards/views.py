@@ -236,6 +236,8 @@ def approval_view(
         "waiting": _waiting(v, approval, status, outcome) if shared else None,
         "acts_on": (v.t("label.acts_on", id=v.s(approval.attendance_id))
                     if approval.attendance_id else None),  # linked approvals only
+        # the serial is the id people read off the card: say that commands take it
+        "id_hint": v.t("label.id_hint", serial=v.s(approval.serial_number)) if approval.serial_number else None,
         "rows": rows,
         "more": more,
         "timeline": _timeline(v, approval, outcome),
@@ -275,13 +277,39 @@ _NO_TARGETS = frozenset({"PASS", "REJECT", "START", "AUTO_PASS", "AUTO_REJECT"})
 _REVOKES = frozenset({"REVERT", "REVERTED"})
 
 
+_TIMELINE_KIND = {"approve": "PASS", "reject": "REJECT", "revoke": "REVERT"}
+_SAME_DECISION_MS = 60_000  # Feishu's own entry for the bot's decision is within a minute of it
+
+
 def _timeline(v: _View, approval: Approval, outcome: Mapping[str, Any] | None = None) -> Row | None:
     entries = approval.timeline
-    if not entries:
+    decided = _decision_line(v, approval, outcome)
+    if not entries and decided is None:
         return None
     shown = entries[-v.budget.rows:]
     lines = [_timeline_line(v, e, outcome) for e in shown]
+    if decided is not None:
+        lines.append(decided)
     return Row(v.t("label.timeline"), tuple(lines), len(entries) - len(shown), more_first=True)
+
+
+def _decision_line(v: _View, approval: Approval, outcome: Mapping[str, Any] | None) -> Line | None:
+    """The bot's decision with its reason, as the newest timeline entry, unless Feishu already records it
+    (attendance `process` leaves the instance's timeline as it was)."""
+    if not outcome or str(outcome.get("action")) not in _TIMELINE_KIND:
+        return None
+    kind, at_ms = _TIMELINE_KIND[str(outcome["action"])], int(outcome.get("at_ms") or 0)
+    for e in approval.timeline:
+        if e.type.upper() in (kind, "REVERTED") and int(e.create_time or 0) >= at_ms - _SAME_DECISION_MS:
+            return None
+    line: list[Part] = [v.when(at_ms), " · "]
+    who = v.operator(outcome.get("operator") or "")
+    if who:
+        line += [who, " · "]
+    line.append(v.t(f"timeline.{kind}"))
+    if outcome.get("reason"):
+        line += [v.t("sep.colon"), v.s(outcome["reason"])]
+    return tuple(line)
 
 
 def _timeline_line(v: _View, e: Any, outcome: Mapping[str, Any] | None) -> Line:
@@ -375,12 +403,17 @@ def pending_list_view(
     page: int = 1,
     total: int | None = None,
     next_page_token: str | None = None,
+    page_token: str = "",
 ) -> dict[str, Any]:
     """Per item: a summary, "Approve" when the rules allow it, and "Details" (reject needs a reason, which the
-    details card asks for). "Approve all shown" when two or more shown items are approvable."""
+    details card asks for). "Approve all shown" when two or more shown items are approvable.
+
+    Every button carries the list's page (`page_token`, `page`) in its value: a click answers with this list
+    again, not with one approval's card. An item no longer pending says its state and has no Approve."""
     v = _View(locale, budget, names, tz)
     shown = list(items[: budget.items])
-    entries = [_pending_entry(v, item) for item in shown]
+    listed = {"page_token": str(page_token or ""), "page": page}
+    entries = [_pending_entry(v, item, listed) for item in shown]
     approvable = [e["approval_id"] for e in entries if e["approvable"]]
     approve_all = None
     if len(approvable) >= 2:
@@ -388,7 +421,7 @@ def pending_list_view(
             "label": v.t("button.approve_all", n=len(approvable)), "kind": "primary", "name": "", "submit": False,
             "confirm": {"title": v.t("confirm.approve_all.title"),
                         "text": v.t("confirm.approve_all.text", n=len(approvable))},
-            "value": {"action": "approve_all", "approval_ids": approvable, "v": CARD_VERSION},
+            "value": {"action": "approve_all", "approval_ids": approvable, "list": listed, "v": CARD_VERSION},
         }
     next_page = None
     if next_page_token:
@@ -412,7 +445,7 @@ def pending_list_view(
     }
 
 
-def _pending_entry(v: _View, item: Mapping[str, Any]) -> dict[str, Any]:
+def _pending_entry(v: _View, item: Mapping[str, Any], listed: Mapping[str, Any]) -> dict[str, Any]:
     """One item: its title, then only what the title does not already say (requester, type, time), the key
     line of its attendance widget, and its buttons."""
     approval: Approval | None = item.get("approval")
@@ -429,6 +462,8 @@ def _pending_entry(v: _View, item: Mapping[str, Any]) -> dict[str, Any]:
         facts = [definition, who, v.type_text(approval.approval_type), v.when(approval.start_time)]
         lines.append((" · ".join(_not_in(title, facts)),))
         lines.append(key_line(approval.form, v.fmt))
+        if approval.status is not InstanceStatus.PENDING:  # handled since the list was made
+            lines.append((v.t("pending.item_state", status=v.status_text(approval.status)),))
     else:
         lines.append((" · ".join(_not_in(title, [definition, initiator])),))
         lines.append((v.t("pending.lookup_failed"),))
@@ -438,9 +473,11 @@ def _pending_entry(v: _View, item: Mapping[str, Any]) -> dict[str, Any]:
     acts = _actions(item.get("actions") or ())
     buttons = []
     if Action.APPROVE in acts:
-        buttons.append(v.button(Action.APPROVE, approval_id, approval_type))
+        approve = v.button(Action.APPROVE, approval_id, approval_type)
+        buttons.append({**approve, "value": {**approve["value"], "list": dict(listed)}})
     buttons.append({"label": v.t("button.details"), "kind": "default", "name": "", "submit": False,
-                    "confirm": None, "value": button_value("show", approval_id, approval_type)})
+                    "confirm": None, "value": {**button_value("show", approval_id, approval_type),
+                                               "list": dict(listed)}})
     return {
         "row": Row(title, tuple(line for line in lines if any(line))),
         "buttons": buttons,
@@ -476,6 +513,7 @@ def help_view(locale: str, budget: Budget, *, commands: Sequence[Mapping[str, An
         "header": v.header(v.t("title.help"), v.t("help.subtitle"), "blue"),
         "notice": v.block(notice) if notice is not None else None,
         "intro": v.t("help.intro"),
+        "ids": v.t("help.ids"),  # which id the commands take
         "rows": rows,
         "more": (v.t("truncated.more", n=len(commands) - len(rows)),) if len(commands) > len(rows) else (),
     }

@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from core.rules import Actor
 
@@ -176,3 +177,54 @@ def split_command(text: str) -> CommandLine | None:
 
 def valid_approval_id(value: str) -> bool:
     return bool(APPROVAL_ID.fullmatch(value or ""))
+
+
+# A pasted Feishu approval link names its instance in the query (`instance_code=`, `instanceCode=`), or, in
+# the applinks `tasks/query` returns, in the query of the mini-program path it carries
+# (`…&path=pages/detail/index?instanceId=<code>`), percent-encoded or not.
+_LINK_START = re.compile(r"https?://", re.IGNORECASE)
+_LINK_PARAM = re.compile(r"[?&#;](?:instance_?code|instance_?id)=([0-9A-Za-z\-]{1,64})(?![0-9A-Za-z\-])",
+                         re.IGNORECASE)
+_UUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
+MIN_LATER_ID = 6  # after the first, a word is an id only when it is long enough not to be a comment's word
+
+
+def instance_code_in_link(text: str) -> str | None:
+    """The instance code a pasted Feishu approval link names, or None when `text` is no such link."""
+    text = (text or "").strip().strip("<>")
+    if not _LINK_START.match(text) or len(text) > 2000:
+        return None
+    for _ in range(3):  # nested paths are encoded once per level
+        found = _LINK_PARAM.search(text)
+        if found:
+            return found.group(1)
+        decoded = unquote(text)
+        if decoded == text:
+            break
+        text = decoded
+    path_code = _UUID.search(urlsplit(text).path)
+    return path_code.group(0) if path_code else None
+
+
+def approval_ref(word: str) -> str:
+    """What a command word names: the instance code of a pasted link, or the word itself (an instance code,
+    an attendance id or a serial number; the handlers resolve serials through the store)."""
+    return instance_code_in_link(word) or word
+
+
+def looks_like_id(word: str) -> bool:
+    """A link, or a long word of letters, digits and dashes with a digit in it (ids and serials always have)."""
+    if instance_code_in_link(word):
+        return True
+    return len(word) >= MIN_LATER_ID and valid_approval_id(word) and any(c.isdigit() for c in word)
+
+
+def split_ids(words: Sequence[str]) -> tuple[tuple[str, ...], str]:
+    """`/approve <id>… [comment…]`: the first word is an id (checked later), then every word that looks like one;
+    the first that does not starts the comment. Ids come back as `approval_ref` reads them."""
+    if not words:
+        return (), ""
+    count = 1
+    while count < len(words) and looks_like_id(words[count]):
+        count += 1
+    return tuple(approval_ref(w) for w in words[:count]), " ".join(words[count:])

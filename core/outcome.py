@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -16,7 +16,8 @@ from core.rules import Action, Actor, Refused
 @dataclass(frozen=True)
 class Toast:
     kind: str  # success | info | warning | error
-    text: str
+    text: str  # in the default locale: what clients without a language of their own show
+    i18n: Mapping[str, str] = field(default_factory=dict)  # locale -> text: each reader sees their own
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,8 @@ class Reply:
     card: Mapping[str, Any] | None = None
     toast: Toast | None = None
     approval_id: str = ""  # the approval the card shows, so later updates reach it
+    shows: tuple[str, ...] = ()  # the approvals a list card shows: a change to any of them re-renders it
+    view: Mapping[str, Any] | None = None  # who the card is for and what it shows (handlers/copies.py)
 
 
 class Status(StrEnum):

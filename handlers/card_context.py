@@ -7,8 +7,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import cards
+from cards.messages import refusal_message, user_message
 from core.approval import Approval
-from core.rules import RULES, Action, Actor, buttons
+from core.errors import FeishuError
+from core.outcome import Toast
+from core.rules import RULES, Action, Actor, Refused, buttons
 from handlers.context import Context
 
 NAME_BUDGET_S = 1.0  # names are a nicety: never let them eat the answer budget
@@ -89,9 +92,11 @@ def approval_card(
     processing: bool = False,
     link: Mapping[str, str] | None = None,
     names: Mapping[str, str] | None = None,
+    shared: bool = False,
 ) -> dict[str, Any]:
     if actions is None:
         actions = () if outcome or processing else buttons_for(ctx, approval, None)
+    remember_serial(ctx, approval)
     return cards.render(
         "approval",
         ctx.locale,
@@ -103,28 +108,63 @@ def approval_card(
         outcome=outcome,
         notice=notice,
         processing=processing,
+        shared=shared,
     )
 
 
-def current_card(ctx: Context, approval: Approval) -> dict[str, Any]:
-    """The card for the approval as it stands; when the bot itself made that state, say who and when."""
+def card_for(ctx: Context, approval: Approval, viewer: Actor | None, **context: Any) -> dict[str, Any]:
+    """The card as `viewer` alone sees it (a one-to-one chat: only what they may do), or with `viewer` None as a
+    group sees it (the state's buttons, and who may act)."""
+    acting = not (context.get("outcome") or context.get("processing"))
+    actions = buttons_for(ctx, approval, viewer) if acting else ()
+    return approval_card(ctx, approval, actions=actions, shared=viewer is None, **context)
+
+
+def remember_serial(ctx: Context, approval: Approval) -> None:
+    """The serial number on a card is what people type back: the store maps it to the instance code."""
+    serial = approval.serial_number
+    if serial and serial != approval.instance_code and ctx.store.instance_for_serial(serial) != approval.instance_code:
+        ctx.store.remember_serial(serial, approval.instance_code, ctx.clock())
+
+
+def toast(ctx: Context, kind: str, key: str, **params: Any) -> Toast:
+    """A toast in every locale (the callback's ``toast.i18n``); `ctx.locale` where a client has none."""
+    texts = cards.toast(key, ctx.locale, **params)
+    return Toast(kind, texts["content"], texts["i18n"])
+
+
+def worded_toast(ctx: Context, kind: str, words: cards.Worded) -> Toast:
+    return Toast(kind, cards.localize(words, ctx.locale), dict(words.by_locale))
+
+
+def current_card(ctx: Context, approval: Approval, viewer: Actor | None = None) -> dict[str, Any]:
+    """The card for the approval as it stands, for `viewer` (None: a shared card); when the bot itself made
+    that state, say who and when."""
     previous = ctx.store.last_success(approval.instance_code)
     if previous is not None:
         target = RULES[Action(previous.action)].results_in
         if approval.status is target:
             outcome = {"action": previous.action, "at_ms": int(previous.at * 1000), "reason": previous.reason,
                        "operator": ctx.feishu.user_name(previous.operator, "open_id", ctx.locale) or previous.operator}
-            return approval_card(ctx, approval, outcome=outcome)
-    return approval_card(ctx, approval)
+            return card_for(ctx, approval, viewer, outcome=outcome)
+    return card_for(ctx, approval, viewer)
 
 
-def notice_card(ctx: Context, text: str, *, tone: str = "info", title_key: str = "title.notice",
+def notice_card(ctx: Context, text: str | cards.Worded, *, tone: str = "info", title_key: str = "title.notice",
                 log_id: str | None = None) -> dict[str, Any]:
-    return cards.render("notice", ctx.locale, title=cards.text(title_key, ctx.locale), text=text, tone=tone,
-                        log_id=log_id)
+    """A notice; `text` worded in every locale (a :class:`cards.Worded`) so that each reader reads their own."""
+    return cards.render("notice", ctx.locale, title=cards.msg(title_key), text=text, tone=tone, log_id=log_id)
 
 
-def help_card(ctx: Context, notice: str | None = None) -> dict[str, Any]:
+def refusal_words(refused: Refused) -> cards.Worded:
+    return cards.worded(lambda loc: refusal_message(refused, loc))
+
+
+def error_words(err: FeishuError) -> cards.Worded:
+    return cards.worded(lambda loc: user_message(err, loc))
+
+
+def help_card(ctx: Context, notice: str | cards.Msg | None = None) -> dict[str, Any]:
     commands = [
         {"name": c.name, "alias": c.aliases[0] if c.aliases else "", "usage_key": c.usage_key,
          "summary_key": c.summary_key}

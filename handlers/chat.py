@@ -35,8 +35,8 @@ def on_message(ctx: Context, message: MessageIn) -> Reply:
         return Reply(card=card_context.help_card(ctx))
     command = ctx.registry.command_for(line.word)
     if command is None:
-        notice = cards.text("reply.unknown_command", ctx.locale, command=line.word) if line.word else None
+        notice = cards.msg("reply.unknown_command", command=line.word) if line.word else None
         return Reply(card=card_context.help_card(ctx, notice=notice))
     if not command.accepts(len(line.args)):
-        return Reply(card=card_context.help_card(ctx, notice=cards.text(command.usage_key, ctx.locale)))
+        return Reply(card=card_context.help_card(ctx, notice=cards.msg(command.usage_key)))
     return command.handler(ctx, CommandCall(command.name, line.args, message.sender, message))

@@ -6,8 +6,8 @@ from __future__ import annotations
 import cards
 from core.errors import FeishuError
 from core.inbound import CardClick
-from core.outcome import Reply, Toast
-from handlers import card_context
+from core.outcome import Reply
+from handlers import card_context, copies
 from handlers.context import Context
 from handlers.lookup import load_approval
 
@@ -16,7 +16,7 @@ def on_click(ctx: Context, click: CardClick) -> Reply:
     name = click.value.get("action") if isinstance(click.value, dict) else None
     button = ctx.registry.buttons.get(name) if isinstance(name, str) else None
     if button is None:
-        return Reply(toast=Toast("error", cards.text("toast.unknown_action", ctx.locale)))
+        return Reply(toast=card_context.toast(ctx, "error", "toast.unknown_action"))
     if click.value.get("v") != cards.CARD_VERSION:
         return _stale(ctx, click)
     return button.handler(ctx, click)
@@ -24,9 +24,10 @@ def on_click(ctx: Context, click: CardClick) -> Reply:
 
 def _stale(ctx: Context, click: CardClick) -> Reply:
     approval_id = str(click.value.get("approval_id") or "")
-    toast = Toast("warning", cards.text("toast.stale_card", ctx.locale))
+    toast = card_context.toast(ctx, "warning", "toast.stale_card")
     try:
         approval = load_approval(ctx, approval_id)
     except FeishuError:
         return Reply(toast=toast)
-    return Reply(card=card_context.current_card(ctx, approval), toast=toast)
+    viewer = copies.viewer_of(ctx.store.copy_of(click.message_id)) if click.message_id else None
+    return Reply(card=card_context.current_card(ctx, approval, viewer), toast=toast)

@@ -3,25 +3,29 @@ and texts (the registry checks the count before a command runs). Each returns a 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
-from typing import Any
 
 import cards
-from cards.messages import refusal_message, user_message
 from core.approval import Approval
 from core.errors import FeishuError
-from core.inbound import valid_approval_id
-from core.outcome import Reply, Status
+from core.inbound import approval_ref, split_ids, valid_approval_id
+from core.outcome import Outcome, Reply, Status
 from core.rules import Action, Actor, ApprovalType, Refused, may_see
-from handlers import card_context
+from handlers import card_context, copies, pending
 from handlers.chat import CommandCall
 from handlers.context import Context
 from handlers.lookup import is_not_found, load_approval
-from handlers.replies import outcome_text
+from handlers.replies import outcome_words, tell_requester
 from handlers.workflow import ActionRequest, act, perform
 
 MAX_BATCH = 20
-PAGE_SIZE = 10
+# Type names in either language (`/撤销 <id> 外出`), read into the value the rules know.
+TYPE_NAMES = {
+    **{t.value: t.value for t in ApprovalType},
+    **{cards.text(f"type.{t.value}", loc).casefold(): t.value for t in ApprovalType for loc in cards.LOCALES},
+    "请假": "leave", "外出": "out", "加班": "overtime", "出差": "trip", "补卡": "remedy",
+}
 
 
 def show_help(ctx: Context, call: CommandCall) -> Reply:
@@ -29,11 +33,11 @@ def show_help(ctx: Context, call: CommandCall) -> Reply:
 
 
 def _refusal(ctx: Context, refused: Refused) -> Reply:
-    return Reply(card=card_context.notice_card(ctx, refusal_message(refused, ctx.locale), tone="warning"))
+    return Reply(card=card_context.notice_card(ctx, card_context.refusal_words(refused), tone="warning"))
 
 
 def _error(ctx: Context, err: FeishuError) -> Reply:
-    return Reply(card=card_context.notice_card(ctx, user_message(err, ctx.locale), tone="error",
+    return Reply(card=card_context.notice_card(ctx, card_context.error_words(err), tone="error",
                                                log_id=err.log_id or None))
 
 
@@ -46,8 +50,37 @@ def _not_found(ctx: Context, approval_id: str) -> Reply:
     return _refusal(ctx, Refused("not_found", {"id": approval_id[:64]}))
 
 
+def resolve_id(ctx: Context, word: str, actor: Actor) -> str:
+    """The approval a typed id names: the code in a pasted link, the instance of a serial number the bot has
+    shown (remembered when it rendered the card), or the id as typed.
+
+    A serial names its instance only for someone who may see it: anyone else goes on with the serial as typed
+    and gets what an unknown id gets (the instance code is not theirs to learn)."""
+    ref = approval_ref(word)
+    code = ctx.store.instance_for_serial(ref)
+    if not code or code == ref:
+        return ref
+    try:
+        approval = load_approval(ctx, code)
+    except FeishuError as err:
+        return ref if is_not_found(err) else code  # a failed lookup is said as such, never as another id
+    return code if can_view(ctx, approval, actor) else ref
+
+
+def _viewer(call: CommandCall) -> Actor | None:
+    """A one-to-one reply is seen by its reader alone: it shows what they may do. A group's is shared."""
+    return call.actor if call.in_private else None
+
+
+def _with_view(reply: Reply, call: CommandCall) -> Reply:
+    """A reply that shows an approval is kept up to date for whoever reads it."""
+    if not reply.approval_id:
+        return reply
+    return dataclasses.replace(reply, view=copies.approval_view(_viewer(call)))
+
+
 def show_approval(ctx: Context, call: CommandCall) -> Reply:
-    approval_id = call.args[0]
+    approval_id = resolve_id(ctx, call.args[0], call.actor)
     if not valid_approval_id(approval_id):
         return _refusal(ctx, Refused("bad_id", {"id": approval_id[:64]}))
     try:
@@ -57,100 +90,75 @@ def show_approval(ctx: Context, call: CommandCall) -> Reply:
     if not can_view(ctx, approval, call.actor):
         return _not_found(ctx, approval_id)
     card_context.remember_approvers(ctx, approval)
-    # A one-to-one card is seen by its reader alone: show only what they may do. A group card is shared.
-    actor = call.actor if call.in_private else None
-    card = card_context.approval_card(ctx, approval, actions=card_context.buttons_for(ctx, approval, actor))
-    return Reply(card=card, approval_id=approval.instance_code)
+    card = card_context.current_card(ctx, approval, _viewer(call))
+    return Reply(card=card, approval_id=approval.instance_code, view=copies.approval_view(_viewer(call)))
 
 
 def _attendance_only_view(ctx: Context, call: CommandCall, approval_id: str) -> Reply:
     if not (call.actor.ids() & ctx.admins):
         return _not_found(ctx, approval_id)
-    notice = refusal_message(Refused("not_found", {"id": approval_id}), ctx.locale)
+    notice = card_context.refusal_words(Refused("not_found", {"id": approval_id}))
     card = cards.render("attendance_only", ctx.locale, approval_id=approval_id, approval_type=None, actions=(),
                         outcome=None, notice=notice)
     return Reply(card=card)
 
 
-def batch(ctx: Context, action: Action, ids: Sequence[str], actor: Actor) -> Reply:
+def batch_outcomes(ctx: Context, action: Action, ids: Sequence[str], actor: Actor, reason: str = "",
+                   *, exclude: str = "") -> list[Outcome]:
+    """Each approval on its own; then every other card showing those done is updated once, and each requester
+    is told."""
+    outcomes = [perform(ctx, ActionRequest(action, approval_id, actor, reason=reason))
+                for approval_id in ids[:MAX_BATCH]]
+    done = [o.approval for o in outcomes if o.status is Status.DONE and o.approval is not None]
+    copies.update_all(ctx, done, exclude=exclude)
+    for outcome in outcomes:
+        tell_requester(ctx, outcome)
+    return outcomes
+
+
+def batch(ctx: Context, action: Action, ids: Sequence[str], actor: Actor, reason: str = "") -> Reply:
     """Each approval on its own, one summary card."""
     results = []
-    for approval_id in ids[:MAX_BATCH]:
-        outcome = perform(ctx, ActionRequest(action, approval_id, actor))
+    for outcome in batch_outcomes(ctx, action, ids, actor, reason):
         status = {Status.DONE: "done", Status.FAILED: "failed"}.get(outcome.status, "refused")
-        results.append({"approval_id": approval_id, "outcome": status, "text": outcome_text(ctx, outcome)})
+        results.append({"approval_id": outcome.approval_id, "outcome": status, "text": outcome_words(ctx, outcome)})
     return Reply(card=cards.render("summary", ctx.locale, results=results))
 
 
 def approve(ctx: Context, call: CommandCall) -> Reply:
-    ids = list(dict.fromkeys(call.args))
+    """`/approve <id>… [comment…]`: the leading words that look like ids, then an optional comment."""
+    words, comment = split_ids(call.args)
+    ids = list(dict.fromkeys(resolve_id(ctx, w, call.actor) for w in words))
     if len(ids) > 1:
-        return batch(ctx, Action.APPROVE, ids, call.actor)
-    return act(ctx, ActionRequest(Action.APPROVE, ids[0], call.actor), as_message=True)
+        return batch(ctx, Action.APPROVE, ids, call.actor, comment)
+    request = ActionRequest(Action.APPROVE, ids[0], call.actor, reason=comment)
+    return _with_view(act(ctx, request, as_message=True, private=call.in_private), call)
 
 
 def reject(ctx: Context, call: CommandCall) -> Reply:
-    reason = " ".join(call.args[1:])
-    return act(ctx, ActionRequest(Action.REJECT, call.args[0], call.actor, reason=reason), as_message=True)
+    """`/reject <id> <reason…>`: without a reason, a prompt, and nothing is sent or locked."""
+    reason = " ".join(call.args[1:]).strip()
+    if not reason:
+        return _refusal(ctx, Refused("reason_required_command"))
+    request = ActionRequest(Action.REJECT, resolve_id(ctx, call.args[0], call.actor), call.actor, reason=reason)
+    return _with_view(act(ctx, request, as_message=True, private=call.in_private), call)
 
 
 def revoke(ctx: Context, call: CommandCall) -> Reply:
-    given = call.args[1].lower() if len(call.args) == 2 else ""
+    named = call.args[1].casefold() if len(call.args) == 2 else ""
+    given = TYPE_NAMES.get(named, named)
     if given and given not in ApprovalType.__members__.values():
-        return _refusal(ctx, Refused("bad_type", {"type": given[:32]}))
-    return act(ctx, ActionRequest(Action.REVOKE, call.args[0], call.actor, given_type=given), as_message=True)
+        return _refusal(ctx, Refused("bad_type", {"type": named[:32]}))
+    request = ActionRequest(Action.REVOKE, resolve_id(ctx, call.args[0], call.actor), call.actor, given_type=given)
+    return _with_view(act(ctx, request, as_message=True, private=call.in_private), call)
 
 
 def list_pending(ctx: Context, call: CommandCall) -> Reply:
-    return Reply(card=pending_card(ctx, call.actor))
-
-
-def pending_card(
-    ctx: Context, actor: Actor, page_token: str = "", page: int = 1, *, skip_empty: bool = False
-) -> dict[str, Any] | None:
-    """The caller's own to-do tasks, one page, each with the buttons the rules allow them.
-
-    With `skip_empty` (the digest), None when there is nothing pending or the query failed."""
-    if not actor.open_id:
-        return card_context.notice_card(ctx, refusal_message(Refused("unknown_user"), ctx.locale), tone="warning")
-    try:
-        result = ctx.feishu.query_tasks(actor.open_id, PAGE_SIZE, page_token)
-    except FeishuError as err:
-        if skip_empty:
-            return None
-        return card_context.notice_card(ctx, user_message(err, ctx.locale), tone="error", log_id=err.log_id)
-    if skip_empty and not result.tasks:
-        return None
-    items = [_pending_item(ctx, task, actor) for task in result.tasks]
-    return cards.render("pending_list", ctx.locale, items=items, names={}, tz=ctx.config.timezone, page=page,
-                        total=result.total, next_page_token=result.next_token)
-
-
-def _pending_item(ctx: Context, task: Any, actor: Actor) -> dict[str, Any]:
-    instance = str(task.get("process_code") or task.get("process_id") or "")
-    urls = task.get("urls") if isinstance(task.get("urls"), dict) else None
-    item: dict[str, Any] = {
-        "approval": None,
-        "approval_id": instance,
-        "title": str(task.get("title") or ""),
-        "definition_name": str(task.get("definition_name") or ""),
-        "initiator": ", ".join(str(n) for n in task.get("initiator_names") or ()),
-        "link": {"pc": urls.get("pc", ""), "mobile": urls.get("mobile", "")} if urls else None,
-        "actions": (),
-    }
-    if not valid_approval_id(instance):
-        return item
-    try:
-        approval = load_approval(ctx, instance)
-    except FeishuError:
-        return item
-    item["approval"] = approval
-    item["actions"] = card_context.buttons_for(ctx, approval, actor)
-    return item
+    return pending.list_reply(ctx, call.actor, shared=not call.in_private) or Reply()
 
 
 def show_history(ctx: Context, call: CommandCall) -> Reply:
-    approval_id = call.args[0]
+    approval_id = resolve_id(ctx, call.args[0], call.actor)
     if not valid_approval_id(approval_id):
         return _refusal(ctx, Refused("bad_id", {"id": approval_id[:64]}))
     if not (call.actor.ids() & ctx.admins):

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from core.errors import FeishuError, StoreUnavailable
 from core.rules import Actor
-from handlers import commands
+from handlers import copies, pending
 from handlers.context import Context
 
 log = logging.getLogger(__name__)
@@ -39,19 +39,32 @@ def maybe_send(ctx: Context) -> int:
     until = now + timedelta(days=2).total_seconds()  # longer than the day it names
     if not ctx.store.take_lease(f"digest:{day}", uuid.uuid4().hex, until, now):
         return 0
+    return _send_all(ctx, f"digest-{day}")
+
+
+def send_now(ctx: Context) -> int:
+    """The digest at once, whatever the time and whether today's went out (the playground's button)."""
+    return _send_all(ctx, f"digest-now-{uuid.uuid4().hex[:12]}")
+
+
+def _send_all(ctx: Context, key: str) -> int:
+    """One list card to every known approver with something pending; `key` makes each message's uuid."""
+    now = ctx.clock()
     try:
         known = ctx.store.approvers(now - KNOWN_FOR_S)
     except StoreUnavailable as err:
-        log.warning("digest of %s not sent: store unavailable: %s", day, err.problem)
+        log.warning("digest %s not sent: store unavailable: %s", key, err.problem)
         return 0
     sent = 0
     for open_id in known:
-        card = commands.pending_card(ctx, Actor(open_id=open_id), skip_empty=True)
-        if card is None:
+        reply = pending.list_reply(ctx, Actor(open_id=open_id), skip_empty=True)
+        if reply is None or reply.card is None:
             continue
         try:
-            ctx.feishu.send_card(open_id, card, "open_id", uuid=f"digest-{day}-{open_id}")
-            sent += 1
+            message_id = ctx.feishu.send_card(open_id, reply.card, "open_id", uuid=f"{key}-{open_id}")
         except FeishuError as err:
             log.warning("digest not delivered: code=%s log_id=%s", err.code, err.log_id)
+            continue
+        sent += 1
+        copies.remember_sent(ctx, reply, message_id)  # the digest follows its items like any list
     return sent

@@ -32,6 +32,7 @@ from core.errors import FeishuError, StoreUnavailable
 from core.inbound import CardClick, Inbound, MessageIn, OtherEvent, Unreadable, command_text
 from core.outcome import Reply, Toast
 from core.records import ClaimResult
+from handlers import copies
 from handlers.context import Context
 from handlers.registry import EventRoute
 
@@ -104,8 +105,7 @@ def _dispatch(ctx: Context, inbound: Inbound, deadline: float) -> Answer:
     except Exception:
         ref = uuid.uuid4().hex[:12]
         log.error("handler failed: %s ref=%s", inbound.event_type[:64], ref, exc_info=True)
-        return _answer(ctx, Reply(toast=Toast("error", cards.text("error.internal", ctx.locale, ref=ref))),
-                       "error", inbound)
+        return _answer(ctx, Reply(toast=_toast(ctx, "error", "error.internal", ref=ref)), "error", inbound)
     return _answer(ctx, reply, "handled", inbound)
 
 
@@ -170,15 +170,15 @@ def _deliver(ctx: Context, message: MessageIn, reply: Reply, claimed: float) -> 
     if sent is None:
         log.warning("not told: message=%s; released for Feishu's re-delivery", message.message_id)
         raise NotTold(message.message_id)
-    if reply.approval_id and sent:
-        _remember_card(ctx, reply.approval_id, sent)
+    if sent:
+        _remember_card(ctx, reply, sent)
 
 
-def _remember_card(ctx: Context, approval_id: str, message_id: str) -> None:
+def _remember_card(ctx: Context, reply: Reply, message_id: str) -> None:
     try:
-        ctx.store.remember_card(approval_id, message_id, ctx.clock())
+        copies.remember_sent(ctx, reply, message_id)
     except StoreUnavailable as err:  # the person has the card; only later updates of this copy are lost
-        log.warning("card not remembered: approval=%s store unavailable: %s", approval_id, err.problem)
+        log.warning("card not remembered: approval=%s store unavailable: %s", reply.approval_id, err.problem)
 
 
 def _with_retries(ctx: Context, what: str, target: str, started: float, pauses: tuple[float, ...],
@@ -253,6 +253,8 @@ def callback_body(reply: Reply | None, *, legacy: bool = False) -> dict[str, Any
     body: dict[str, Any] = {}
     if reply.toast is not None:
         body["toast"] = {"type": reply.toast.kind, "content": reply.toast.text}
+        if reply.toast.i18n:  # the callback page's toast.i18n: each reader's client shows its own language
+            body["toast"]["i18n"] = dict(reply.toast.i18n)
     if reply.card is not None:
         body["card"] = {"type": "raw", "data": reply.card}
     return body
@@ -265,5 +267,6 @@ def _ignored(event_type: str, callback: bool) -> Answer:
     return Answer({}, "ignored", callback)
 
 
-def _toast(ctx: Context, kind: str, key: str) -> Toast:
-    return Toast(kind, cards.text(key, ctx.locale))
+def _toast(ctx: Context, kind: str, key: str, **params: Any) -> Toast:
+    texts = cards.toast(key, ctx.locale, **params)
+    return Toast(kind, texts["content"], texts["i18n"])

@@ -38,7 +38,7 @@ from handlers.context import Context
 from handlers.lookup import is_not_found, load_approval
 from handlers.notifications import update_other_cards
 from handlers.records import find_linked_record
-from handlers.replies import present
+from handlers.replies import present, tell_requester
 
 log = logging.getLogger(__name__)
 
@@ -334,10 +334,14 @@ def _audit_applied(ctx: Context, request: ActionRequest, *, approval_type: str, 
                     intent or "-", err.problem)
 
 
-def act(ctx: Context, request: ActionRequest, *, clicked_message: str = "", as_message: bool = False) -> Reply:
-    """Perform, then say so; when done, every other copy of the card follows (the clicked one is the answer)."""
+def act(ctx: Context, request: ActionRequest, *, clicked_message: str = "", as_message: bool = False,
+        private: bool = False) -> Reply:
+    """Perform, then say so; when done, every other copy of the card follows (the clicked one is the answer)
+    and the requester is told. `private`: the answer is seen by the actor alone (their buttons only)."""
     outcome = perform(ctx, request)
-    reply = present(ctx, outcome, as_message=as_message)
+    reply = present(ctx, outcome, as_message=as_message, viewer=request.actor if private else None)
     if outcome.status is Status.DONE and outcome.approval is not None and reply.card is not None:
-        update_other_cards(ctx, outcome.approval.instance_code, reply.card, exclude=clicked_message)
+        update_other_cards(ctx, outcome.approval.instance_code, reply.card, exclude=clicked_message,
+                           approval=outcome.approval)
+    tell_requester(ctx, outcome)
     return reply

@@ -9,7 +9,12 @@ endpoints under `/_playground/api/`:
                    page rendered, and the value sent is that card's real callback value (`EventSender.click`);
 - `GET  messages`  a chat's messages changed since a cursor (each with a version, so updates show in place);
 - `GET  calls`     the Open API calls the bot made, with every token and secret masked;
-- `GET/POST/DELETE faults`  list, inject (`state.inject`) and clear Feishu latency or error codes.
+- `GET/POST/DELETE faults`  list, inject (`state.inject`) and clear Feishu latency or error codes; a value
+                   that is out of range or of the wrong kind is answered 400 with what is wrong;
+- `POST submit`    a new native submission arriving (`state.submit_instance`: Feishu pushes its events);
+- `POST decide`    an approval decided elsewhere in Feishu: its first pending task approved or rejected in
+                   the sandbox, which pushes the task and instance events to the bot;
+- `POST digest`    the daily digest now (the bot's, when `approval-bot demo` runs it in this process).
 
 The playground's context (state, sender) lives in `app.extensions[EXTENSION]`; `sandbox.demo.attach_bot` fills in
 the sender once the bot runs. Nothing here trusts the page: paths, users and fault options are checked.
@@ -19,14 +24,14 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request, send_from_directory
 
-from sandbox import data
+from sandbox import data, flow, worlds
 from sandbox.sender import CALLBACK_DEADLINE_S, EventSender, SentEvent
 from sandbox.state import ENDPOINTS, SandboxState
 
@@ -41,6 +46,9 @@ ROLES = {"manager": "Manager", "manager2": "Second manager", "admin": "Admin", "
 FAULT_FIELDS: dict[str, type] = {"id": str, "latency_s": float, "http_status": int, "code": int, "msg": str,
                                  "times": int, "drop": bool}
 MAX_LATENCY_S = 30.0
+MAX_TIMES = 1000
+MAX_COMMENT = 500
+LOCALES = ("zh_cn", "en_us")
 
 # Feishu's client-side errors when a card callback fails (feishu-protocol.md §3.1).
 CLIENT_ERRORS = {
@@ -63,6 +71,7 @@ class Playground:
     bot_url: str = ""
     mentions: dict[str, dict[str, str]] = field(default_factory=dict)  # message id -> {"@_user_1": name}
     lock: threading.Lock = field(default_factory=threading.Lock)
+    digest: Callable[[], int] | None = None  # sends the bot's daily digest now; set by the demo that runs the bot
 
 
 def install(app: Flask, state: SandboxState) -> Playground:
@@ -139,6 +148,8 @@ def world() -> Response:
         "attached": pg.sender is not None,
         "bot_url": pg.bot_url,
         "callback_deadline_s": CALLBACK_DEADLINE_S,
+        "definitions": sorted(worlds.FLOWS),
+        "digest": pg.digest is not None,
     })
 
 
@@ -298,8 +309,9 @@ def click() -> tuple[Response, int] | Response:
     form_value = _form_value(button, form, body.get("form_value"))
     sent = pg.sender.click(user, value, message_id=message["message_id"], chat_id=message["chat_id"],
                            form_value=form_value, name=str(button.get("name") or ""))
+    locale = body.get("locale") if body.get("locale") in LOCALES else pg.locale  # the reader's client language
     return jsonify({"status": sent.status, "elapsed_s": round(sent.elapsed_s, 3), "late": sent.late,
-                    "toast": _client_error(sent) or _toast(sent, pg.locale), "card_replaced": sent.card is not None,
+                    "toast": _client_error(sent) or _toast(sent, locale), "card_replaced": sent.card is not None,
                     "card_error": sent.card_error, "error": sent.error})
 
 
@@ -391,6 +403,39 @@ def calls() -> Response:
 # -- faults ---------------------------------------------------------------------------------------------------
 
 
+_KIND_NAMES = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}
+
+
+def _option(name: str, kind: type, raw: Any) -> Any:
+    """One fault option read strictly: "abc", 1.5 for a count or "yes" for a flag are errors, never dropped."""
+    if kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        if raw in ("true", "false"):
+            return raw == "true"
+    elif kind is str:
+        if isinstance(raw, str):
+            return raw[:200]
+    elif not isinstance(raw, bool):
+        try:
+            value = kind(raw) if kind is float else _whole(raw)
+        except (TypeError, ValueError, OverflowError):
+            value = None
+        if value is not None and value == value and value not in (float("inf"), float("-inf")):  # NaN, inf
+            return value
+    raise ValueError(f"{name} must be {_KIND_NAMES[kind]} (got {str(raw)[:40]!r})")
+
+
+def _whole(raw: Any) -> int:
+    if isinstance(raw, float) and not raw.is_integer():
+        raise ValueError(raw)
+    return int(raw)
+
+
+_RANGES: dict[str, tuple[float, float]] = {"latency_s": (0, MAX_LATENCY_S), "http_status": (400, 599),
+                                           "code": (1, 2**31 - 1), "times": (1, MAX_TIMES)}
+
+
 def _fault_options(body: Mapping[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(body) - set(FAULT_FIELDS) - {"endpoint"})
     if unknown:
@@ -400,15 +445,10 @@ def _fault_options(body: Mapping[str, Any]) -> dict[str, Any]:
         raw = body.get(name)
         if raw is None or raw == "":
             continue
-        if kind is bool:
-            options[name] = bool(raw)
-            continue
-        try:
-            options[name] = kind(raw)
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} must be a {kind.__name__}") from None
-    if not 0 <= options.get("latency_s", 0) <= MAX_LATENCY_S:
-        raise ValueError(f"latency_s must be between 0 and {MAX_LATENCY_S:g}")
+        options[name] = _option(name, kind, raw)
+    for name, (low, high) in _RANGES.items():
+        if name in options and not low <= options[name] <= high:
+            raise ValueError(f"{name} must be between {low:g} and {high:g} (got {options[name]:g})")
     if not any(k in options for k in ("latency_s", "http_status", "code", "drop")):
         raise ValueError("say what to inject: latency_s, an error code, an HTTP status or drop")
     return options
@@ -441,3 +481,74 @@ def clear_faults() -> Response:
     state.clear_faults()
     state.release_holds()
     return jsonify({"ok": True})
+
+
+# -- what happens elsewhere in Feishu ---------------------------------------------------------------------------
+
+
+@bp.post("/_playground/api/submit")
+def submit() -> tuple[Response, int] | Response:
+    """A new submission arrives: a native instance of `definition` by `requester`; Feishu pushes its events."""
+    body = _body()
+    definition, requester = body.get("definition"), _user_key(_pg().state, body.get("requester"))
+    if not isinstance(definition, str) or definition not in worlds.FLOWS:
+        return _error(f"definition must be one of: {', '.join(sorted(worlds.FLOWS))}")
+    if requester is None:
+        return _error("requester must be one of the sample users")
+    try:
+        code = _pg().state.submit_instance(definition, requester)
+    except ValueError as err:
+        return _error(str(err))
+    return jsonify({"instance_code": code})
+
+
+def _decide(state: SandboxState, instance_code: str, approve: bool, comment: str) -> dict[str, Any]:
+    """The first pending task of the instance decided in Feishu by its holder (as `tasks/approve` would)."""
+    with state.lock:
+        instance = state.instances.get(instance_code)
+        if instance is None:
+            raise LookupError(f"no native instance {instance_code[:64]!r} (attendance records change only "
+                              "through approval_infos/process)")
+        tasks = flow.open_tasks(instance)
+        if instance["status"] != "PENDING" or not tasks:
+            raise ValueError(f"instance {instance_code} is {instance['status']}: nothing left to decide")
+        task, now = tasks[0], state.now_ms()
+        events = (flow.approve(instance, task, comment, now, state.new_task_id) if approve
+                  else flow.reject(instance, task, comment, now))
+        decided_by = task.get("open_id", "")
+    state.emit(events)
+    return {"instance_code": instance_code, "task_id": task.get("id", ""), "by": decided_by,
+            "status": state.snapshot(instance_code)["instance"]["status"]}
+
+
+@bp.post("/_playground/api/decide")
+def decide() -> tuple[Response, int] | Response:
+    body = _body()
+    code, action, comment = body.get("instance_code"), body.get("action"), body.get("comment", "")
+    if not isinstance(code, str) or not code.strip():
+        return _error("instance_code is required")
+    if action not in ("approve", "reject"):
+        return _error("action must be 'approve' or 'reject'")
+    if not isinstance(comment, str) or len(comment) > MAX_COMMENT:
+        return _error(f"comment must be text of at most {MAX_COMMENT} characters")
+    try:
+        return jsonify(_decide(_pg().state, code.strip(), action == "approve", comment))
+    except LookupError as err:
+        return _error(str(err), 404)
+    except ValueError as err:
+        return _error(str(err), 409)
+
+
+@bp.post("/_playground/api/digest")
+def digest() -> tuple[Response, int] | Response:
+    run = _pg().digest
+    if run is None:
+        return _error("the daily digest is the bot's: it can be sent from here when `approval-bot demo` runs it", 503)
+    return jsonify({"sent": run()})
+
+
+def set_digest(app: Flask, run: Callable[[], int]) -> None:
+    """Let the page send the bot's daily digest now (the demo, which runs the bot in this process, calls this)."""
+    playground = app.extensions.get(EXTENSION)
+    if isinstance(playground, Playground):
+        playground.digest = run

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, Future
@@ -45,6 +46,8 @@ class FakeStore:
         self.intents: dict[str, dict[str, Any]] = {}
         self.audit: list[AuditRecord] = []
         self.cards: dict[str, list[str]] = {}
+        self.copies: dict[str, dict[str, Any]] = {}  # message id -> {"kind", "recipient", "shared", …}
+        self.serials: dict[str, str] = {}
         self.seen_approvers: dict[str, float] = {}
         self.writes = 0
 
@@ -127,6 +130,23 @@ class FakeStore:
         with self.lock:
             return list(self.cards.get(approval_id, ()))
 
+    def remember_copy(self, message_id: str, view: Mapping[str, Any], now: float) -> None:
+        with self.lock:
+            self.copies[message_id] = json.loads(json.dumps(dict(view)))  # stored as JSON, as the real store
+
+    def copy_of(self, message_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            view = self.copies.get(message_id)
+            return dict(view) if view is not None else None
+
+    def remember_serial(self, serial: str, instance_code: str, now: float) -> None:
+        with self.lock:
+            self.serials[serial] = instance_code
+
+    def instance_for_serial(self, serial: str) -> str | None:
+        with self.lock:
+            return self.serials.get(serial)
+
     def append_audit(self, record: AuditRecord, *, settles: str = "") -> int:
         with self.lock:
             if settles:
@@ -155,6 +175,7 @@ class FakeGateway:
     apply_despite_error: bool = False  # the write lands although its answer is lost
     calls: list[tuple[str, Any]] = field(default_factory=list)
     sent: list[dict[str, Any]] = field(default_factory=list)  # replies and new messages, in order
+    patched: list[tuple[str, Mapping[str, Any]]] = field(default_factory=list)  # (message id, card), in order
     on_process: Callable[[], None] | None = None  # e.g. wait on an event to hold the call
     subscribed: set[str] = field(default_factory=set)
     records: list[dict[str, Any]] = field(default_factory=list)  # attendance records, as the queries list them
@@ -216,6 +237,9 @@ class FakeGateway:
                                    for r in found]}
 
     def _set_status(self, attendance_id: str, status: str) -> None:
+        for record in self.records:  # attendance's record is what process changes
+            if record["approval_id"] == attendance_id:
+                record["status"] = {"APPROVED": 2, "REJECTED": 1, "REVERTED": 4}[status]
         for data in self.instances.values():
             form = str(data.get("form") or "")
             if data.get("instance_code") == attendance_id or f'"value": "{attendance_id}"' in form:
@@ -235,6 +259,7 @@ class FakeGateway:
 
     def patch_card(self, message_id: str, card: Mapping[str, Any]) -> None:
         self.calls.append(("patch", message_id))
+        self.patched.append((message_id, card))
 
     def delayed_update(self, token: str, card: Mapping[str, Any]) -> None:
         self.calls.append(("card_update", token))

@@ -21,13 +21,44 @@
     { label: "instance lookup → 1390009", fault: { endpoint: "instance_get", code: 1390009, times: 1 } },
     { label: "rate limited (99991400)", fault: { endpoint: "*", code: 99991400, times: 2 } },
   ];
+  // Every control in both languages: the page starts in the bot's locale, the 中/EN button switches.
   const WORDS = {
-    zh_cn: { bot: "机器人", ok: "确定", cancel: "取消", updated: "已编辑", reply: "回复" },
-    en_us: { bot: "Bot", ok: "Confirm", cancel: "Cancel", updated: "edited", reply: "Reply to" },
+    zh_cn: {
+      bot: "机器人", ok: "确定", cancel: "取消", updated: "已编辑", reply: "回复", you_are: "当前身份", chats: "会话",
+      unreachable: "无法连接沙箱，正在重试…", waiting: "正在等待机器人启动…", samples: "示例：", send: "发送",
+      placeholder: "发送命令，例如 /approval 7300491536801234561 — Enter 发送，Shift+Enter 换行",
+      simulate: "飞书中的其他操作", definition: "审批定义", requester: "申请人", submit_new: "收到一条新提交",
+      instance_code: "审批实例 Code", instance_hint: "新提交会显示其 Code", decide_approve: "在飞书中通过",
+      decide_reject: "在飞书中拒绝", digest_now: "立即发送每日汇总", faults: "注入飞书故障", endpoint: "接口",
+      latency: "延迟（秒）", code: "错误码", http_status: "HTTP 状态码", times: "次数", for_id: "仅限 ID",
+      until_cleared: "直到清除", any: "任意", inject: "注入", clear_all: "全部清除", calls: "开放接口调用",
+      p2p_sub: "单聊", group_sub: "群聊 · 需 @机器人", p2p_chat: "单聊", group_chat: "群聊", you: "你是",
+      no_faults: "无故障：飞书行为正常。", submitted: "已提交：", decided: "已在飞书中处理：", digest_sent: "每日汇总已发送：{n} 张卡片", digest_sent_one: "每日汇总已发送：1 张卡片",
+      not_number: "{field} 不是有效数字", lang: "EN", every_endpoint: "* （所有接口）",
+      role_manager: "经理", role_manager2: "第二位经理", role_admin: "管理员", role_employee: "员工", role_stranger: "陌生人",
+    },
+    en_us: {
+      bot: "Bot", ok: "Confirm", cancel: "Cancel", updated: "edited", reply: "Reply to", you_are: "You are",
+      chats: "Chats", unreachable: "Sandbox unreachable — retrying…", waiting: "Waiting for the bot to start…",
+      samples: "Samples:", send: "Send",
+      placeholder: "Send a command, e.g. /approval 7300491536801234561 — Enter to send, Shift+Enter for a new line",
+      simulate: "Happens elsewhere in Feishu", definition: "Approval definition", requester: "Requester",
+      submit_new: "New submission arrives", instance_code: "Instance code",
+      instance_hint: "the code a submission shows", decide_approve: "Approved in Feishu",
+      decide_reject: "Rejected in Feishu", digest_now: "Send the daily digest now", faults: "Inject Feishu faults",
+      endpoint: "Endpoint", latency: "Latency (s)", code: "Error code", http_status: "HTTP status", times: "Times",
+      for_id: "For id", until_cleared: "until cleared", any: "any", inject: "Inject", clear_all: "Clear all",
+      calls: "Open API calls", p2p_sub: "One-to-one chat", group_sub: "Group · @mention the bot",
+      p2p_chat: "One-to-one chat", group_chat: "Group chat", you: "you are", no_faults: "No faults: Feishu behaves.",
+      submitted: "Submitted: ", decided: "Decided in Feishu: ", digest_sent: "Daily digest sent: {n} cards", digest_sent_one: "Daily digest sent: 1 card",
+      not_number: "{field} is not a number", lang: "中文", every_endpoint: "* (every endpoint)",
+      role_manager: "Manager", role_manager2: "Second manager", role_admin: "Admin", role_employee: "Employee",
+      role_stranger: "Stranger",
+    },
   };
 
   const S = {
-    world: null, botReady: true, user: "manager", chat: "p2p", view: 0, since: 0, epoch: null, rendered: new Map(),
+    world: null, locale: "zh_cn", botReady: true, user: "manager", chat: "p2p", view: 0, since: 0, epoch: null, rendered: new Map(),
     callsSince: 0, callsEpoch: null, callRows: new Map(), sendFailures: new Map(),
   };
   const $ = (id) => document.getElementById(id);
@@ -39,7 +70,23 @@
     return node;
   }
 
-  function words() { return WORDS[S.world && S.world.locale] || WORDS.zh_cn; }
+  function words() { return WORDS[S.locale] || WORDS.zh_cn; }
+
+  function applyTexts() {
+    const w = words();
+    for (const node of document.querySelectorAll("[data-t]")) if (w[node.dataset.t]) node.textContent = w[node.dataset.t];
+    for (const node of document.querySelectorAll("[data-t-placeholder]")) {
+      if (w[node.dataset.tPlaceholder]) node.placeholder = w[node.dataset.tPlaceholder];
+    }
+    $("lang").textContent = w.lang;
+    document.documentElement.lang = S.locale === "en_us" ? "en" : "zh-CN";
+  }
+
+  function switchLocale() {
+    S.locale = S.locale === "en_us" ? "zh_cn" : "en_us";
+    applyTexts();
+    switchView();  // cards and headers again, in the other language
+  }
 
   async function api(method, path, body) {
     const init = { method, headers: { Accept: "application/json" } };
@@ -107,7 +154,7 @@
       button.appendChild(avatar(user.name, user.key));
       const label = el("span", "user-label");
       label.appendChild(el("span", "user-name", user.name + " · " + user.en_name));
-      label.appendChild(el("span", "user-role", user.role));
+      label.appendChild(el("span", "user-role", words()["role_" + user.key] || user.role));
       button.appendChild(label);
       button.addEventListener("click", () => selectUser(user.key));
       box.appendChild(button);
@@ -118,8 +165,8 @@
     const box = $("chats");
     box.textContent = "";
     const entries = [
-      { type: "p2p", title: S.world.bot.name, sub: "One-to-one chat", key: "bot" },
-      { type: "group", title: S.world.group.name, sub: "Group · @mention the bot", key: "group" },
+      { type: "p2p", title: S.world.bot.name, sub: words().p2p_sub, key: "bot" },
+      { type: "group", title: S.world.group.name, sub: words().group_sub, key: "group" },
     ];
     for (const entry of entries) {
       const button = el("button", "chat-entry" + (entry.type === S.chat ? " chat-active" : ""));
@@ -143,8 +190,8 @@
     $("chat-title").textContent = group ? S.world.group.name : S.world.bot.name;
     $("chat-avatar").textContent = group ? "群" : "A";
     $("chat-avatar").className = "avatar " + (group ? "avatar-group" : "avatar-bot");
-    $("chat-subtitle").textContent = (group ? "Group chat" : "One-to-one chat") + " · you are " +
-      user.name + " (" + user.en_name + ", " + user.role.toLowerCase() + ")";
+    $("chat-subtitle").textContent = (group ? words().group_chat : words().p2p_chat) + " · " + words().you + " " +
+      user.name + " (" + user.en_name + ", " + (words()["role_" + user.key] || user.role) + ")";
     $("mention-label").hidden = !group;
   }
 
@@ -236,7 +283,7 @@
 
   function cardOptions(m) {
     return {
-      locale: S.world.locale,
+      locale: S.locale,
       userName: (id) => { const u = userByOpenId(id); return u ? displayName(u) : null; },
       confirm: confirmDialog,
       openUrl: (url) => window.open(url, "_blank", "noopener,noreferrer"),
@@ -367,7 +414,7 @@
   async function click(m, action) {
     try {
       const answer = await api("POST", "click", { user: S.user, message_id: m.message_id, version: m.version,
-        path: action.path, form_value: action.formValue });
+        path: action.path, form_value: action.formValue, locale: S.locale });
       if (answer.toast && answer.toast.content) toast(answer.toast.type, answer.toast.content);
       else if (answer.status !== 200) toast("error", "The bot answered HTTP " + answer.status);
     } catch (err) {
@@ -524,7 +571,7 @@
     const list = $("faults");
     list.textContent = "";
     for (const f of answer.faults) list.appendChild(el("li", "fault", describeFault(f)));
-    if (!answer.faults.length) list.appendChild(el("li", "fault fault-none", "No faults: Feishu behaves."));
+    if (!answer.faults.length) list.appendChild(el("li", "fault fault-none", words().no_faults));
   }
 
   async function injectFault(spec) {
@@ -539,15 +586,20 @@
 
   function setupFaults() {
     const select = $("fault-endpoint");
-    for (const name of ["*", ...S.world.endpoints]) select.appendChild(new Option(name === "*" ? "* (every endpoint)" : name, name));
+    for (const name of ["*", ...S.world.endpoints]) select.appendChild(new Option(name === "*" ? words().every_endpoint : name, name));
     select.value = "process";
     $("fault-form").addEventListener("submit", (event) => {
       event.preventDefault();
       const spec = { endpoint: select.value };
-      for (const [id, key] of [["fault-latency", "latency_s"], ["fault-code", "code"], ["fault-status", "http_status"],
-        ["fault-times", "times"], ["fault-id", "id"]]) {
-        const value = $(id).value.trim();
-        if (value) spec[key] = key === "id" ? value : Number(value);
+      for (const [id, key, label] of [["fault-latency", "latency_s", "latency"], ["fault-code", "code", "code"],
+        ["fault-status", "http_status", "http_status"], ["fault-times", "times", "times"], ["fault-id", "id", "for_id"]]) {
+        const input = $(id);
+        if (input.validity && input.validity.badInput) {  // the browser would send "": say so, never drop it
+          $("fault-error").textContent = words().not_number.replace("{field}", words()[label]);
+          return;
+        }
+        const value = input.value.trim();
+        if (value) spec[key] = key === "id" ? value : Number(value);  // the server checks ranges and kinds
       }
       injectFault(spec);
     });
@@ -563,6 +615,48 @@
       button.addEventListener("click", () => injectFault(preset.fault));
       box.appendChild(button);
     }
+  }
+
+  // ---- what happens elsewhere in Feishu -------------------------------------------------------------------
+
+  function simResult(text, failed) {
+    const box = $("sim-result");
+    box.textContent = text;
+    box.classList.toggle("sim-error", Boolean(failed));
+  }
+
+  async function simulate(path, body, describe) {
+    try {
+      simResult(describe(await api("POST", path, body)), false);
+    } catch (err) {
+      simResult(err.message, true);
+    } finally {
+      kickMessages();
+      kickCalls();
+    }
+  }
+
+  function setupSimulate() {
+    const definitions = $("submit-definition");
+    for (const name of S.world.definitions || []) definitions.appendChild(new Option(name, name));
+    const requester = $("submit-requester");
+    for (const user of S.world.users) requester.appendChild(new Option(user.name + " · " + user.en_name, user.key));
+    requester.value = "employee";
+    $("submit-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      simulate("submit", { definition: definitions.value, requester: requester.value }, (answer) => {
+        $("decide-code").value = answer.instance_code;
+        return words().submitted + answer.instance_code;
+      });
+    });
+    for (const action of ["approve", "reject"]) {
+      $("decide-" + action).addEventListener("click", () => simulate("decide",
+        { instance_code: $("decide-code").value.trim(), action },
+        (answer) => words().decided + answer.instance_code + " → " + answer.status));
+    }
+    $("digest-now").hidden = !S.world.digest;
+    $("digest-now").addEventListener("click", () => simulate("digest", {},
+      (answer) => (answer.sent === 1 ? words().digest_sent_one : words().digest_sent.replace("{n}", answer.sent))));
   }
 
   function showBot(url) {
@@ -602,13 +696,16 @@
       setTimeout(start, 1000);
       return;
     }
-    document.documentElement.lang = S.world.locale === "en_us" ? "en" : "zh-CN";
+    S.locale = S.world.locale === "en_us" ? "en_us" : "zh_cn";
+    applyTexts();
+    $("lang").addEventListener("click", switchLocale);
     loadHash();
     renderUsers();
     renderChats();
     renderHeader();
     renderSamples();
     setupFaults();
+    setupSimulate();
     $("composer-form").addEventListener("submit", send);
     $("composer-input").addEventListener("keydown", (event) => {
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) send(event);

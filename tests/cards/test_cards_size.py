@@ -105,7 +105,8 @@ def test_pending_list_of_any_length_fits(n: int) -> None:
     if len(shown) < n:
         assert f"… and {n - len(shown)} more" in text
     every = [v for v in buttons if v["action"] == "approve_all"]
-    assert every == [{"action": "approve_all", "approval_ids": approvable, "v": cards.CARD_VERSION}]
+    listed = {"page_token": "", "page": 3}  # the list's own page, so a click answers with this list again
+    assert every == [{"action": "approve_all", "approval_ids": approvable, "list": listed, "v": cards.CARD_VERSION}]
     assert buttons[-1] == {"action": "pending_page", "page_token": "next", "page": 4, "v": cards.CARD_VERSION}
 
 

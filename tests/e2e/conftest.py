@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import create_app
-from bot.cli import demo_environment
+from bot.cli import attach_digest, demo_environment
 from bot.config import load_config
 from sandbox.demo import Demo, start_demo
 from sandbox.testing import Sandbox
@@ -24,6 +24,7 @@ def demo(sandbox: Sandbox, tmp_path: Path) -> Iterator[Demo]:
     """
     running = start_demo(lambda env: create_app(load_config(env)), lambda url: demo_environment(url, tmp_path),
                          state=sandbox.state)
+    attach_digest(running)
     try:
         yield running
     finally:

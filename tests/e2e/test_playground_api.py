@@ -15,9 +15,10 @@ from sandbox.demo import attach_bot
 from sandbox.playground import mask
 from sandbox.server import ServerThread
 from sandbox.state import SandboxState
-from tests.e2e.playground_client import button_path, button_paths, card_text
+from tests.e2e.playground_client import action_of, button_path, button_paths, card_text
 
 PENDING = data.SAMPLES["remedy_pending"]
+SAMPLES = data.SAMPLES
 LOCALE = "zh_cn"  # the demo's default (BOT_LOCALE is cleared for tests)
 HTML_SINKS = re.compile(r"\.(innerHTML|outerHTML)\s*=|insertAdjacentHTML|document\.write|\beval\(|new Function")
 TOKEN_LIKE = re.compile(r"\b(t-g|a-g|c-)[0-9a-f]{12,}")
@@ -166,6 +167,9 @@ def test_since_returns_only_what_changed(client):
 def test_the_call_log_shows_calls_with_secrets_masked(client, demo):
     card = client.ask("manager", f"/approval {PENDING}")
     client.click("manager", card, "approve")
+    # calls still go out after the answer (names, other copies): wait until the bot is quiet
+    seen: list[int] = []
+    assert _wait(lambda: seen.append(len(demo.state.calls)) or (len(seen) > 5 and len(set(seen[-5:])) == 1))
     status, answer = client.get("calls")
     assert status == 200 and answer["total"] == len(demo.state.calls)
     text = json.dumps(answer, ensure_ascii=False)
@@ -252,3 +256,73 @@ def test_attach_bot_says_when_it_is_too_late_to_register():
         with pytest.raises(RuntimeError, match="before the sandbox serves"):
             attach_bot(state, server, "http://127.0.0.1:9", {"FEISHU_ENCRYPT_KEY": "k",
                                                               "FEISHU_VERIFICATION_TOKEN": "t"})
+
+
+# -- what happens elsewhere in Feishu ---------------------------------------------------------------------------
+
+
+def _actions(card) -> list[str]:
+    return [a for a in (action_of(b) for _, b in button_paths(card)) if a]
+
+
+def _bot_cards(demo, user: str) -> list[dict]:
+    return [m for m in demo.state.bot_messages(data.p2p_chat(user)) if m["msg_type"] == "interactive"]
+
+
+def _wait(predicate, timeout: float = 8.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_new_submission_reaches_its_approver_and_a_decision_in_feishu_updates_the_card(client, demo):
+    status, answer = client.post("submit", {"definition": "native_remedy", "requester": "employee"})
+    assert status == 200
+    code = answer["instance_code"]
+    assert _wait(lambda: any(code in card_text(m["content"]) for m in _bot_cards(demo, "manager")))
+    (card,) = [m for m in _bot_cards(demo, "manager") if code in card_text(m["content"])]
+    assert "approve" in _actions(card["content"])
+
+    status, decided = client.post("decide", {"instance_code": code, "action": "approve", "comment": "ok"})
+    assert status == 200 and decided["status"] == "APPROVED"
+    # the manager's copy follows: nothing left to approve (revoking what was approved stays theirs to do)
+    assert _wait(lambda: "approve" not in _actions(demo.state.message(card["message_id"])["content"]))
+    assert "reject" not in _actions(demo.state.message(card["message_id"])["content"])
+
+
+def test_simulations_refuse_what_cannot_be(client, demo):
+    assert client.post("submit", {"definition": "nope", "requester": "employee"})[0] == 400
+    assert client.post("submit", {"definition": "native_remedy", "requester": "nobody"})[0] == 400
+    assert client.post("decide", {"instance_code": "no-such-code", "action": "approve"})[0] == 404
+    assert client.post("decide", {"instance_code": SAMPLES["remedy_approved"], "action": "maybe"})[0] == 400
+    status, answer = client.post("decide", {"instance_code": SAMPLES["remedy_approved"], "action": "approve"})
+    assert status == 409 and "APPROVED" in answer["error"]
+
+
+def test_the_digest_button_sends_the_list_now(client, demo):
+    client.ask("manager", f"/approval {PENDING}")  # the bot now knows the manager as an approver
+    status, answer = client.post("digest", {})
+    assert status == 200 and answer["sent"] == 1
+    lists = [m for m in _bot_cards(demo, "manager") if "pending_page" in card_text(m["content"])
+             or "approve_all" in card_text(m["content"])]
+    assert lists
+
+
+def test_invalid_fault_values_are_answered_never_dropped(client):
+    for body, word in [({"endpoint": "process", "latency_s": "abc"}, "latency_s"),
+                       ({"endpoint": "process", "code": 1220600, "times": 0}, "times"),
+                       ({"endpoint": "process", "code": 1220600, "times": 1.5}, "times"),
+                       ({"endpoint": "process", "http_status": 99999}, "http_status"),
+                       ({"endpoint": "process", "http_status": 200}, "http_status"),
+                       ({"endpoint": "process", "drop": "yes"}, "drop"),
+                       ({"endpoint": "process", "code": True}, "code"),
+                       ({"endpoint": "process", "latency_s": "nan"}, "latency_s")]:
+        status, answer = client.post("faults", body)
+        assert status == 400 and word in answer["error"], body
+    status, answer = client.post("faults", {"endpoint": "process", "drop": "true", "times": "2"})
+    assert status == 200 and answer["fault"]["drop"] is True

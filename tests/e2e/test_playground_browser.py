@@ -159,7 +159,7 @@ def test_an_injected_error_shows_in_the_toast_and_the_call_log(page, demo, tmp_p
     assert demo.state.snapshot(data.SAMPLES["remedy_pending_2"])["instance"]["status"] == "PENDING"
 
     page.click("#fault-clear")
-    expect(page.locator("#faults")).to_contain_text("No faults")
+    expect(page.locator("#faults")).to_contain_text("无故障")  # the page speaks the bot's locale (zh_cn here)
     assert demo.state.faults == []
     page.screenshot(path=str(tmp_path / "fault.png"))
     assert page.errors == []
@@ -215,3 +215,50 @@ def test_the_renderer_builds_safe_dom_from_hostile_cards(page):
     assert result["tags"] == 3
     assert result["button"] == "fc-button fc-button-default" and result["buttonUrl"] is None
     assert result["unsupported"] == "[mystery]"
+
+
+def test_at_phone_width_in_english_a_new_submission_a_decision_elsewhere_and_the_digest(browser, demo, tmp_path):
+    """A phone (390 px): nothing wider than the screen; the controls switch to English; a submission arrives
+    in the manager's chat, is approved elsewhere in Feishu and the card follows; the digest goes out now."""
+    expect = pytest.importorskip("playwright.sync_api").expect
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    try:
+        page.goto(demo.playground_url + "#user=manager&chat=p2p")
+        page.wait_for_selector("body[data-ready='1']")
+        expect(page.locator("#submit-new")).to_have_text("收到一条新提交")
+        page.click("#lang")
+        expect(page.locator("#submit-new")).to_have_text("New submission arrives")
+        expect(page.locator("#send")).to_have_text("Send")
+
+        before = page.locator(".msg-bot").count()
+        page.select_option("#submit-definition", "native_remedy")
+        page.select_option("#submit-requester", "employee")
+        page.click("#submit-new")
+        expect(page.locator("#sim-result")).to_contain_text("Submitted: ")
+        card = page.locator(".msg-bot").nth(before)
+        card.locator("button[data-action='approve']").wait_for()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
+
+        page.click("#decide-approve")
+        expect(page.locator("#sim-result")).to_contain_text("APPROVED")
+        expect(card.locator("button[data-action='approve']")).to_have_count(0)  # the copy followed
+
+        page.click("#digest-now")
+        expect(page.locator("#sim-result")).to_contain_text("Daily digest sent")
+
+        page.fill("#fault-status", "99999")  # out of range: answered with what is wrong, never dropped
+        page.click("#fault-add")
+        expect(page.locator("#fault-error")).to_contain_text("http_status must be between 400 and 599")
+        page.fill("#fault-status", "")
+        page.locator("#fault-latency").focus()
+        page.keyboard.type("1e")  # a number the browser cannot read (its value is ""): said so, not dropped
+        page.click("#fault-add")
+        expect(page.locator("#fault-error")).to_contain_text("Latency (s) is not a number")
+        page.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
+        assert errors == []
+    finally:
+        context.close()

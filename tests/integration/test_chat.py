@@ -33,7 +33,7 @@ def test_pending_lists_my_tasks_with_buttons(bot):
     reply = bot.say("manager", "/pending")
     values = find_buttons(reply["content"])
     assert {"action": "approve", "approval_id": SAMPLES["remedy_pending"], "approval_type": "remedy",
-            "v": 1} in values
+            "list": {"page_token": "", "page": 1}, "v": 1} in values
 
 
 def test_approve_all_shown(bot, sandbox):

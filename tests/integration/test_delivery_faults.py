@@ -21,7 +21,7 @@ def test_a_deleted_database_gets_a_toast_for_clicks_and_503_for_events_never_500
     database(bot).unlink()
     answer = bot.click("manager", reply, "approve")
     assert answer.status == 200 and not answer.late
-    assert answer.toast == {"type": "error", "content": cards.text("toast.store_unavailable", "en_us")}
+    assert (answer.toast["type"], answer.toast["content"]) == ("error", cards.text("toast.store_unavailable", "en_us"))
     sent = bot.sender.message("manager", f"/approve {PENDING}")
     assert (sent.status, sent.json) == (503, {"code": 503, "msg": "busy, retry later"})
     assert sandbox.action_calls() == []

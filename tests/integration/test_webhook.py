@@ -231,7 +231,9 @@ def test_signed_but_unreadable_callback_gets_200_and_a_toast(bot):
     answer = bot.sender.post(headers, body)
     assert answer.status == 200
     assert answer.json["toast"] == {"type": "error",
-                                    "content": "This click could not be read. Please open the approval again."}
+                                    "content": "This click could not be read. Please open the approval again.",
+                                    "i18n": {"zh_cn": "无法识别此次点击，请重新打开审批。",
+                                             "en_us": "This click could not be read. Please open the approval again."}}
 
 
 def test_healthz_reports_an_unreachable_store(bot, monkeypatch):

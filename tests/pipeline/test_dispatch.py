@@ -80,7 +80,8 @@ def test_an_unreadable_callback_gets_a_toast(gateway):
 def test_a_click_approves_and_answers_with_toast_and_card(gateway):
     ctx = make_context(gateway)
     answer = dispatch(ctx, click("manager", APPROVE), soon())
-    assert answer.outcome == "handled" and answer.body["toast"] == {"type": "success", "content": "Approved"}
+    assert answer.outcome == "handled" and answer.body["toast"] == {
+        "type": "success", "content": "Approved", "i18n": {"zh_cn": "已通过", "en_us": "Approved"}}
     assert "Manager Wang" in cardwalk.markdown(answer.body["card"]["data"])
     assert gateway.count("task_approve") == 1
 
@@ -104,7 +105,8 @@ def test_a_click_whose_claim_is_held_is_told_to_wait(gateway):
 def test_unknown_buttons_and_old_cards_are_not_acted_on(gateway):
     ctx = make_context(gateway)
     unknown = dispatch(ctx, click("manager", {"action": "frobnicate"}), soon())
-    assert unknown.body == {"toast": {"type": "error", "content": "This button is not known (any more)."}}
+    assert unknown.body["toast"]["content"] == "This button is not known (any more)."
+    assert unknown.body["toast"]["i18n"]["zh_cn"] != unknown.body["toast"]["i18n"]["en_us"]  # each reader's own
     stale = dispatch(ctx, click("manager", {**APPROVE, "v": 0}), soon())
     assert stale.body["toast"]["type"] == "warning" and "card" in stale.body
     assert gateway.count("task_approve") == 0

@@ -94,6 +94,32 @@ def test_only_the_newest_copies_of_an_approvals_card_are_kept(store: Store) -> N
     assert store.cards_for("A2") == ["om_other"]  # each approval has its own bound
 
 
+def test_a_copy_keeps_its_reader_and_view_and_the_latest_view_wins(store: Store) -> None:
+    listed = {"kind": "pending", "recipient": "ou_manager", "shared": False, "page": 1, "page_token": "",
+              "tasks": [{"process_code": "A1", "title": "补卡 · 张三"}]}
+    store.remember_copy("om_1", listed, T)
+    store.remember_copy("om_2", {"kind": "approval", "recipient": "", "shared": True}, T)
+    assert store.copy_of("om_1") == listed
+    store.remember_copy("om_1", {**listed, "page": 2}, T + 1)  # the list turned to its next page
+    assert store.copy_of("om_1")["page"] == 2
+    assert store.copy_of("om_2") == {"kind": "approval", "recipient": "", "shared": True}
+    assert store.copy_of("om_unknown") is None
+
+
+def test_sweep_forgets_copies_that_can_no_longer_be_updated(store: Store) -> None:
+    store.remember_copy("om_old", {"kind": "approval", "recipient": "ou_a", "shared": False}, T)
+    store.remember_copy("om_new", {"kind": "approval", "recipient": "ou_b", "shared": False}, T + 13 * 86_400)
+    store.sweep(T + 14 * 86_400 + 1)
+    assert store.copy_of("om_old") is None and store.copy_of("om_new") is not None
+
+
+def test_serial_numbers_map_to_their_instance(store: Store) -> None:
+    store.remember_serial("202411180001", "81D31358-93AF-92D6-7425-01A5D67C4E71", T)
+    store.remember_serial("202411180001", "81D31358-93AF-92D6-7425-01A5D67C4E72", T + 1)  # re-read: latest wins
+    assert store.instance_for_serial("202411180001") == "81D31358-93AF-92D6-7425-01A5D67C4E72"
+    assert store.instance_for_serial("202411180002") is None
+
+
 # -- intents (T10) --------------------------------------------------------------------------------------------
 
 

@@ -2,10 +2,21 @@
 
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.inbound import CommandLine, Mention, MessageIn, command_text, split_command, valid_approval_id
+from core.inbound import (
+    CommandLine,
+    Mention,
+    MessageIn,
+    approval_ref,
+    command_text,
+    instance_code_in_link,
+    split_command,
+    split_ids,
+    valid_approval_id,
+)
 from core.rules import Actor
 
 
@@ -88,3 +99,36 @@ def test_command_text_of_unreadable_content(text, chat_type, message_type):
     assert result is None or isinstance(result, str)
     if message_type == "image":
         assert result == ("" if chat_type == "p2p" else None)
+
+
+# -- which id a command word names ---------------------------------------------------------------------------
+
+APPLINK = "https://applink.feishu.cn/client/mini_program/open?appId=cli_9cb844403dbb9108"
+CODE = "81D31358-93AF-92D6-7425-01A5D67C4E71"
+
+
+@pytest.mark.parametrize("link", [
+    f"{APPLINK}&mode=appCenter&path=pc/pages/in-process/index?instanceId={CODE}",  # tasks/query's pc url
+    f"{APPLINK}&path=pages/detail/index?instanceId={CODE}",  # its mobile url
+    f"{APPLINK}&path=pages%2Fdetail%2Findex%3FinstanceId%3D{CODE}",  # the same, percent-encoded
+    f"https://www.feishu.cn/approval/openapp/instance?instance_code={CODE}&from=bot",
+    f"<https://www.feishu.cn/approval/newinstance/{CODE}>",
+])
+def test_a_pasted_approval_link_names_its_instance(link: str) -> None:
+    assert instance_code_in_link(link) == CODE
+    assert approval_ref(link) == CODE
+
+
+@pytest.mark.parametrize("text", ["7300491536801234561", "https://www.feishu.cn/docx/abc?x=1", "ftp://x?instanceId=1",
+                                  f"https://x.cn/?instanceId={CODE}{'0' * 40}"])
+def test_other_words_are_no_link(text: str) -> None:
+    assert instance_code_in_link(text) is None
+
+
+def test_leading_ids_then_the_comment() -> None:
+    assert split_ids(["7300491536801234561", "202411180001", "looks", "good", "7300491536801234562"]) == (
+        ("7300491536801234561", "202411180001"), "looks good 7300491536801234562")
+    assert split_ids(["1", "ok"]) == (("1",), "ok")  # the first word is the id, whatever it looks like
+    assert split_ids(["1", "2nd", "warning"]) == (("1",), "2nd warning")  # short words belong to the comment
+    assert split_ids([f"{APPLINK}&path=p?instanceId={CODE}", "fine"]) == ((CODE,), "fine")
+    assert split_ids([]) == ((), "")
