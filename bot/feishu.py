@@ -306,19 +306,12 @@ class FeishuGateway:
         """The bot's own open_id (to recognise its @mention), fetched once."""
         if self._bot_open_id or time.monotonic() < self._bot_info_retry_at:
             return self._bot_open_id
-        request = (
-            BaseRequest.builder()
-            .http_method(lark.HttpMethod.GET)
-            .uri("/open-apis/bot/v3/info")
-            .token_types({lark.AccessTokenType.TENANT})
-            .build()
-        )
         try:
-            body = self._call("bot_info", lambda: self._client.request(request), deadline=time.monotonic() + 2)
+            bot = self.bot_info()
         except FeishuError:
             self._bot_info_retry_at = time.monotonic() + 300  # don't pay a failing call on every message
             return ""
-        self._bot_open_id = str((body.get("bot") or {}).get("open_id") or "")
+        self._bot_open_id = str(bot.get("open_id") or "")
         return self._bot_open_id
 
     # -- set-up checks (approval-bot check-config --online) ------------------------------------------------------
