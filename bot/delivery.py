@@ -48,7 +48,11 @@ Dispatch = Callable[[Inbound, float], Any]
 def deliver(dispatch: Dispatch, event_type: str, event_id: str, payload: Mapping[str, Any],
             deadline: float) -> tuple[int, Any]:
     """Parse, dispatch, count; (HTTP-like status, the answer)."""
-    inbound = parse_event(event_type, event_id, payload)
+    return dispatch_counted(dispatch, parse_event(event_type, event_id, payload), deadline)
+
+
+def dispatch_counted(dispatch: Dispatch, inbound: Inbound, deadline: float) -> tuple[int, Any]:
+    """Dispatch an inbound value already read, count what came of it; (HTTP-like status, the answer)."""
     answer = dispatch(inbound, deadline)
-    metrics.count_answer(event_type, answer.outcome)
+    metrics.count_answer(inbound.event_type, answer.outcome)
     return status_for(answer.outcome, answer.callback), answer

@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 
 from bot import metrics
-from bot.delivery import deliver
+from bot.delivery import deliver, dispatch_counted
 from bot.security import LegacyCard, Rejected, open_event, open_legacy_card
 from core.inbound import CardClick
 from core.rules import Actor
@@ -109,9 +109,7 @@ def receive_legacy_card() -> Response:
     if click is None:
         metrics.REJECTED.labels("missing_fields").inc()
         return fixed(400)
-    answer = services.dispatch(click, started + services.ctx.config.answer_budget_s)
-    metrics.count_answer(click.event_type, answer.outcome)
-    return _respond(200, answer)
+    return _respond(*dispatch_counted(services.dispatch, click, started + services.ctx.config.answer_budget_s))
 
 
 def legacy_click(card: LegacyCard) -> CardClick | None:

@@ -16,6 +16,7 @@ from sandbox.playground import mask
 from sandbox.server import ServerThread
 from sandbox.state import SandboxState
 from tests.e2e.playground_client import action_of, button_path, button_paths, card_text
+from tests.integration.harness import wait_until
 
 PENDING = data.SAMPLES["remedy_pending"]
 SAMPLES = data.SAMPLES
@@ -169,7 +170,7 @@ def test_the_call_log_shows_calls_with_secrets_masked(client, demo):
     client.click("manager", card, "approve")
     # calls still go out after the answer (names, other copies): wait until the bot is quiet
     seen: list[int] = []
-    assert _wait(lambda: seen.append(len(demo.state.calls)) or (len(seen) > 5 and len(set(seen[-5:])) == 1))
+    assert wait_until(lambda: seen.append(len(demo.state.calls)) or (len(seen) > 5 and len(set(seen[-5:])) == 1))
     status, answer = client.get("calls")
     assert status == 200 and answer["total"] == len(demo.state.calls)
     text = json.dumps(answer, ensure_ascii=False)
@@ -269,29 +270,18 @@ def _bot_cards(demo, user: str) -> list[dict]:
     return [m for m in demo.state.bot_messages(data.p2p_chat(user)) if m["msg_type"] == "interactive"]
 
 
-def _wait(predicate, timeout: float = 8.0) -> bool:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_a_new_submission_reaches_its_approver_and_a_decision_in_feishu_updates_the_card(client, demo):
     status, answer = client.post("submit", {"definition": "native_remedy", "requester": "employee"})
     assert status == 200
     code = answer["instance_code"]
-    assert _wait(lambda: any(code in card_text(m["content"]) for m in _bot_cards(demo, "manager")))
+    assert wait_until(lambda: any(code in card_text(m["content"]) for m in _bot_cards(demo, "manager")))
     (card,) = [m for m in _bot_cards(demo, "manager") if code in card_text(m["content"])]
     assert "approve" in _actions(card["content"])
 
     status, decided = client.post("decide", {"instance_code": code, "action": "approve", "comment": "ok"})
     assert status == 200 and decided["status"] == "APPROVED"
     # the manager's copy follows: nothing left to approve (revoking what was approved stays theirs to do)
-    assert _wait(lambda: "approve" not in _actions(demo.state.message(card["message_id"])["content"]))
+    assert wait_until(lambda: "approve" not in _actions(demo.state.message(card["message_id"])["content"]))
     assert "reject" not in _actions(demo.state.message(card["message_id"])["content"])
 
 

@@ -155,6 +155,15 @@ def test_a_read_only_directory_is_unavailable_and_refused_at_start_up(read_only_
                       "(WAL creates its -wal and -shm files there)"
 
 
+def _make_read_only(shm: Path) -> None:
+    """A read-only bind mount over the file when this host can mount (root), else file modes."""
+    if filesystems.can_mount():
+        subprocess.run(["mount", "--bind", str(shm), str(shm)], check=True, timeout=10)
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(shm)], check=True, timeout=10)
+    else:
+        shm.chmod(0o444)
+
+
 @pytest.fixture
 def unwritable_shm(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     """(database, its -shm) with the -shm file unwritable while a connection keeps it in place."""
@@ -164,11 +173,7 @@ def unwritable_shm(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     holder.execute("SELECT count(*) FROM bot_locks").fetchall()  # WAL mode: -wal and -shm now exist
     shm = Path(f"{path}-shm")
     assert shm.exists()
-    if filesystems.can_mount():
-        subprocess.run(["mount", "--bind", str(shm), str(shm)], check=True, timeout=10)
-        subprocess.run(["mount", "-o", "remount,bind,ro", str(shm)], check=True, timeout=10)
-    else:
-        shm.chmod(0o444)
+    _make_read_only(shm)
     try:
         yield path, shm
     finally:
@@ -192,11 +197,7 @@ def test_health_reports_an_unwritable_shm_file(tmp_path: Path, healthz) -> None:
     store = open_store(f"sqlite:///{path}")
     assert store.claim("evt:1", 10, T) is ClaimResult.NEW  # a pooled connection keeps -shm in place
     shm = Path(f"{path}-shm")
-    if filesystems.can_mount():
-        subprocess.run(["mount", "--bind", str(shm), str(shm)], check=True, timeout=10)
-        subprocess.run(["mount", "-o", "remount,bind,ro", str(shm)], check=True, timeout=10)
-    else:
-        shm.chmod(0o444)
+    _make_read_only(shm)
     try:
         assert healthz(store) == (503, {"status": "store unavailable",
                                         "store": "file: -shm file not writable (fix its owner or mode)"})
