@@ -6,6 +6,7 @@ import threading
 
 import pytest
 
+import cards
 from sandbox import worlds
 from sandbox.data import SAMPLES
 from tests.integration.harness import card_text, find_buttons, wait_until
@@ -46,7 +47,7 @@ def test_second_click_after_approval_does_not_call_process(bot, sandbox):
     first = bot.click("manager", reply, "approve")
     assert first.toast["type"] == "success"
     # the same (old) button clicked again, e.g. on another copy of the card
-    value = {"action": "approve", "approval_id": PENDING, "approval_type": "remedy", "v": 1}
+    value = {"action": "approve", "approval_id": PENDING, "approval_type": "remedy", "v": cards.CARD_VERSION}
     again = bot.sender.click("manager", value, message_id=reply["message_id"], chat_id=reply["chat_id"])
     assert again.status == 200
     assert "Manager Wang" in again.toast["content"]
@@ -172,7 +173,7 @@ def test_batch_approve_answers_one_summary(bot, sandbox):
 
 def test_concurrent_clicks_send_one_process_call(bot, sandbox):
     reply = bot.say("manager", f"/approval {PENDING}")
-    value = {"action": "approve", "approval_id": PENDING, "approval_type": "remedy", "v": 1}
+    value = {"action": "approve", "approval_id": PENDING, "approval_type": "remedy", "v": cards.CARD_VERSION}
     answers = []
     barrier = threading.Barrier(16)
 
@@ -192,7 +193,7 @@ def test_concurrent_clicks_send_one_process_call(bot, sandbox):
 
 def test_click_and_command_at_once_act_once(bot, sandbox):
     reply = bot.say("manager", f"/approval {PENDING}")
-    value = {"action": "approve", "approval_id": PENDING, "approval_type": "remedy", "v": 1}
+    value = {"action": "approve", "approval_id": PENDING, "approval_type": "remedy", "v": cards.CARD_VERSION}
     threads = [
         threading.Thread(target=lambda: bot.sender.click("manager", value, message_id=reply["message_id"],
                                                          chat_id=reply["chat_id"])),
@@ -216,7 +217,7 @@ def test_every_copy_of_the_card_is_updated(bot, sandbox):
 
 def test_legacy_callback_acts_the_same(bot, sandbox):
     reply = bot.say("manager", f"/approval {PENDING}")
-    value = {"action": "approve", "approval_id": PENDING, "approval_type": "remedy", "v": 1}
+    value = {"action": "approve", "approval_id": PENDING, "approval_type": "remedy", "v": cards.CARD_VERSION}
     answer = bot.sender.legacy_click("manager", value, message_id=reply["message_id"], chat_id=reply["chat_id"])
     assert answer.status == 200
     assert sandbox.state.snapshot(PENDING)["instance"]["status"] == "APPROVED"
@@ -235,7 +236,7 @@ def test_stale_card_is_refreshed_not_acted_on(bot, sandbox):
 
 def test_forged_action_gets_a_toast(bot, sandbox):
     reply = bot.say("manager", f"/approval {PENDING}")
-    answer = bot.sender.click("manager", {"action": "delete_everything", "v": 1}, message_id=reply["message_id"],
-                              chat_id=reply["chat_id"])
+    answer = bot.sender.click("manager", {"action": "delete_everything", "v": cards.CARD_VERSION},
+                              message_id=reply["message_id"], chat_id=reply["chat_id"])
     assert answer.status == 200 and answer.toast is not None
     assert sandbox.action_calls() == []

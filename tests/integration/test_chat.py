@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import cards
 from sandbox.data import SAMPLES
 from tests.integration.harness import card_text, find_buttons
 
@@ -33,7 +34,7 @@ def test_pending_lists_my_tasks_with_buttons(bot):
     reply = bot.say("manager", "/pending")
     values = find_buttons(reply["content"])
     assert {"action": "approve", "approval_id": SAMPLES["remedy_pending"], "approval_type": "remedy",
-            "list": {"page_token": "", "page": 1}, "v": 1} in values
+            "list": {"page_token": "", "page": 1}, "v": cards.CARD_VERSION} in values
 
 
 def test_approve_all_shown(bot, sandbox):

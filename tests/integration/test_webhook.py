@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+import cards
 from bot.app import create_app, shutdown
 from bot.store import HealthReport
 from sandbox.data import SAMPLES
@@ -131,7 +132,8 @@ def test_url_verification_with_wrong_token_is_refused(bot):
 
 def test_legacy_card_signature_and_replay(bot, sandbox):
     reply = bot.say("manager", f"/approval {SAMPLES['remedy_pending']}")
-    value = {"action": "approve", "approval_id": SAMPLES["remedy_pending"], "approval_type": "remedy", "v": 1}
+    value = {"action": "approve", "approval_id": SAMPLES["remedy_pending"], "approval_type": "remedy",
+             "v": cards.CARD_VERSION}
     headers, body = bot.sender.build_legacy_click("manager", value, message_id=reply["message_id"],
                                                   chat_id=reply["chat_id"])
     forged = dict(headers, **{"X-Lark-Signature": "0" * 40})
@@ -250,7 +252,8 @@ def test_delivery_left_unfinished_by_a_dead_worker_is_processed_on_retry(bot, sa
     """A click whose claim is held (its worker died) is told to wait, with 200 (Feishu never re-sends a callback
     and shows error 200671 for anything else); once the lease runs out, the next delivery takes it over."""
     reply = bot.say("manager", f"/approval {SAMPLES['remedy_pending']}")
-    value = {"action": "approve", "approval_id": SAMPLES["remedy_pending"], "approval_type": "remedy", "v": 1}
+    value = {"action": "approve", "approval_id": SAMPLES["remedy_pending"], "approval_type": "remedy",
+             "v": cards.CARD_VERSION}
     payload = bot.sender.click_payload("manager", value, message_id=reply["message_id"], chat_id=reply["chat_id"])
     key = "evt:" + payload["header"]["event_id"]
     assert bot.store.claim(key, 1.0, time.time()).value == "new"  # a worker took it (1 s lease), then died

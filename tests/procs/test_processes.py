@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
+import cards
 from sandbox.data import SAMPLES
 from tests.integration.harness import ENCRYPT_KEY, TOKEN
 
@@ -157,7 +158,7 @@ def test_two_instances_sharing_one_store_act_once(sandbox, shared_store):
         assert len([m for m in sandbox.messages() if m.get("parent_id") == message["message_id"]]) == 1
         # concurrent clicks on one approval, spread over both instances
         approval = SAMPLES["remedy_pending_3"]
-        value = {"action": "approve", "approval_id": approval, "approval_type": "remedy", "v": 1}
+        value = {"action": "approve", "approval_id": approval, "approval_type": "remedy", "v": cards.CARD_VERSION}
         sent = sandbox.state.add_message(chat_id="oc_p2p_manager", msg_type="interactive", body="{}", content={},
                                          from_bot=True)
         barrier = threading.Barrier(8)
@@ -236,7 +237,7 @@ def test_sigterm_lets_an_in_flight_action_finish(sandbox, tmp_path):
         sandbox.inject("task_approve", hold=True, times=1)
         sent = sandbox.state.add_message(chat_id="oc_p2p_manager", msg_type="interactive", body="{}", content={},
                                          from_bot=True)
-        value = {"action": "approve", "approval_id": approval, "approval_type": "remedy", "v": 1}
+        value = {"action": "approve", "approval_id": approval, "approval_type": "remedy", "v": cards.CARD_VERSION}
         clicker = threading.Thread(target=lambda: sender.click("manager", value, message_id=sent["message_id"],
                                                                chat_id="oc_p2p_manager"))
         clicker.start()
