@@ -90,7 +90,7 @@ def test_a_linked_leave_is_revoked_on_its_record_and_its_instance_is_left_alone(
 
 def test_a_native_approval_is_not_revoked_by_the_bot(bot, sandbox):
     reply = bot.say("admin", f"/revoke {SAMPLES['remedy_approved']}")
-    assert "withdrawn by its submitter" in card_text(reply["content"])
+    assert "can withdraw it in Feishu Approval" in card_text(reply["content"])
     assert sandbox.action_calls() == []
 
 
