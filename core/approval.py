@@ -93,6 +93,7 @@ class Approval:
     comments: tuple[Comment, ...]
     approval_type: ApprovalType | None
     attendance_id: str  # a linked instance's attendance record id (what approval_infos/process acts on), or ""
+    from_record: bool = False  # a linked approval whose status is already its attendance record's (DESIGN.md)
 
     @property
     def kind(self) -> Kind:

@@ -16,6 +16,7 @@ from core.outcome import Toast
 from core.records import NOT_REPLAYABLE
 from core.rules import RULES, Action, Actor, Refused, buttons
 from handlers.context import Context
+from handlers.records import with_record_state
 
 NAME_BUDGET_S = 1.0  # names are a nicety: never let them eat the answer budget
 
@@ -119,6 +120,7 @@ def card_for(ctx: Context, approval: Approval, viewer: Actor | None, **context: 
     """The card as `viewer` alone sees it (a one-to-one chat: only what they may do), or with `viewer` None as a
     group sees it (the state's buttons, and who may act)."""
     acting = not (context.get("outcome") or context.get("processing"))
+    approval = with_record_state(ctx, approval)  # a linked approval: its record's state and buttons
     actions = buttons_for(ctx, approval, viewer) if acting else ()
     return approval_card(ctx, approval, actions=actions, shared=viewer is None, **context)
 
@@ -144,6 +146,7 @@ def current_card(ctx: Context, approval: Approval, viewer: Actor | None = None,
                  notice: str | cards.Worded | None = None) -> dict[str, Any]:
     """The card for the approval as it stands, for `viewer` (None: a shared card); when the bot itself made
     that state, say who and when."""
+    approval = with_record_state(ctx, approval)
     previous = ctx.store.last_success(approval.instance_code)
     if previous is not None:
         target = RULES[Action(previous.action)].results_in
