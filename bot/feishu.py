@@ -88,17 +88,27 @@ class _PooledRequests:
         session = getattr(self._local, "session", None)
         if session is None:
             session = self._local.session = requests.Session()
-        return session.request(method, url, **kwargs)
+        self._local.last = None
+        response = session.request(method, url, **kwargs)
+        self._local.last = response
+        return response
+
+    def last_response(self) -> requests.Response | None:
+        """This thread's newest answer: its status and headers when the SDK could not read the body."""
+        return getattr(self._local, "last", None)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(requests, name)
 
 
+_POOLED = _PooledRequests()
+
+
 def _pool_sdk_connections() -> None:
     from lark_oapi.core.http import transport
 
-    if not isinstance(transport.requests, _PooledRequests):
-        transport.requests = _PooledRequests()
+    if transport.requests is not _POOLED:
+        transport.requests = _POOLED
 
 
 class _TokenCache(ICache):
@@ -418,6 +428,10 @@ class FeishuGateway:
         except ObtainAccessTokenException as exc:
             raise FeishuError(int(exc.code or -1), str(exc.msg or ""), kind="api") from None
         except ValueError:  # a non-JSON body, typically from a proxy in front of Feishu
+            answered = _POOLED.last_response()
+            if answered is not None and answered.status_code == 429:  # throttled: nothing was applied
+                raise FeishuError(99991400, "rate limited", kind="rate_limit", http_status=429,
+                                  retry_after_s=_reset_header(answered.headers)) from None
             raise FeishuError(-1, "unreadable answer", kind="server") from None
         raw = response.raw
         status = getattr(raw, "status_code", 0) or 0

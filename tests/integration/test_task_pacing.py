@@ -89,3 +89,13 @@ def test_a_click_answered_429_is_approved_once_after_the_reset(bot, sandbox):
     assert len(passes(sandbox, STEP_ONE)) == 1
     assert [(r.action, r.outcome) for r in bot.store.history(STEP_ONE)] == [("approve", "done")]
     assert "Lead Chen" in card_text(bot.card(reply))
+
+
+def test_a_429_page_from_a_proxy_is_not_taken_for_outcome_unknown(sandbox):
+    """A 429 without Feishu's JSON (a proxy's page): still refused before the API, so sent again (after a second,
+    with no reset header), not looked up as a write whose answer was lost."""
+    gateway, clock = gateway_of(sandbox)
+    sandbox.inject("task_approve", http_status=429, body="<html>429 Too Many Requests</html>", times=1)
+    approve_step_one(gateway, sandbox)
+    assert [c.status for c in sandbox.calls_for("task_approve")] == [429, 200]
+    assert clock.slept == [1.0] and len(passes(sandbox, STEP_ONE)) == 1
