@@ -92,8 +92,13 @@ def test_the_only_link_is_the_attendance_id_in_a_linked_instances_form(state):
         if code in LINKED:
             assert named == {LINKED[code]}
             assert LINKED[code] in state.attendance
-        else:
-            assert not named & set(state.attendance), code  # attendance_field names a record attendance lacks
+    # a form may name a record attendance does not list: the name is all there is, nothing resolves it
+    unlisted = state.instances[data.INSTANCES["attendance_field"]]
+    assert {w["value"] for w in json.loads(unlisted["form"]) if w.get("custom_id") == data.ATTENDANCE_FIELD} == {
+        data.ATTENDANCE_FIELD_ID}
+    assert data.ATTENDANCE_FIELD_ID not in state.attendance
+    assert not any(json.loads(i["form"]) and i["instance_code"] != unlisted["instance_code"]
+                   and data.ATTENDANCE_FIELD_ID in i["form"] for i in state.instances.values())
 
 
 def test_a_linked_instance_and_its_record_move_apart(api, state):
