@@ -149,8 +149,8 @@ def test_attendance_id_widget_is_what_process_acts_on(bot, sandbox):
     assert all(not c.json["approval_id"].count("-") for c in sandbox.process_calls())  # never an instance code
 
 
-def test_attendance_records_without_an_instance_are_for_admins(bot, sandbox):
-    bot.say("manager", f"/approve {RECORD_IDS['remedy_pending']}")
+def test_attendance_records_without_an_instance_are_acted_on_by_admins_not_strangers(bot, sandbox):
+    bot.say("stranger", f"/approve {RECORD_IDS['remedy_pending']}")  # neither an admin nor the requester's leader
     assert sandbox.action_calls() == []
     bot.say("admin", f"/approve {RECORD_IDS['remedy_pending']}")
     assert [c.json for c in sandbox.action_calls()] == [
