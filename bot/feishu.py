@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import threading
 import time
 from collections import deque
@@ -36,7 +37,7 @@ from lark_oapi.api.attendance.v1 import (
     QueryUserTaskRemedyRequest,
     QueryUserTaskRemedyRequestBody,
 )
-from lark_oapi.api.contact.v3 import GetUserRequest
+from lark_oapi.api.contact.v3 import BatchUserRequest, GetDepartmentRequest, GetUserRequest
 from lark_oapi.api.im.v1 import (
     CreateMessageRequest,
     CreateMessageRequestBody,
@@ -70,6 +71,11 @@ PATCH_PER_MESSAGE_PER_S = 5  # PATCH of one message (docs/feishu.md); more answe
 PATCH_RATE_LIMITED = 230020
 PATCH_RATE_PAUSES_S = (1.0, 2.0)  # a PATCH refused by that limit is sent again after these pauses
 _PACING_MARGIN_S = 0.05  # requests arrive with jitter: leave a little more than the second the limit counts
+USERS_PER_BATCH = 50  # contact-v3_user_batch: at most 50 user_ids a call
+CONTACT_TIMEOUT_S = 0.8  # names are a nicety on a card: a slow contact API must not eat the answer budget
+CONTACT_USER_ID_TYPES = ("open_id", "user_id", "union_id")
+CONTACT_DEPARTMENT_ID_TYPES = ("open_department_id", "department_id")
+DEPARTMENT_ID = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_\-@.]{0,63}$")  # contact-v3_department_get: the path id
 
 
 class _PooledRequests:
@@ -136,6 +142,7 @@ class FeishuGateway:
         # Writes run in the background pool once the answer budget is spent: give them longer, since a
         # timed-out write leaves its outcome unknown and costs a lookup to settle.
         self._writer = self._build_client(app_id, app_secret, base_url, max(timeout_s, write_timeout_s))
+        self._contact = self._build_client(app_id, app_secret, base_url, min(timeout_s, CONTACT_TIMEOUT_S))
         self.timeout_s = timeout_s
         self._observer = observer
         self._sleep = sleep
@@ -301,6 +308,30 @@ class FeishuGateway:
                 self._names.clear()
             self._names[key] = (name, time.monotonic() + 3600)
         return name or None
+
+    def users_batch(self, user_ids: list[str], id_type: str = "open_id",
+                    deadline: float | None = None) -> list[dict[str, Any]]:
+        """contact `users/batch`: the users of at most 50 ids of one `id_type`. Users the app may not read
+        (outside its contact data range) or that do not exist are left out of the answer, as the page says."""
+        if not 1 <= len(user_ids) <= USERS_PER_BATCH or id_type not in CONTACT_USER_ID_TYPES:
+            raise ValueError(f"users_batch takes 1 to {USERS_PER_BATCH} ids of one of {CONTACT_USER_ID_TYPES}")
+        request = (BatchUserRequest.builder().user_ids(list(user_ids)).user_id_type(id_type)
+                   .department_id_type("open_department_id").build())
+        body = self._call("user_batch", lambda: self._contact.contact.v3.user.batch(request),
+                          deadline=deadline if deadline is not None else time.monotonic() + self.timeout_s)
+        items = (body.get("data") or {}).get("items") or ()
+        return [dict(u) for u in items if isinstance(u, Mapping)]
+
+    def department(self, department_id: str, id_type: str = "open_department_id",
+                   deadline: float | None = None) -> dict[str, Any]:
+        """contact department GET: its `name` and `i18n_name`; 40015 unknown, 40004 outside the data range."""
+        if id_type not in CONTACT_DEPARTMENT_ID_TYPES or not DEPARTMENT_ID.match(department_id):
+            raise ValueError(f"not a department id of one of {CONTACT_DEPARTMENT_ID_TYPES}: {department_id[:70]!r}")
+        request = (GetDepartmentRequest.builder().department_id(department_id).department_id_type(id_type)
+                   .user_id_type("open_id").build())
+        body = self._call("department_get", lambda: self._contact.contact.v3.department.get(request),
+                          deadline=deadline if deadline is not None else time.monotonic() + self.timeout_s)
+        return dict((body.get("data") or {}).get("department") or {})
 
     def bot_open_id(self) -> str:
         """The bot's own open_id (to recognise its @mention), fetched once."""

@@ -229,7 +229,8 @@ def approval_view(
         "header": _approval_header(v, approval, status, title, requester, processing),
         "notice": v.block(notice) if notice is not None else None,
         "outcome": v.outcome_lines(outcome),
-        "info_left": [Row(v.t("label.requester"), ((" · ".join(p for p in (requester, department) if p),),)),
+        "info_left": [Row(v.t("label.requester"), ((" · ".join(p for p in (requester, department,
+                                                                             _unnamed_id(v, approval)) if p),),)),
                       Row(v.t("label.submitted"), ((v.when(approval.start_time) or "—",),))],
         "info_right": [Row(v.t("label.type"), ((v.type_text(approval.approval_type),),)),
                        Row(v.t("label.status"), ((v.status_text(status),),))],
@@ -245,6 +246,14 @@ def approval_view(
         "form": v.form(shown_actions, buttons),
         "open": open_button,
     }
+
+
+def _unnamed_id(v: _View, approval: Approval) -> str:
+    """A requester the bot could not name (the contact API failed or may not show them) is still someone a
+    manager can find: their user ID, labelled, in the body (never an open_id: it means nothing to a person)."""
+    if v.known_name(approval.open_id, approval.user_id) or not approval.user_id:
+        return ""
+    return v.t("label.user_id", id=v.s(approval.user_id))
 
 
 def _approval_header(v: _View, approval: Approval, status: InstanceStatus, title: str, requester: str,
