@@ -466,8 +466,14 @@ def _pending_entry(v: _View, item: Mapping[str, Any], listed: Mapping[str, Any])
     lines: list[Line] = []
     if approval is not None:
         # a resolved name first, then the task query's initiator name
-        who = v.known_name(approval.open_id, approval.user_id) or initiator or v.name(approval.open_id,
-                                                                                      approval.user_id)
+        named = v.known_name(approval.open_id, approval.user_id)
+        who = named or initiator or v.name(approval.open_id, approval.user_id)
+        if named:  # the task's title is Feishu's sentence in the tenant's language ("张三提交的请假审批"): the
+            # reader's own words instead, the type where it has one, and the name as the contact API gives it
+            kind = v.type_text(approval.approval_type) if approval.approval_type else definition
+            if definition and kind.casefold() in definition.casefold():  # "补卡" in "补卡申请": say it once
+                kind = definition
+            title = " · ".join(p for p in (kind, named) if p)
         facts = [definition, who, v.type_text(approval.approval_type), v.when(approval.start_time)]
         lines.append((" · ".join(_not_in(title, facts)),))
         lines.append(key_line(approval.form, v.fmt))
