@@ -134,3 +134,30 @@ def test_card_texts_say_which_id_and_never_a_raw_open_id(client, demo):
     for locale in LOCALES:
         assert cards.text("label.approval_id", locale, id=code) in shown(history, locale).replace("\\-", "-")
     assert "ou_" not in card_text(history).replace(manager["open_id"], "")
+
+
+@pytest.fixture
+def english_bot(monkeypatch):
+    """BOT_LOCALE=en_us for the demo started after it (the default text, where a client has no language)."""
+    monkeypatch.setenv("BOT_LOCALE", "en_us")
+
+
+def test_with_bot_locale_en_us_the_list_reads_english_where_a_client_has_no_language(english_bot, client, demo):
+    assert client.get("world")[1]["locale"] == "en_us"
+    employee = user_with_role(client, "Employee")
+    code, manager = submission(client, "native_remedy", employee)
+    listed = client.ask(manager["key"], "/pending")
+    default = shown({"default": _without_i18n(listed["content"])}, "en_us")
+    assert cards.text("title.pending", "en_us") in default and employee["en_name"] in default
+    assert employee["name"] not in default  # no Chinese name, no Feishu task title, in the default text
+    answer = client.click(manager["key"], listed, "approve")
+    assert answer["toast"]["content"] == cards.text("toast.approved", "en_us")
+
+
+def _without_i18n(node):
+    """The card as a client with no language of its own reads it: `content` only."""
+    if isinstance(node, dict):
+        return {k: _without_i18n(v) for k, v in node.items() if k not in ("i18n_content", "i18n_text_tag_list")}
+    if isinstance(node, list):
+        return [_without_i18n(v) for v in node]
+    return node

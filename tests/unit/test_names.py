@@ -214,3 +214,17 @@ def test_ids_that_cannot_be_anyones_are_not_sent() -> None:
     ctx = make_context(gw)
     assert card_context.resolve_names(ctx, [("../../x", "user_id")], [("a/b", "department_id")]) == {}
     assert contact_calls(gw) == []
+
+
+def test_a_cc_entry_names_whom_it_copied_from_cc_user_list_too() -> None:
+    """instance GET lists a CC's people in `cc_user_list` as well as the id lists: either is read."""
+    from core.approval import from_instance
+    from tests import samples
+
+    data = samples.remedy_pending()
+    data["timeline"].append({"type": "CC", "create_time": str(samples.T0 + 60_000), "user_id": "u_manager",
+                             "open_id": "ou_manager",
+                             "cc_user_list": [{"user_id": "u_admin", "cc_id": "c1", "open_id": "ou_admin"}]})
+    approval = from_instance(data, data["instance_code"])
+    card = card_context.approval_card(make_context(gateway()), approval)
+    assert "→ Admin Zhao" in shown(card, "en_us") and "→ 赵管理员" in shown(card, "zh_cn")
