@@ -8,6 +8,8 @@ the bot wrote to: nothing here depends on the sandbox's sample ids."""
 
 from __future__ import annotations
 
+import html
+
 import pytest
 
 import cards
@@ -161,3 +163,17 @@ def _without_i18n(node):
     if isinstance(node, list):
         return [_without_i18n(v) for v in node]
     return node
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_typed_reject_needs_its_reason_and_an_empty_list_says_so(client, demo, locale):
+    employee = user_with_role(client, "Employee")
+    stranger = user_with_role(client, "Stranger")
+    code, manager = submission(client, "native_leave", employee)
+    bare = client.ask(manager["key"], f"/reject {code}")
+    said = html.unescape(shown(bare["content"], locale))
+    assert cards.text("refusal.reason_required_command", locale) in said
+    assert demo.state.action_calls() == [] and demo.state.snapshot(code)["instance"]["status"] == "PENDING"
+    empty = shown(client.ask(stranger["key"], "/pending")["content"], locale)
+    assert cards.text("pending.empty", locale) in empty
+    assert not any(bad in empty for bad in ("of 0", "/ 0", "共 0", "0 in all"))
