@@ -170,8 +170,9 @@ class FakeGateway:
 
     instances: dict[str, dict[str, Any]] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)  # any user id -> name (zh and en alike)
-    people: list[dict[str, Any]] = field(default_factory=list)  # contact users: open_id, user_id, name, en_name
-    departments: dict[str, dict[str, Any]] = field(default_factory=dict)  # department id -> name, i18n_name
+    # contact: users by user_id ({open_id, name, en_name, …}), departments by id ({name, i18n_name, …})
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    departments: dict[str, dict[str, Any]] = field(default_factory=dict)
     contact_error: FeishuError | None = None  # every contact call fails with it
     on_contact: Callable[[], None] | None = None  # e.g. a slow contact API
     tasks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # open_id -> to-do tasks
@@ -279,8 +280,9 @@ class FakeGateway:
         self.calls.append(("user_batch", (id_type, tuple(user_ids))))
         self._contact_call()
         found = []
+        people = [{**u, "user_id": key} for key, u in self.users.items()]
         for ident in dict.fromkeys(user_ids):
-            person = next((p for p in self.people if p.get(id_type) == ident), None)
+            person = next((p for p in people if p.get(id_type) == ident), None)
             if person is None and ident in self.names:
                 person = {id_type: ident, "name": self.names[ident]}
             if person is not None:

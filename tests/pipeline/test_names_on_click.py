@@ -14,9 +14,9 @@ CONTACT = ("user_batch", "department_get", "user_get")
 
 
 def test_a_click_after_the_card_was_shown_makes_no_contact_call() -> None:
-    gateway = FakeGateway(people=[
-        {"open_id": "ou_manager", "user_id": "u_manager", "name": "王经理", "en_name": "Manager Wang"},
-        {"open_id": "ou_employee", "user_id": "u_employee", "name": "张三", "en_name": "Employee Zhang"}],
+    gateway = FakeGateway(users={
+        "u_manager": {"open_id": "ou_manager", "name": "王经理", "en_name": "Manager Wang"},
+        "u_employee": {"open_id": "ou_employee", "name": "张三", "en_name": "Employee Zhang"}},
         departments={"od-sales": {"name": "销售部", "i18n_name": {"zh_cn": "销售部", "en_us": "Sales"}}})
     data = samples.remedy_pending()
     data["task_list"][0]["id"] = "t1"

@@ -34,7 +34,7 @@ class Clock:
 
 
 def gateway(**extra) -> FakeGateway:
-    return FakeGateway(people=[dict(p) for p in PEOPLE], departments=dict(DEPARTMENTS), **extra)
+    return FakeGateway(users={p["user_id"]: dict(p) for p in PEOPLE}, departments=dict(DEPARTMENTS), **extra)
 
 
 def contact_calls(gw: FakeGateway) -> list:
@@ -99,7 +99,7 @@ def test_the_second_card_makes_no_contact_call() -> None:
 def test_fifty_ids_a_call() -> None:
     people = [{"open_id": f"ou_{i:04x}", "user_id": f"u_{i}", "name": f"员工{i}", "en_name": f"Staff {i}"}
               for i in range(120)]
-    gw = FakeGateway(people=people)
+    gw = FakeGateway(users={p["user_id"]: p for p in people})
     ctx = make_context(gw)
     found = card_context.resolve_names(ctx, [(p["open_id"], "open_id") for p in people])
     assert len(found) == 120 and found["ou_0077"] == "Staff 119"
@@ -125,7 +125,7 @@ def test_unknown_ids_are_remembered_for_a_while_then_asked_again() -> None:
     assert card_context.resolve_names(ctx, [("ou_gone", "open_id")], [("od-gone", "open_department_id")]) == {}
     assert len(contact_calls(gw)) == 2
     clock.now += names.MISSING_TTL_S + 1
-    gw.people.append({"open_id": "ou_gone", "name": "新人", "en_name": "Newcomer"})
+    gw.users["u_gone"] = {"open_id": "ou_gone", "name": "新人", "en_name": "Newcomer"}
     assert card_context.resolve_names(ctx, [("ou_gone", "open_id")]) == {"ou_gone": "Newcomer"}  # FakeSettings: en_us
     clock.now += names.TTL_S - 1
     card_context.resolve_names(ctx, [("ou_gone", "open_id")])
