@@ -177,3 +177,13 @@ def test_a_typed_reject_needs_its_reason_and_an_empty_list_says_so(client, demo,
     empty = shown(client.ask(stranger["key"], "/pending")["content"], locale)
     assert cards.text("pending.empty", locale) in empty
     assert not any(bad in empty for bad in ("of 0", "/ 0", "共 0", "0 in all"))
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_group_card_says_who_may_act_by_name(client, demo, locale):
+    employee = user_with_role(client, "Employee")
+    code, manager = submission(client, "native_leave", employee)
+    card = client.ask(manager["key"], f"/approval {code}", chat="group")["content"]
+    waiting = cards.text("label.waiting_for", locale, names=name_of(manager, locale))
+    assert waiting in shown(card, locale)
+    assert_no_raw_ids(card, locale)
