@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import threading
 import time
 from collections import deque
@@ -37,7 +38,7 @@ from lark_oapi.api.attendance.v1 import (
     QueryUserTaskRemedyRequest,
     QueryUserTaskRemedyRequestBody,
 )
-from lark_oapi.api.contact.v3 import GetUserRequest
+from lark_oapi.api.contact.v3 import BatchUserRequest, GetDepartmentRequest, GetUserRequest
 from lark_oapi.api.im.v1 import (
     CreateMessageRequest,
     CreateMessageRequestBody,
@@ -74,6 +75,11 @@ _PACING_MARGIN_S = 0.05  # requests arrive with jitter: leave a little more than
 TASK_CALLS_PER_MINUTE = 100  # approval v4 tasks/approve and tasks/reject, each (their pages; docs/feishu.md)
 TASK_RATE_RETRIES = 3  # a task call answered 429 is sent again at most this often
 TASK_WAIT_BUDGET_S = 40.0  # pacing and 429 pauses of one task call: well inside the action lock's 60 s
+USERS_PER_BATCH = 50  # contact-v3_user_batch: at most 50 user_ids a call
+CONTACT_TIMEOUT_S = 0.8  # names are a nicety on a card: a slow contact API must not eat the answer budget
+CONTACT_USER_ID_TYPES = ("open_id", "user_id", "union_id")
+CONTACT_DEPARTMENT_ID_TYPES = ("open_department_id", "department_id")
+DEPARTMENT_ID = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_\-@.]{0,63}$")  # contact-v3_department_get: the path id
 
 
 class _PooledRequests:
@@ -150,6 +156,7 @@ class FeishuGateway:
         # Writes run in the background pool once the answer budget is spent: give them longer, since a
         # timed-out write leaves its outcome unknown and costs a lookup to settle.
         self._writer = self._build_client(app_id, app_secret, base_url, max(timeout_s, write_timeout_s))
+        self._contact = self._build_client(app_id, app_secret, base_url, min(timeout_s, CONTACT_TIMEOUT_S))
         self.timeout_s = timeout_s
         self._observer = observer
         self._sleep = sleep
@@ -342,6 +349,30 @@ class FeishuGateway:
                 self._names.clear()
             self._names[key] = (name, time.monotonic() + 3600)
         return name or None
+
+    def users_batch(self, user_ids: list[str], id_type: str = "open_id",
+                    deadline: float | None = None) -> list[dict[str, Any]]:
+        """contact `users/batch`: the users of at most 50 ids of one `id_type`. Users the app may not read
+        (outside its contact data range) or that do not exist are left out of the answer, as the page says."""
+        if not 1 <= len(user_ids) <= USERS_PER_BATCH or id_type not in CONTACT_USER_ID_TYPES:
+            raise ValueError(f"users_batch takes 1 to {USERS_PER_BATCH} ids of one of {CONTACT_USER_ID_TYPES}")
+        request = (BatchUserRequest.builder().user_ids(list(user_ids)).user_id_type(id_type)
+                   .department_id_type("open_department_id").build())
+        body = self._call("user_batch", lambda: self._contact.contact.v3.user.batch(request),
+                          deadline=deadline if deadline is not None else time.monotonic() + self.timeout_s)
+        items = (body.get("data") or {}).get("items") or ()
+        return [dict(u) for u in items if isinstance(u, Mapping)]
+
+    def department(self, department_id: str, id_type: str = "open_department_id",
+                   deadline: float | None = None) -> dict[str, Any]:
+        """contact department GET: its `name` and `i18n_name`; 40015 unknown, 40004 outside the data range."""
+        if id_type not in CONTACT_DEPARTMENT_ID_TYPES or not DEPARTMENT_ID.match(department_id):
+            raise ValueError(f"not a department id of one of {CONTACT_DEPARTMENT_ID_TYPES}: {department_id[:70]!r}")
+        request = (GetDepartmentRequest.builder().department_id(department_id).department_id_type(id_type)
+                   .user_id_type("open_id").build())
+        body = self._call("department_get", lambda: self._contact.contact.v3.department.get(request),
+                          deadline=deadline if deadline is not None else time.monotonic() + self.timeout_s)
+        return dict((body.get("data") or {}).get("department") or {})
 
     def bot_open_id(self) -> str:
         """The bot's own open_id (to recognise its @mention), fetched once."""

@@ -24,10 +24,10 @@ from typing import Any
 import jinja2
 
 from cards.bilingual import LocaleMismatch, merge
-from cards.environment import LOCALES, Msg, Worded, environment, localize, msg, normalize_locale, text, worded
+from cards.environment import LOCALES, Msg, Name, Worded, environment, localize, msg, normalize_locale, text, worded
 from cards.views import CARD_VERSION, LADDER, VIEWS, Budget
 
-__all__ = ["CARD_VERSION", "LOCALES", "MAX_BYTES", "MAX_ELEMENTS", "CardRenderError", "Msg", "card_size",
+__all__ = ["CARD_VERSION", "LOCALES", "MAX_BYTES", "MAX_ELEMENTS", "CardRenderError", "Msg", "Name", "card_size",
            "count_elements", "localize", "msg", "render", "text", "toast", "Worded", "worded"]
 
 log = logging.getLogger(__name__)

@@ -103,12 +103,36 @@ def worded(compose: Callable[[str], str]) -> Worded:
     return Worded({loc: compose(loc) for loc in LOCALES})
 
 
+class Name(str):
+    """A person's or a department's name in every locale the contact API gave (``name``/``en_name``,
+    ``i18n_name``). As a plain string it is the name in the locale it was made for, so code that formats it
+    keeps working; a card words it per reader (:func:`localize`)."""
+
+    by_locale: Mapping[str, str]
+
+    def __new__(cls, by_locale: Mapping[str, str], locale: str = DEFAULT_LOCALE) -> Name:
+        chosen = {k: v for k, v in by_locale.items() if v}
+        default = chosen.get(normalize_locale(locale)) or chosen.get(DEFAULT_LOCALE) or next(iter(chosen.values()), "")
+        made = super().__new__(cls, default)
+        made.by_locale = chosen
+        return made
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Name, (dict(self.by_locale), _locale_of(self)))
+
+
+def _locale_of(name: Name) -> str:
+    return next((k for k, v in name.by_locale.items() if v == str(name)), DEFAULT_LOCALE)
+
+
 def localize(value: Any, locale: str) -> Any:
-    """A :class:`Msg` or :class:`Worded` in `locale`; None as ""; anything else as it is."""
+    """A :class:`Msg`, :class:`Worded` or :class:`Name` in `locale`; None as ""; anything else as it is."""
     if isinstance(value, Msg):
         return text(value.key, locale, **value.params)
     if isinstance(value, Worded):
         return value.by_locale.get(locale) or str(value)
+    if isinstance(value, Name):
+        return value.by_locale.get(normalize_locale(locale)) or str.__str__(value)
     return "" if value is None else value
 
 

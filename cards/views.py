@@ -229,7 +229,8 @@ def approval_view(
         "header": _approval_header(v, approval, status, title, requester, processing),
         "notice": v.block(notice) if notice is not None else None,
         "outcome": v.outcome_lines(outcome),
-        "info_left": [Row(v.t("label.requester"), ((" · ".join(p for p in (requester, department) if p),),)),
+        "info_left": [Row(v.t("label.requester"), ((" · ".join(p for p in (requester, department,
+                                                                             _unnamed_id(v, approval)) if p),),)),
                       Row(v.t("label.submitted"), ((v.when(approval.start_time) or "—",),))],
         "info_right": [Row(v.t("label.type"), ((v.type_text(approval.approval_type),),)),
                        Row(v.t("label.status"), ((v.status_text(status),),))],
@@ -245,6 +246,14 @@ def approval_view(
         "form": v.form(shown_actions, buttons),
         "open": open_button,
     }
+
+
+def _unnamed_id(v: _View, approval: Approval) -> str:
+    """A requester the bot could not name (the contact API failed or may not show them) is still someone a
+    manager can find: their user ID, labelled, in the body (never an open_id: it means nothing to a person)."""
+    if v.known_name(approval.open_id, approval.user_id) or not approval.user_id:
+        return ""
+    return v.t("label.user_id", id=v.s(approval.user_id))
 
 
 def _approval_header(v: _View, approval: Approval, status: InstanceStatus, title: str, requester: str,
@@ -457,8 +466,14 @@ def _pending_entry(v: _View, item: Mapping[str, Any], listed: Mapping[str, Any])
     lines: list[Line] = []
     if approval is not None:
         # a resolved name first, then the task query's initiator name
-        who = v.known_name(approval.open_id, approval.user_id) or initiator or v.name(approval.open_id,
-                                                                                      approval.user_id)
+        named = v.known_name(approval.open_id, approval.user_id)
+        who = named or initiator or v.name(approval.open_id, approval.user_id)
+        if named:  # the task's title is Feishu's sentence in the tenant's language ("张三提交的请假审批"): the
+            # reader's own words instead, the type where it has one, and the name as the contact API gives it
+            kind = v.type_text(approval.approval_type) if approval.approval_type else definition
+            if definition and kind.casefold() in definition.casefold():  # "补卡" in "补卡申请": say it once
+                kind = definition
+            title = " · ".join(p for p in (kind, named) if p)
         facts = [definition, who, v.type_text(approval.approval_type), v.when(approval.start_time)]
         lines.append((" · ".join(_not_in(title, facts)),))
         lines.append(key_line(approval.form, v.fmt))

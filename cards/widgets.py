@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cards.environment import Line, Link, Part, Row, clip, one_line, text
+from cards.environment import Line, Link, Part, Row, clip, localize, one_line, text
 from core.approval import Widget, parse_form
 from core.rules import WIDGET_TYPES
 
@@ -40,8 +40,8 @@ class Fmt:
         return text(key, self.locale, **params)
 
     def s(self, value: Any) -> str:
-        """User text, clipped to the budget and kept on one line."""
-        return clip(value, self.max_text, line=True)
+        """User text (or a :class:`cards.Name`, in this locale), clipped to the budget and kept on one line."""
+        return clip(localize(value, self.locale), self.max_text, line=True)
 
     def name(self, ident: Any) -> str:
         ident = "" if ident is None else str(ident)

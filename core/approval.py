@@ -159,6 +159,14 @@ def _strings(value: Any) -> tuple[str, ...]:
     return ()
 
 
+def _cc(entry: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    """Whom a CC entry copied, from `cc_user_list` when the id lists are empty (instance GET gives both)."""
+    listed = entry.get("cc_user_list")
+    if not isinstance(listed, list):
+        return ()
+    return tuple(_str(c.get(key)) for c in listed if isinstance(c, Mapping) and c.get(key))
+
+
 def parse_form(form: Any) -> tuple[Widget, ...]:
     """`form` is a JSON string holding a list of widgets (seed 004); a list is accepted too."""
     if form in (None, ""):
@@ -250,8 +258,8 @@ def from_instance(
                         open_id=_str(e.get("open_id")),
                         comment=_str(e.get("comment")),
                         task_id=_str(e.get("task_id")),
-                        user_id_list=_strings(e.get("user_id_list")),
-                        open_id_list=_strings(e.get("open_id_list")),
+                        user_id_list=_strings(e.get("user_id_list")) or _cc(e, "user_id"),
+                        open_id_list=_strings(e.get("open_id_list")) or _cc(e, "open_id"),
                     )
                     for e in data.get("timeline") or ()
                     if isinstance(e, Mapping)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -10,25 +9,29 @@ from zoneinfo import ZoneInfo
 
 import cards
 from cards.messages import refusal_message, user_message
-from core.approval import Approval
+from core.approval import Approval, InstanceFormatError, Widget, parse_form
 from core.errors import FeishuError
 from core.outcome import Toast
 from core.records import NOT_REPLAYABLE
 from core.rules import RULES, Action, Actor, Refused, buttons
+from handlers import names
 from handlers.context import Context
 from handlers.records import with_record_state
 
-NAME_BUDGET_S = 1.0  # names are a nicety: never let them eat the answer budget
-
+MAX_FORM_DEPTH = 3  # fieldList in fieldList …: as deep as cards.widgets shows
+MAX_ROWS = 50  # rows of one fieldList a card shows (cards.widgets max_items)
+MAX_IDS = 200  # ids of one form: a form that names more gets its first names, the rest counted
 
 def person_ids(approval: Approval) -> list[tuple[str, str]]:
-    """(id, id_type) of everyone the card names, requester first."""
+    """(id, id_type) of everyone the card names, requester first: approvers, the timeline's people and the
+    people it names (cc, transfers, added approvers), commenters, and the people of the form (contact widgets,
+    trip companions, in fieldList rows too)."""
     found: list[tuple[str, str]] = []
 
     def add(open_id: str, user_id: str = "") -> None:
         if open_id:
             found.append((open_id, "open_id"))
-        elif user_id:
+        if user_id:  # widgets and timeline targets may name the same person by user_id only
             found.append((user_id, "user_id"))
 
     add(approval.open_id, approval.user_id)
@@ -36,36 +39,69 @@ def person_ids(approval: Approval) -> list[tuple[str, str]]:
         add(task.open_id, task.user_id)
     for entry in approval.timeline:
         add(entry.open_id, entry.user_id)
+        for open_id in entry.open_id_list:
+            add(open_id)
+        for user_id in entry.user_id_list:
+            add("", user_id)
     for comment in approval.comments:
         add(comment.open_id, comment.user_id)
-    for widget in approval.form:
-        for open_id in widget.open_ids:
-            add(open_id)
+    for ident in _form_ids(approval.form, "person"):
+        add(*((ident, "") if names.user_id_type(ident) == "open_id" else ("", ident)))
     return list(dict.fromkeys(found))
 
 
-def resolve_names(ctx: Context, ids: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """id → display name through the contact API (cached); ids that time out or are refused stay ids."""
-    deadline = time.monotonic() + NAME_BUDGET_S
-    names: dict[str, str] = {}
-    for ident, id_type in ids:
-        if time.monotonic() > deadline:
-            break
-        name = ctx.feishu.user_name(ident, id_type, ctx.locale)
-        if name:
-            names[ident] = name
-    return names
+def department_ids(approval: Approval) -> list[tuple[str, str]]:
+    """(id, id_type) of the departments the card names: the requester's, and those of department widgets."""
+    ids = [approval.department_id, *_form_ids(approval.form, "department")]
+    return list(dict.fromkeys((i, names.department_id_type(i)) for i in ids if i))
+
+
+def _form_ids(form: Iterable[Widget], kind: str, depth: int = 0) -> list[str]:
+    """The ids a form's widgets name: people (contact widgets' user ids and open ids, trip companions) or
+    departments; into fieldList rows, as deep as a card shows them."""
+    found: list[str] = []
+    for widget in form:
+        value = widget.value
+        if widget.type == "fieldList" and isinstance(value, list) and depth < MAX_FORM_DEPTH:
+            for cells in value[:MAX_ROWS]:
+                try:
+                    found += _form_ids(parse_form(cells if isinstance(cells, list) else [cells]), kind, depth + 1)
+                except InstanceFormatError:
+                    continue
+        elif kind == "person" and widget.type == "contact":
+            found += [str(v) for v in _listed(value)] + list(widget.open_ids)
+        elif kind == "person" and widget.type == "tripGroup" and isinstance(value, Mapping):
+            found += [str(v) for v in _listed(value.get("peer"))]
+        elif kind == "department" and widget.type == "department":
+            found += [str(d.get("open_id") or d.get("department_id") or d.get("id") or "") if isinstance(d, Mapping)
+                      else str(d) for d in _listed(value)]
+    return [i for i in found if i][:MAX_IDS]
+
+
+def _listed(value: Any) -> list[Any]:
+    return [v for v in value if v not in (None, "")] if isinstance(value, list | tuple) else []
+
+
+def resolve_names(ctx: Context, ids: Iterable[tuple[str, str]],
+                  departments: Iterable[tuple[str, str]] = ()) -> dict[str, str]:
+    """id → display name (a :class:`cards.Name`: each reader's language on a card, `ctx.locale` as a plain
+    string) through the contact API, batched and cached (handlers/names.py); ids without one are left out."""
+    return dict(names.lookup(ctx.feishu, ctx.names, ctx.locale, ids, departments))
 
 
 def names_for(ctx: Context, approval: Approval) -> dict[str, str]:
-    names = resolve_names(ctx, person_ids(approval))
-    # user_id aliases of the same people, so widgets holding user_ids read as names too
-    for task in approval.tasks:
-        if task.user_id and task.open_id in names:
-            names.setdefault(task.user_id, names[task.open_id])
-    if approval.user_id and approval.open_id in names:
-        names.setdefault(approval.user_id, names[approval.open_id])
-    return names
+    return names_for_all(ctx, [approval])
+
+
+def names_for_all(ctx: Context, approvals: Iterable[Approval], *, departments: bool = True) -> dict[str, str]:
+    """The names the cards of `approvals` show, in one lookup (one users/batch call per 50 new people; a list,
+    which shows no departments, passes `departments` False)."""
+    people: list[tuple[str, str]] = []
+    units: list[tuple[str, str]] = []
+    for approval in approvals:
+        people += person_ids(approval)
+        units += department_ids(approval) if departments else []
+    return resolve_names(ctx, people, units)
 
 
 def remember_approvers(ctx: Context, approval: Approval) -> None:
@@ -74,9 +110,10 @@ def remember_approvers(ctx: Context, approval: Approval) -> None:
 
 
 def display_name(ctx: Context, actor: Actor) -> str:
-    if actor.open_id:
-        return ctx.feishu.user_name(actor.open_id, "open_id", ctx.locale) or actor.open_id
-    return actor.user_id
+    """The actor's name (a :class:`cards.Name`), else their open_id (a card reads it "Someone (…)")."""
+    ids = [(i, t) for i, t in ((actor.open_id, "open_id"), (actor.user_id, "user_id")) if i]
+    found = resolve_names(ctx, ids)
+    return next((found[i] for i, _ in ids if i in found), actor.open_id or actor.user_id)
 
 
 def buttons_for(ctx: Context, approval: Approval, actor: Actor | None) -> tuple[Action, ...]:
@@ -152,7 +189,7 @@ def current_card(ctx: Context, approval: Approval, viewer: Actor | None = None,
         target = RULES[Action(previous.action)].results_in
         if approval.status is target:
             outcome = {"action": previous.action, "at_ms": int(previous.at * 1000), "reason": previous.reason,
-                       "operator": ctx.feishu.user_name(previous.operator, "open_id", ctx.locale) or previous.operator}
+                       "operator": display_name(ctx, Actor(open_id=previous.operator))}
             return card_for(ctx, approval, viewer, outcome=outcome, notice=notice)
     return card_for(ctx, approval, viewer, notice=notice)
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
+from handlers.names import NameCache
 from handlers.ports import Gateway, Settings, Store
 from handlers.registry import Registry
 
@@ -23,6 +24,8 @@ class Context:
     # Told when a delivery is completely handled (its reply sent, or nothing to do): tests await it instead of
     # waiting out a silence, and it costs nothing in production.
     on_settled: Callable[[str, str], None] = field(default=lambda _event_id, _outcome: None)
+    # Names of people and departments, for every card this process renders (handlers/names.py)
+    names: NameCache = field(default_factory=NameCache)
 
     @property
     def locale(self) -> str:

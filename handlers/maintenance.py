@@ -137,9 +137,9 @@ def _tell(ctx: Context, intent: dict, key: str, tone: str) -> None:
     """The person who acted learns how it ended (a one-to-one message: only open ids can be sent to)."""
     if not intent["operator"].startswith("ou_"):
         return
-    action = cards.text(f"action.{intent['action']}", ctx.locale)
     minutes = str(int(ctx.config.settle_window_s // 60))
-    text = cards.text(key, ctx.locale, id=intent["approval_id"], action=action, minutes=minutes)
+    text = cards.worded(lambda loc: cards.text(key, loc, id=intent["approval_id"], minutes=minutes,
+                                               action=cards.text(f"action.{intent['action']}", loc)))
     try:
         ctx.feishu.send_card(intent["operator"], card_context.notice_card(ctx, text, tone=tone), "open_id",
                              uuid=f"rc-{intent['intent_id']}")

@@ -53,7 +53,10 @@ def render(ctx: Context, view: Mapping[str, Any], fresh: Mapping[str, Approval] 
     looked up, by instance code: they cost no call)."""
     actor = Actor(open_id=str(view.get("recipient") or ""))
     items = [_item(ctx, task, actor, fresh) for task in view.get("tasks") or ()]
-    card = cards.render("pending_list", ctx.locale, items=items, names={}, tz=ctx.config.timezone,
+    # one lookup for the whole list: its requesters and the people its key lines name, each reader's language
+    names = card_context.names_for_all(ctx, [item["approval"] for item in items if item["approval"] is not None],
+                                       departments=False)
+    card = cards.render("pending_list", ctx.locale, items=items, names=names, tz=ctx.config.timezone,
                         page=int(view.get("page") or 1), total=view.get("total"),
                         next_page_token=view.get("next_token"), page_token=str(view.get("page_token") or ""))
     shows = tuple(item["approval_id"] for item in items if item["approval_id"])

@@ -122,13 +122,16 @@ def _send_decision(ctx: Context, outcome: Outcome, requester: str) -> None:
 def decision_words(ctx: Context, outcome: Outcome) -> cards.Worded:
     """"Manager Wang rejected your punch correction request (ID …). Reason: …", in every locale."""
     approval = outcome.approval
-    shown_id = (approval.serial_number or approval.instance_code) if approval is not None else outcome.approval_id
+    serial = approval.serial_number if approval is not None else ""
     name = _operator_name(ctx, outcome)
     extra = "notify.comment" if outcome.action is Action.APPROVE else "outcome.reason"
 
     def line(loc: str) -> str:
         kind = cards.text(f"type.{outcome.approval_type}", loc) if outcome.approval_type else ""
-        said = cards.text(_TOLD[outcome.action], loc, name=name, type=kind, id=shown_id)
+        # the id said for what it is: the serial number people read off Feishu, else the approval id
+        ref = (cards.text("label.serial", loc, serial=serial) if serial
+               else cards.text("label.approval_id", loc, id=outcome.approval_id))
+        said = cards.text(_TOLD[outcome.action], loc, name=name, type=kind, ref=ref)
         if outcome.reason:
             said += "\n" + cards.text(extra, loc, comment=outcome.reason, reason=outcome.reason)
         return said
@@ -141,7 +144,7 @@ def _operator_name(ctx: Context, outcome: Outcome) -> str:
 
 
 def _name(ctx: Context, open_id: str) -> str:
-    return ctx.feishu.user_name(open_id, "open_id", ctx.locale) or open_id
+    return card_context.display_name(ctx, Actor(open_id=open_id))
 
 
 def _clock_text(ctx: Context, at: float) -> str:

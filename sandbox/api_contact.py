@@ -1,5 +1,6 @@
 """Contact v3 endpoints: users (get, batch, find_by_department) and departments (get), within the app's contact
-data range (`state.contact_scope`; outside it: 41050 for users, 40004 for departments), with every id rendered in
+data range (`state.contact_scope`; outside it: 41050 for a user's GET, left out of users/batch, 40004 for
+departments), with every id rendered in
 the caller's `user_id_type` / `department_id_type` as the contact pages say.
 """
 
@@ -99,8 +100,15 @@ def user_batch(state: SandboxState, req: Request) -> Reply:
         raise ApiError(40001, "invalid parameter: user_ids is required")
     if len(wanted) > BATCH_MAX:
         raise ApiError(40001, f"invalid parameter: at most {BATCH_MAX} user_ids per call, got {len(wanted)}")
-    found = [_readable_user(state, value, id_type) for value in dict.fromkeys(wanted)]
+    # "如有不在应用通讯录权限范围内的用户，则不会返回相应的信息": users outside the app's contact data range are
+    # left out of the answer, like unknown ids; the call itself succeeds (41050 is for user_get)
+    found = [_batch_user(state, value, id_type) for value in dict.fromkeys(wanted)]
     return ok({"items": [render_user(state, u, id_type, dept_type) for u in found if u is not None]})
+
+
+def _batch_user(state: SandboxState, value: str, id_type: str) -> dict[str, Any] | None:
+    found = next((u for u in state.people.values() if u.get(id_type) == value), None)
+    return found if found is not None and state.may_read_user(found) else None
 
 
 def department_get(state: SandboxState, req: Request) -> Reply:

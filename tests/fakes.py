@@ -169,7 +169,12 @@ class FakeGateway:
     """Instances by code (seed 004's `data`); `process` changes them as seed 000 says, unless told to fail."""
 
     instances: dict[str, dict[str, Any]] = field(default_factory=dict)
-    names: dict[str, str] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)  # any user id -> name (zh and en alike)
+    # contact: users by user_id ({open_id, name, en_name, …}), departments by id ({name, i18n_name, …})
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    departments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    contact_error: FeishuError | None = None  # every contact call fails with it
+    on_contact: Callable[[], None] | None = None  # e.g. a slow contact API
     tasks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # open_id -> to-do tasks
     process_error: FeishuError | None = None
     apply_despite_error: bool = False  # the write lands although its answer is lost
@@ -266,6 +271,37 @@ class FakeGateway:
 
     def user_name(self, user_id: str, id_type: str = "open_id", locale: str = "zh_cn") -> str | None:
         return self.names.get(user_id)
+
+    def users_batch(self, user_ids: list[str], id_type: str = "open_id",
+                    deadline: float | None = None) -> list[dict[str, Any]]:
+        """As the gateway: 1 to 50 ids of one type; unknown ids left out of the answer."""
+        if not 1 <= len(user_ids) <= 50 or id_type not in ("open_id", "user_id", "union_id"):
+            raise ValueError("users_batch takes 1 to 50 ids of one id type")
+        self.calls.append(("user_batch", (id_type, tuple(user_ids))))
+        self._contact_call()
+        found = []
+        people = [{**u, "user_id": key} for key, u in self.users.items()]
+        for ident in dict.fromkeys(user_ids):
+            person = next((p for p in people if p.get(id_type) == ident), None)
+            if person is None and ident in self.names:
+                person = {id_type: ident, "name": self.names[ident]}
+            if person is not None:
+                found.append(dict(person))
+        return found
+
+    def department(self, department_id: str, id_type: str = "open_department_id",
+                   deadline: float | None = None) -> dict[str, Any]:
+        self.calls.append(("department_get", (id_type, department_id)))
+        self._contact_call()
+        if department_id not in self.departments:
+            raise FeishuError(40015, "department not exist", log_id="log-dept")
+        return {id_type: department_id, **self.departments[department_id]}
+
+    def _contact_call(self) -> None:
+        if self.on_contact is not None:
+            self.on_contact()
+        if self.contact_error is not None:
+            raise self.contact_error
 
     def bot_open_id(self) -> str:
         return BOT_OPEN_ID

@@ -38,6 +38,7 @@
       no_faults: "无故障：飞书行为正常。", submitted: "已提交：", decided: "已在飞书中处理：", digest_sent: "每日汇总已发送：{n} 张卡片", digest_sent_one: "每日汇总已发送：1 张卡片",
       not_number: "{field} 不是有效数字", lang: "EN", every_endpoint: "* （所有接口）",
       role_manager: "经理", role_manager2: "第二位经理", role_admin: "管理员", role_employee: "员工", role_stranger: "陌生人",
+      more_samples: "更多示例…", at_all: "所有人", bot_line: "飞书沙箱 → 机器人 {url} · 每个事件都已签名并加密", out_of_range: "{field} 必须在 {min} 到 {max} 之间",
     },
     en_us: {
       bot: "Bot", ok: "Confirm", cancel: "Cancel", updated: "edited", reply: "Reply to", you_are: "You are",
@@ -56,6 +57,8 @@
       not_number: "{field} is not a number", lang: "中文", every_endpoint: "* (every endpoint)",
       role_manager: "Manager", role_manager2: "Second manager", role_admin: "Admin", role_employee: "Employee",
       role_stranger: "Stranger",
+      more_samples: "more samples…", at_all: "all",
+      bot_line: "Feishu sandbox → bot {url} · every event signed and encrypted", out_of_range: "{name} must be between {min} and {max}",
     },
   };
 
@@ -87,6 +90,11 @@
   function switchLocale() {
     S.locale = S.locale === "en_us" ? "zh_cn" : "en_us";
     applyTexts();
+    renderSamples();
+    const every = $("fault-endpoint").querySelector("option[value='*']");
+    if (every) every.textContent = words().every_endpoint;
+    pollFaults().catch(() => {});  // "no faults" again, in the other language
+    showBot(S.botUrl);
     switchView();  // cards and headers again, in the other language
   }
 
@@ -132,7 +140,7 @@
   function userByOpenId(id) { return S.world.users.find((u) => u.open_id === id); }
   function displayName(user) {
     if (!user) return "";
-    return S.world.locale === "en_us" ? user.en_name : user.name;
+    return S.locale === "en_us" ? user.en_name : user.name;  // the reader's language, as the switch sets it
   }
   function chatId() {
     if (S.chat === "group") return S.world.group.chat_id;
@@ -217,7 +225,7 @@
       if (S.world.samples[name]) chip(name, "/approval " + S.world.samples[name], S.world.samples[name]);
     }
     const select = el("select", "chip-select");
-    select.appendChild(new Option("more samples…", ""));
+    select.appendChild(new Option(words().more_samples, ""));
     for (const [name, id] of Object.entries(S.world.samples)) select.appendChild(new Option(name + " · " + id, id));
     select.addEventListener("change", () => {
       if (!select.value) return;
@@ -272,7 +280,7 @@
     const parts = String(text).split(/(@_user_\d+|@_all)/);
     for (const part of parts) {
       if (!part) continue;
-      if (part === "@_all") frag.appendChild(el("span", "fc-at", "@所有人"));
+      if (part === "@_all") frag.appendChild(el("span", "fc-at", "@" + words().at_all));
       else if (/^@_user_\d+$/.test(part)) frag.appendChild(el("span", "fc-at", "@" + (mentions[part] || part)));
       else frag.appendChild(document.createTextNode(part));
     }
@@ -601,7 +609,13 @@
           return;
         }
         const value = input.value.trim();
-        if (value) spec[key] = key === "id" ? value : Number(value);  // the server checks ranges and kinds
+        const low = input.min === "" ? -Infinity : Number(input.min), high = input.max === "" ? Infinity : Number(input.max);
+        if (value && key !== "id" && !(Number(value) >= low && Number(value) <= high)) {  // said in the reader's words
+          $("fault-error").textContent = words().out_of_range.replace("{field}", words()[label]).replace("{name}", key)
+            .replace("{min}", input.min || "−∞").replace("{max}", input.max || "∞");
+          return;
+        }
+        if (value) spec[key] = key === "id" ? value : Number(value);  // the server checks ranges and kinds too
       }
       injectFault(spec);
     });
@@ -662,8 +676,8 @@
   }
 
   function showBot(url) {
-    $("bot-line").textContent = url ? "Feishu sandbox → bot " + url + "/webhook/event · every event signed and " +
-      "encrypted" : "Waiting for the bot…";
+    S.botUrl = url;
+    $("bot-line").textContent = url ? words().bot_line.replace("{url}", url + "/webhook/event") : words().waiting;
   }
 
   // The sandbox serves the page a moment before the bot is attached (the bot loads lark-oapi meanwhile).

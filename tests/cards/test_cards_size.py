@@ -148,4 +148,4 @@ def test_pending_item_requester_falls_back_to_the_task_initiator_name() -> None:
     assert "Employee Zhang \\(task query\\)" in text
     named = _markdown(cards.render("pending_list", "en_us", items=[item], names={"ou_employee": "Zhang"}, page=1,
                                    total=1, next_page_token=None))
-    assert " · Zhang · " in named
+    assert "**Punch correction · Zhang**" in named and "task query" not in named  # the name, in the title
