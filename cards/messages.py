@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import cards
-from core.errors import FeishuError
+from core.errors import FeishuError, MissingAccess
 from core.rules import Refused
 
 # Feishu codes with a line of their own in the catalogue (seed 000, seed 004, generic Open API codes).
@@ -43,7 +43,9 @@ def refusal_message(refused: Refused, locale: str) -> str:
 
 
 def user_message(err: FeishuError, locale: str) -> str:
-    if err.kind == "timeout":
+    if isinstance(err, MissingAccess):
+        text = cards.text("error.missing_access", locale, needs=err.needs)
+    elif err.kind == "timeout":
         text = cards.text("error.timeout", locale)
     elif err.kind == "network":
         text = cards.text("error.unreachable", locale)

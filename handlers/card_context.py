@@ -11,7 +11,8 @@ from cards.messages import refusal_message, user_message
 from core.approval import Approval
 from core.errors import FeishuError
 from core.outcome import Toast
-from core.rules import RULES, Action, Actor, Refused, buttons
+from core.rules import RULES, Action, Actor, Kind, Refused, buttons
+from handlers import team
 from handlers.context import Context
 
 NAME_BUDGET_S = 1.0  # names are a nicety: never let them eat the answer budget
@@ -79,6 +80,11 @@ def buttons_for(ctx: Context, approval: Approval, actor: Actor | None) -> tuple[
     """State-only buttons on shared cards (a group sees one card); role-filtered in a one-to-one chat."""
     if actor is None:
         return buttons(approval.kind, approval.approval_type, approval.status)
+    if approval.kind is Kind.ATTENDANCE and not actor.user_id and not actor.ids() & approval.deciders:
+        try:  # a record's leaders are known by user_id (contact's, = attendance's employee_id)
+            actor = team.with_user_id(ctx, actor)
+        except FeishuError:
+            pass
     return buttons(approval.kind, approval.approval_type, approval.status, actor, approval.roles(), ctx.admins)
 
 
@@ -96,6 +102,11 @@ def approval_card(
 ) -> dict[str, Any]:
     if actions is None:
         actions = () if outcome or processing else buttons_for(ctx, approval, None)
+    if approval.kind is Kind.ATTENDANCE:  # a record standing alone: its own card, no instance parts
+        return cards.render("record", ctx.locale, approval=approval, actions=tuple(actions),
+                            names=dict(names if names is not None else names_for(ctx, approval)),
+                            tz=ctx.config.timezone, outcome=outcome, notice=notice, processing=processing,
+                            shared=shared)
     remember_serial(ctx, approval)
     return cards.render(
         "approval",

@@ -12,7 +12,7 @@ from core.errors import FeishuError
 from core.inbound import approval_ref, split_ids, valid_approval_id
 from core.outcome import Outcome, Reply, Status
 from core.rules import Action, Actor, ApprovalType, Refused, may_see
-from handlers import card_context, copies, pending
+from handlers import card_context, copies, pending, records, team
 from handlers.chat import CommandCall
 from handlers.context import Context
 from handlers.lookup import is_not_found, load_approval
@@ -83,6 +83,8 @@ def show_approval(ctx: Context, call: CommandCall) -> Reply:
     approval_id = resolve_id(ctx, call.args[0], call.actor)
     if not valid_approval_id(approval_id):
         return _refusal(ctx, Refused("bad_id", {"id": approval_id[:64]}))
+    if ctx.store.record_ref(approval_id) is not None:
+        return _show_record(ctx, call, approval_id)
     try:
         approval = load_approval(ctx, approval_id)
     except FeishuError as err:
@@ -91,6 +93,21 @@ def show_approval(ctx: Context, call: CommandCall) -> Reply:
         return _not_found(ctx, approval_id)
     card_context.remember_approvers(ctx, approval)
     card = card_context.current_card(ctx, approval, _viewer(call))
+    return Reply(card=card, approval_id=approval.instance_code, view=copies.approval_view(_viewer(call)))
+
+
+def _show_record(ctx: Context, call: CommandCall, approval_id: str) -> Reply:
+    """An attendance record the bot has found: asked for again (its requester, its day), shown to its requester,
+    their leaders and admins, with what the reader may do."""
+    try:
+        actor = team.with_user_id(ctx, call.actor)
+        approval = records.load_record(ctx, approval_id)
+    except FeishuError as err:
+        return _error(ctx, err)
+    if approval is None or not can_view(ctx, approval, actor):
+        return _not_found(ctx, approval_id)
+    viewer = actor if call.in_private else None
+    card = card_context.current_card(ctx, approval, viewer)
     return Reply(card=card, approval_id=approval.instance_code, view=copies.approval_view(_viewer(call)))
 
 
@@ -155,6 +172,14 @@ def revoke(ctx: Context, call: CommandCall) -> Reply:
 
 def list_pending(ctx: Context, call: CommandCall) -> Reply:
     return pending.list_reply(ctx, call.actor, shared=not call.in_private) or Reply()
+
+
+def show_team(ctx: Context, call: CommandCall) -> Reply:
+    """`/team [refresh]`: the team's records of the look-back window; `refresh` reads the team from contact anew."""
+    word = call.args[0].casefold() if call.args else ""
+    if word and word not in ("refresh", "刷新"):
+        return Reply(card=card_context.help_card(ctx, notice=cards.msg("command.team.usage")))
+    return pending.team_reply(ctx, call.actor, shared=not call.in_private, refresh=bool(word))
 
 
 def show_history(ctx: Context, call: CommandCall) -> Reply:

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from typing import Any
 
 from handlers.ports import Gateway, Settings, Store
 from handlers.registry import Registry
@@ -23,6 +24,8 @@ class Context:
     # Told when a delivery is completely handled (its reply sent, or nothing to do): tests await it instead of
     # waiting out a silence, and it costs nothing in production.
     on_settled: Callable[[str, str], None] = field(default=lambda _event_id, _outcome: None)
+    # Bounded-time caches of this process (handlers/team.py: teams and leaders), by name
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def locale(self) -> str:
