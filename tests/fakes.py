@@ -294,7 +294,7 @@ class FakeGateway:
     def _user_as(self, user: Mapping[str, Any], id_type: str) -> dict[str, Any]:
         out = copy.deepcopy(dict(user))
         leader = self.users.get(str(user.get("leader_user_id") or ""))
-        out["leader_user_id"] = leader[id_type] if leader else ""
+        out["leader_user_id"] = leader.get(id_type, "") if leader else ""
         return out
 
     def get_user(self, user_id: str, id_type: str = "user_id", deadline: float | None = None) -> dict[str, Any]:
@@ -315,7 +315,7 @@ class FakeGateway:
             raise FeishuError(40004, "no dept authority error", log_id="log-contact")
         dept = dict(self.departments[department_id])
         leader = self.users.get(str(dept.get("leader_user_id") or ""))
-        dept["leader_user_id"] = leader[user_id_type] if leader else ""
+        dept["leader_user_id"] = leader.get(user_id_type, "") if leader else ""
         return dept
 
     def department_users(self, department_id: str, page_token: str = "", user_id_type: str = "user_id",
