@@ -4,8 +4,10 @@ one with a reason, revokes an approved leave with `/revoke <id>` alone, and is r
 
 from __future__ import annotations
 
+import time
+
 from sandbox import worlds
-from tests.integration.harness import card_text, find_buttons
+from tests.integration.harness import card_text, find_buttons, wait_until
 
 RECORD = worlds.RECORDS
 
@@ -98,3 +100,20 @@ def test_the_requester_may_not_decide_their_own_record(bot, sandbox):
     bot.say("lead", "/pending")
     reply = bot.say("agent1", f"/approve {RECORD['remedy_pending']}")
     assert status_of(sandbox, "remedy_pending") == 0 and sandbox.process_calls() == [], card_text(reply)
+
+
+def test_a_slow_remedy_query_is_answered_in_time_and_the_card_follows(bot, sandbox):
+    sandbox.inject("remedy_query", latency_s=2.0, times=1)  # one of the team's calls outlives the budget
+    started = time.monotonic()
+    listed = bot.say("lead", "/pending")
+    assert time.monotonic() - started < 2.0 + 1.0
+    assert "Still looking" in card_text(listed["content"])
+    assert wait_until(lambda: RECORD["remedy_pending"] in buttons(bot.card(listed), "approve"), timeout=8)
+    assert "Still looking" not in card_text(bot.card(listed))
+
+
+def test_a_failing_contact_is_named_not_an_empty_team(bot, sandbox):
+    sandbox.inject("user_find_by_department", code=41050, msg="no user authority error")
+    listed = bot.say("lead", "/team")
+    text = card_text(listed["content"])
+    assert "contact data range" in text and "No records" not in text
