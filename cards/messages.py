@@ -16,6 +16,9 @@ KNOWN_CODES = frozenset(
 )
 
 
+DATA_RANGE = "contact data range"  # handlers/team.py names the range this way
+
+
 def _type_name(value: str, locale: str) -> str:
     try:
         return cards.text(f"type.{value}", locale)
@@ -44,7 +47,10 @@ def refusal_message(refused: Refused, locale: str) -> str:
 
 def user_message(err: FeishuError, locale: str) -> str:
     if isinstance(err, MissingAccess):
-        text = cards.text("error.missing_access", locale, needs=err.needs)
+        needs = err.needs  # a scope's name, or the data range ("contact data range: <whose>")
+        if needs.startswith(DATA_RANGE):
+            needs = cards.text("error.data_range", locale) + needs[len(DATA_RANGE):]
+        text = cards.text("error.missing_access", locale, needs=needs)
     elif err.kind == "timeout":
         text = cards.text("error.timeout", locale)
     elif err.kind == "network":

@@ -252,3 +252,22 @@ def test_an_admins_action_on_an_unknown_attendance_id_writes_its_intent_first():
     assert outcome.status.value == "done"
     assert seen and seen[0][0]["state"] == "sending" and seen[0][0]["detail"]["kind"] == "attendance"
     assert next(iter(ctx.store.intents.values()))["state"] == "done"
+
+
+def test_a_lost_answer_on_a_record_is_settled_by_the_reconciler_from_the_record():
+    from core.errors import FeishuError
+    from handlers import maintenance
+
+    now = [float(1_795_136_580)]
+    gateway = world(process_error=FeishuError(-1, "timeout", kind="timeout"))
+    ctx = make_context(gateway, clock=lambda: now[0])
+    found_by(ctx, BOSS)
+    outcome = perform(ctx, ActionRequest(Action.APPROVE, "7001", BOSS))
+    assert outcome.status.value == "unknown" and gateway.count("process") == 1
+    intent = next(iter(ctx.store.intents.values()))
+    assert intent["state"] == "sending" and intent["detail"]["kind"] == "attendance"
+    next(r for r in gateway.records if r["approval_id"] == "7001")["status"] = 2  # Feishu applied it after all
+    now[0] += 120
+    assert maintenance.reconcile(ctx) == 1
+    assert intent["state"] == "done" and gateway.count("process") == 1  # looked up, never sent again
+    assert ctx.store.last_success("7001").operator == "ou_boss"
