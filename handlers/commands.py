@@ -11,7 +11,7 @@ from core.approval import Approval
 from core.errors import FeishuError
 from core.inbound import approval_ref, split_ids, valid_approval_id
 from core.outcome import Outcome, Reply, Status
-from core.rules import Action, Actor, ApprovalType, Refused, may_see
+from core.rules import Action, Actor, ApprovalType, Kind, Refused, may_see
 from handlers import card_context, copies, pending, records, team
 from handlers.chat import CommandCall
 from handlers.context import Context
@@ -94,6 +94,15 @@ def show_approval(ctx: Context, call: CommandCall) -> Reply:
     card_context.remember_approvers(ctx, approval)
     card = card_context.current_card(ctx, approval, _viewer(call))
     return Reply(card=card, approval_id=approval.instance_code, view=copies.approval_view(_viewer(call)))
+
+
+def _record_or_instance(ctx: Context, approval_id: str) -> Approval:
+    """A remembered attendance record (asked for again), else the instance; FeishuError (not found) otherwise."""
+    if ctx.store.record_ref(approval_id) is not None:
+        found = records.load_record(ctx, approval_id)
+        if found is not None:
+            return found
+    return load_approval(ctx, approval_id)
 
 
 def _show_record(ctx: Context, call: CommandCall, approval_id: str) -> Reply:
@@ -188,19 +197,20 @@ def show_history(ctx: Context, call: CommandCall) -> Reply:
         return _refusal(ctx, Refused("bad_id", {"id": approval_id[:64]}))
     if not (call.actor.ids() & ctx.admins):
         try:
-            approval = load_approval(ctx, approval_id)
+            approval = _record_or_instance(ctx, approval_id)
+            actor = team.with_user_id(ctx, call.actor) if approval.kind is Kind.ATTENDANCE else call.actor
         except FeishuError as err:
             if is_not_found(err):
                 return _not_found(ctx, approval_id)
             return _error(ctx, err)
-        if not can_view(ctx, approval, call.actor):
+        if not can_view(ctx, approval, actor):
             return _not_found(ctx, approval_id)
-    records = ctx.store.history(approval_id)
-    names = card_context.resolve_names(ctx, dict.fromkeys((r.operator, "open_id") for r in records if r.operator))
+    audited = ctx.store.history(approval_id)
+    names = card_context.resolve_names(ctx, dict.fromkeys((r.operator, "open_id") for r in audited if r.operator))
     rows = [
         {"at_ms": int(r.at * 1000), "operator": names.get(r.operator, r.operator), "action": r.action,
          "outcome": r.outcome, "reason": r.reason, "code": r.code, "log_id": r.log_id}
-        for r in records
+        for r in audited
     ]
     return Reply(card=cards.render("history", ctx.locale, approval_id=approval_id, records=rows,
                                    tz=ctx.config.timezone))

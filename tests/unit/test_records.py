@@ -271,3 +271,15 @@ def test_a_lost_answer_on_a_record_is_settled_by_the_reconciler_from_the_record(
     assert maintenance.reconcile(ctx) == 1
     assert intent["state"] == "done" and gateway.count("process") == 1  # looked up, never sent again
     assert ctx.store.last_success("7001").operator == "ou_boss"
+
+
+def test_a_leader_reads_the_history_of_a_team_record_and_a_stranger_does_not():
+    gateway = world()
+    ctx = make_context(gateway)
+    found_by(ctx, BOSS)
+    perform(ctx, ActionRequest(Action.APPROVE, "7001", BOSS))
+    shown = call(ctx, "boss", "/history 7001")
+    assert "No approval" not in str(shown.card) and "approve" in str(shown.card).lower()
+    assert "No approval 7001" in str(call(ctx, "zed", "/history 7001").card)
+    details = call(ctx, "boss", "/approval 7001")
+    assert "Approved" in str(details.card) and "7001" in str(details.card)
