@@ -778,8 +778,12 @@ class Store:
 
     # -- attendance records found ----------------------------------------------------------------------------------
 
-    def remember_record(self, approval_id: str, ref: Mapping[str, Any], now: float) -> None:
-        stmt = self._insert(attendance_records).values(approval_id=approval_id, ref=json.dumps(dict(ref)), created=now)
+    def remember_records(self, refs: Mapping[str, Mapping[str, Any]], now: float) -> None:
+        """Attendance records found (approval_id → type, requester, day), in one transaction."""
+        if not refs:
+            return
+        stmt = self._insert(attendance_records).values(
+            [{"approval_id": k, "ref": json.dumps(dict(v)), "created": now} for k, v in refs.items()])
         stmt = stmt.on_conflict_do_update(index_elements=[attendance_records.c.approval_id],
                                           set_={"ref": stmt.excluded.ref, "created": stmt.excluded.created})
         with self._write(single=True) as conn:

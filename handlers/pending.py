@@ -103,8 +103,7 @@ def _set_records(ctx: Context, view: dict[str, Any], found: list[AttendanceRecor
     view["names"] = {k: v for k, v in team.names(members, ctx.locale).items()
                      if k in {r.employee_id for r in kept} or k in {by_id[r.employee_id].open_id
                                                                    for r in kept if r.employee_id in by_id}}
-    for record, kept_record in zip(kept, view["records"], strict=True):
-        records.remember(ctx, record, kept_record["open_id"])
+    records.remember(ctx, found, {m.user_id: m.open_id for m in members.members})  # all, not only those shown
 
 
 def _kept_record(record: AttendanceRecord, member: team.Member | None) -> dict[str, Any]:

@@ -112,11 +112,12 @@ def _unique(records: Iterable[AttendanceRecord]) -> list[AttendanceRecord]:
     return sorted(seen.values(), key=lambda r: (-r.day, r.approval_id))
 
 
-def remember(ctx: Context, record: AttendanceRecord, open_id: str = "") -> None:
-    """id → type, requester and day: what `load_record` needs to ask for this one record again."""
-    ctx.store.remember_record(record.approval_id, {"type": record.approval_type.value,
-                                                   "employee_id": record.employee_id, "open_id": open_id,
-                                                   "day": record.day}, ctx.clock())
+def remember(ctx: Context, found: Iterable[AttendanceRecord], open_ids: Mapping[str, str]) -> None:
+    """Each record's id → type, requester and day: what `load_record` needs to ask for that one record again
+    (`open_ids`: employee_id → open_id, where contact told it)."""
+    ctx.store.remember_records({r.approval_id: {"type": r.approval_type.value, "employee_id": r.employee_id,
+                                                "open_id": open_ids.get(r.employee_id, ""), "day": r.day}
+                                for r in found}, ctx.clock())
 
 
 def as_approval(record: AttendanceRecord, members: Mapping[str, team.Member], manager: Sequence[str]) -> Approval:

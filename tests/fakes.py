@@ -159,9 +159,10 @@ class FakeStore:
         with self.lock:
             return [r for r in self.audit if r.approval_id == approval_id]
 
-    def remember_record(self, approval_id: str, ref: Mapping[str, Any], now: float) -> None:
+    def remember_records(self, refs: Mapping[str, Mapping[str, Any]], now: float) -> None:
         with self.lock:
-            self.record_refs[approval_id] = dict(ref)
+            self.writes += 1
+            self.record_refs.update({k: dict(v) for k, v in refs.items()})
 
     def record_ref(self, approval_id: str) -> dict[str, Any] | None:
         with self.lock:
