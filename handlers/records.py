@@ -109,7 +109,7 @@ def _unique(records: Iterable[AttendanceRecord]) -> list[AttendanceRecord]:
     seen: dict[str, AttendanceRecord] = {}
     for record in records:
         seen.setdefault(record.approval_id, record)
-    return sorted(seen.values(), key=lambda r: (-r.day, r.approval_id))
+    return sorted(seen.values(), key=lambda r: (r.status != PENDING, -r.day, r.approval_id))  # pending first
 
 
 def remember(ctx: Context, found: Iterable[AttendanceRecord], open_ids: Mapping[str, str]) -> None:
