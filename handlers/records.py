@@ -13,6 +13,7 @@ not past tomorrow; docs/feishu.md).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -22,7 +23,8 @@ from zoneinfo import ZoneInfo
 
 from core.approval import Approval, from_record
 from core.attendance import AttendanceRecord, approvals_from, remedies_from
-from core.rules import ApprovalType
+from core.errors import FeishuError
+from core.rules import Actor, ApprovalType
 from handlers import fanout, team
 from handlers.context import Context
 
@@ -120,10 +122,21 @@ def remember(ctx: Context, found: Iterable[AttendanceRecord], open_ids: Mapping[
                                 for r in found}, ctx.clock())
 
 
-def as_approval(record: AttendanceRecord, members: Mapping[str, team.Member], manager: Sequence[str]) -> Approval:
-    """A record found in a manager's team as the approval a list shows: the manager (their ids) decides it."""
-    member = members.get(record.employee_id)
-    return from_record(record, member.open_id if member else "", frozenset(manager))
+TEAM_SEARCH_S = 2.0
+
+
+def found_in_team(ctx: Context, actor: Actor, approval_id: str) -> bool:
+    """Is `approval_id` among the actor's team's records of the window (pending and decided remedies, approved
+    records)? Everything found is remembered. A contact or query failure counts as no: the id is then answered
+    as an unknown one."""
+    try:
+        members = team.team_of(ctx, actor)
+        found = search(ctx, team.member_ids(members), deadline=time.monotonic() + TEAM_SEARCH_S,
+                       remedy_statuses=(PENDING, APPROVED), approval_statuses=(APPROVED,)).finish()
+    except FeishuError:
+        return False
+    remember(ctx, found, {m.user_id: m.open_id for m in members.members})
+    return any(r.approval_id == approval_id for r in found)
 
 
 def load_record(ctx: Context, approval_id: str) -> Approval | None:

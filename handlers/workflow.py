@@ -74,11 +74,7 @@ def perform(ctx: Context, request: ActionRequest) -> Outcome:
         return _refuse(ctx, request, Refused("bad_type", {"type": request.given_type[:32]}))
     looked_at = ctx.clock()
     try:
-        if ctx.store.record_ref(request.approval_id) is not None:  # an attendance record the bot has found
-            request = dataclasses.replace(request, actor=team.with_user_id(ctx, request.actor))
-            approval = _load(ctx, request.approval_id, Kind.ATTENDANCE)
-        else:
-            approval = load_approval(ctx, request.approval_id)
+        request, approval = _look_up(ctx, request)
     except FeishuError as err:
         if is_not_found(err):
             return _perform_attendance_only(ctx, request)
@@ -125,6 +121,22 @@ def _send_fresh(ctx: Context, request: ActionRequest, approval: Approval, record
     if approval.kind is Kind.NATIVE:
         return _send_task(ctx, request, approval)
     return _send_process(ctx, request, approval)
+
+
+def _look_up(ctx: Context, request: ActionRequest) -> tuple[ActionRequest, Approval]:
+    """A record the bot has found, asked for again; else the instance; else, for a number no instance has, the
+    record among the actor's team's records (then remembered). The actor gains their contact user_id for a
+    record: its leaders are known by user_id."""
+    approval_id = request.approval_id
+    if ctx.store.record_ref(approval_id) is None:
+        try:
+            return request, load_approval(ctx, approval_id)
+        except FeishuError as err:
+            if not (is_not_found(err) and approval_id.isdigit() and records.found_in_team(ctx, request.actor,
+                                                                                          approval_id)):
+                raise
+    request = dataclasses.replace(request, actor=team.with_user_id(ctx, request.actor))
+    return request, _load(ctx, approval_id, Kind.ATTENDANCE)
 
 
 class RecordGone(FeishuError):
@@ -217,7 +229,8 @@ def _after_task(ctx: Context, approval: Approval, request: ActionRequest) -> App
 
 
 def _send_process(ctx: Context, request: ActionRequest, approval: Approval) -> Outcome:
-    """A linked approval: attendance approval_infos/process on the record its form names, never the instance."""
+    """A linked approval or an attendance record: attendance approval_infos/process on the record (the one a
+    linked form names, never the instance)."""
     rule = RULES[request.action]
     assert approval.approval_type is not None  # the rules refused read-only approvals
     detail = {"kind": approval.kind.value, "attendance_id": approval.attendance_id,

@@ -58,8 +58,8 @@ def test_a_manager_handles_the_team_records_from_pending(bot, sandbox):
     assert "done" in history
 
 
-def test_revoke_of_a_team_leave_needs_no_type(bot, sandbox):
-    bot.say("lead", "/team")  # the team's records of the window, approved leave included
+def test_revoke_of_a_team_leave_needs_no_type_nor_a_list_first(bot, sandbox):
+    bot.say("lead", "/pending")  # lists pending remedies only: the leave is found by the revoke itself
     reply = bot.say("lead", f"/revoke {RECORD['leave_approved']}")
     assert status_of(sandbox, "leave_approved") == 4, card_text(reply["content"])
     assert sandbox.process_calls()[-1].json == {"approval_id": RECORD["leave_approved"], "approval_type": "leave",

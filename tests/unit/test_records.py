@@ -283,3 +283,13 @@ def test_a_leader_reads_the_history_of_a_team_record_and_a_stranger_does_not():
     assert "No approval 7001" in str(call(ctx, "zed", "/history 7001").card)
     details = call(ctx, "boss", "/approval 7001")
     assert "Approved" in str(details.card) and "7001" in str(details.card)
+
+
+def test_an_id_never_listed_is_looked_for_in_the_actors_team_once():
+    gateway = world()
+    ctx = make_context(gateway)
+    outcome = perform(ctx, ActionRequest(Action.REVOKE, "7101", BOSS))  # no /team before
+    assert outcome.status.value == "done" and ("process", ("7101", "leave", 4)) in gateway.calls
+    stranger = perform(ctx, ActionRequest(Action.APPROVE, "7009", BOSS))  # zed's: not in boss's team
+    assert stranger.refused is not None and stranger.refused.key == "not_found"
+    assert gateway.count("process") == 1
