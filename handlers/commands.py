@@ -88,7 +88,11 @@ def show_approval(ctx: Context, call: CommandCall) -> Reply:
     try:
         approval = load_approval(ctx, approval_id)
     except FeishuError as err:
-        return _attendance_only_view(ctx, call, approval_id) if is_not_found(err) else _error(ctx, err)
+        if not is_not_found(err):
+            return _error(ctx, err)
+        if approval_id.isdigit() and records.found_in_team(ctx, call.actor, approval_id):
+            return _show_record(ctx, call, approval_id)
+        return _attendance_only_view(ctx, call, approval_id)
     if not can_view(ctx, approval, call.actor):
         return _not_found(ctx, approval_id)
     card_context.remember_approvers(ctx, approval)

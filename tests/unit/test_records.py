@@ -293,3 +293,13 @@ def test_an_id_never_listed_is_looked_for_in_the_actors_team_once():
     stranger = perform(ctx, ActionRequest(Action.APPROVE, "7009", BOSS))  # zed's: not in boss's team
     assert stranger.refused is not None and stranger.refused.key == "not_found"
     assert gateway.count("process") == 1
+
+
+def test_approval_of_an_id_never_listed_shows_the_team_members_record():
+    gateway = world()
+    gateway.names["ou_bob"] = "Bob"  # names on a record's card come through the contact name lookup
+    ctx = make_context(gateway)
+    shown = call(ctx, "boss", "/approval 7002")
+    values = [v["action"] for v in cardwalk.callback_values(shown.card)]
+    assert values == ["approve", "reject"] and "Bob" in str(shown.card)
+    assert "No approval 7009" in str(call(ctx, "boss", "/approval 7009").card)
