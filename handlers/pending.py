@@ -31,7 +31,9 @@ log = logging.getLogger(__name__)
 
 PAGE_SIZE = 10
 LIST_KINDS = ("pending", "team")  # the views of list cards (handlers/copies.py renders them again as lists)
-RECORDS_SHOWN = 10  # a team's records on one card (the rest: "… and N more"; /approval takes any id)
+# a team's records on one card, beside the tasks (/pending) or alone (/team); the rest: "… and N more" (every
+# record found is remembered, so /approval, /approve … take any id of them)
+RECORDS_SHOWN = {"pending": 10, "team": 20}
 SEARCH_BUDGET_S = 1.5  # of the 3 s answer: the team's queries still running then finish in the background
 FOLLOW_UP_WAIT_S = 10.0  # the late part waits this long for the reply it updates to be sent
 _TASK_FIELDS = ("process_code", "process_id", "title", "definition_name", "initiator_names", "urls")
@@ -97,7 +99,7 @@ def with_team_records(ctx: Context, actor: Actor, view: dict[str, Any], *, remed
 
 def _set_records(ctx: Context, view: dict[str, Any], found: list[AttendanceRecord], members: team.Team) -> None:
     by_id = members.by_user_id()
-    kept = found[:RECORDS_SHOWN]
+    kept = found[:RECORDS_SHOWN.get(str(view.get("kind")), 10)]
     view["records"] = [_kept_record(r, by_id.get(r.employee_id)) for r in kept]
     view["records_more"] = len(found) - len(kept)
     view["names"] = {k: v for k, v in team.names(members, ctx.locale).items()
@@ -160,7 +162,8 @@ def render(ctx: Context, view: Mapping[str, Any], fresh: Mapping[str, Approval] 
 def _total(view: Mapping[str, Any]) -> int | None:
     total = view.get("total")
     if total is None:
-        return None if view.get("kind") == "pending" else len(view.get("records") or ())
+        return None if view.get("kind") == "pending" else len(view.get("records") or ()) + int(
+            view.get("records_more") or 0)
     return int(total) + len(view.get("records") or ()) + int(view.get("records_more") or 0)
 
 

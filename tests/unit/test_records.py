@@ -303,3 +303,19 @@ def test_approval_of_an_id_never_listed_shows_the_team_members_record():
     values = [v["action"] for v in cardwalk.callback_values(shown.card)]
     assert values == ["approve", "reject"] and "Bob" in str(shown.card)
     assert "No approval 7009" in str(call(ctx, "boss", "/approval 7009").card)
+
+
+def test_a_large_team_card_fits_and_says_how_many_more():
+    import cards
+
+    gateway = world()
+    for i in range(30):
+        gateway.users[f"u_m{i}"] = person(f"m{i}", ["od-a"], "boss")
+        gateway.records.append(remedy(f"80{i:02d}", f"m{i}"))
+    ctx = make_context(gateway)
+    reply = call(ctx, "boss", "/team")
+    assert cards.card_size(reply.card) <= cards.MAX_BYTES and cards.count_elements(reply.card) <= cards.MAX_ELEMENTS
+    shown = [v["approval_id"] for v in cardwalk.callback_values(reply.card) if v.get("action") == "show"]
+    assert 10 <= len(shown) <= 20 and f"{34 - len(shown)} more" in cardwalk.markdown(reply.card)
+    assert "34 records" in str(reply.card)  # all the team's records of the window, shown or not
+    assert ctx.store.record_ref("8029") is not None  # not shown, still remembered: /approve 8029 works
