@@ -84,8 +84,7 @@ def with_team_records(ctx: Context, actor: Actor, view: dict[str, Any], *, remed
         search = records.search(ctx, team.member_ids(found), deadline=deadline, remedy_statuses=remedy_statuses,
                                 approval_statuses=approval_statuses)
     except FeishuError as err:
-        view["team_error"] = {"code": err.code, "log_id": err.log_id, "needs": getattr(err, "needs", ""),
-                              "kind": err.kind, "msg": err.msg[:200]}
+        view["team_error"] = _kept_error(err)
         return render(ctx, view)
     view.update(manager=found.manager, days=ctx.config.attendance_lookback_days, team_size=len(found.members))
     _set_records(ctx, view, search.found, found)
@@ -108,6 +107,12 @@ def _set_records(ctx: Context, view: dict[str, Any], found: list[AttendanceRecor
     records.remember(ctx, found, {m.user_id: m.open_id for m in members.members})  # all, not only those shown
 
 
+def _kept_error(err: FeishuError) -> dict[str, Any]:
+    """What the card needs to say why the team's records are missing (the store keeps the view as JSON)."""
+    return {"code": err.code, "log_id": err.log_id, "needs": getattr(err, "needs", ""), "kind": err.kind,
+            "msg": err.msg[:200]}
+
+
 def _kept_record(record: AttendanceRecord, member: team.Member | None) -> dict[str, Any]:
     return {"approval_id": record.approval_id, "type": record.approval_type.value, "status": record.status,
             "employee_id": record.employee_id, "open_id": member.open_id if member else "",
@@ -120,8 +125,7 @@ def _follow_up(ctx: Context, view: dict[str, Any], search: records.Search, membe
     try:
         _set_records(ctx, view, search.finish(), members)
     except FeishuError as err:
-        view["team_error"] = {"code": err.code, "log_id": err.log_id, "needs": "", "kind": err.kind,
-                              "msg": err.msg[:200]}
+        view["team_error"] = _kept_error(err)
     message_id = ""
     for _ in range(int(FOLLOW_UP_WAIT_S / 0.2)):
         message_id = next(iter(ctx.store.cards_for(key)), "")
