@@ -761,9 +761,13 @@ def record_view(
             *(record_facts(v, record, zone) if record is not None else []),
             Row(v.t("label.status"), ((v.status_text(status),),)),
             Row(v.t("record.time_zone"), ((v.s(zone),),))]
+    waiting = None
+    if shared and not outcome and status is InstanceStatus.PENDING and approval.deciders:
+        waiting = v.t("label.waiting_for", names=v.fmt.people([("", d) for d in sorted(approval.deciders)]))
     return {
         "summary": f"{type_name} · {v.status_text(status)}",
         "header": v.header(v.t("title.record", type=type_name), requester, template, tags),
+        "waiting": waiting,  # a group's card says who may decide
         "notice": v.block(notice) if notice is not None else None,
         "outcome": v.outcome_lines(outcome),
         "info": info,

@@ -38,6 +38,8 @@ def person_ids(approval: Approval) -> list[tuple[str, str]]:
     for widget in approval.form:
         for open_id in widget.open_ids:
             add(open_id)
+    for user_id in sorted(approval.deciders):  # an attendance record's leaders (a group's card names them)
+        add("", user_id)
     return list(dict.fromkeys(found))
 
 

@@ -126,3 +126,13 @@ def test_revoke_is_the_only_action_on_an_approved_record_for_a_decider():
                    approval.roles(), ()) == (Action.REVOKE,)
     assert buttons(approval.kind, approval.approval_type, approval.status, Actor("ou_ann", "u_ann"),
                    approval.roles(), ()) == ()
+
+
+def test_a_groups_card_says_who_may_decide():
+    record = AttendanceRecord("1", ApprovalType.REMEDY, 0, "u_ann", REMEDY)
+    approval = from_record(record, "ou_ann", frozenset({"u_boss"}))
+    card = cards.render("record", "en_us", approval=approval, actions=(Action.APPROVE, Action.REJECT),
+                        names={"u_boss": "Boss Chen"}, shared=True)
+    assert "Waiting for: Boss Chen" in texts(card, "en_us") and "等待审批：Boss Chen" in texts(card, "zh_cn")
+    alone = cards.render("record", "en_us", approval=approval, actions=(), names={"u_boss": "Boss Chen"})
+    assert "Waiting for" not in texts(alone, "en_us")
