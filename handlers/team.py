@@ -32,6 +32,7 @@ EMPLOYEE_ID_SCOPE = "contact:user.employee_id:readonly"
 DATA_RANGE = "contact data range"
 OUT_OF_RANGE = frozenset({41050, 40004})  # users / departments outside the app's contact data range
 NO_SCOPE = 99991672
+ROOT = "0"
 BASE_SCOPE = "contact:contact.base:readonly"
 SCOPE = re.compile(r"contact:[a-z_.:]+[a-z]")
 
@@ -164,7 +165,9 @@ def team_of(ctx: Context, actor: Actor, *, refresh: bool = False) -> Team:
 
 def _department(ctx: Context, department: str) -> tuple[str, list[Mapping[str, Any]]]:
     """A department's main leader and every direct member (all pages)."""
-    leader = str(ctx.feishu.get_department(department, "user_id").get("leader_user_id") or "")
+    # the root department ("0") has no main leader; its members whose leader is the manager still count
+    leader = "" if department == ROOT else str(ctx.feishu.get_department(department, "user_id")
+                                               .get("leader_user_id") or "")
     users: list[Mapping[str, Any]] = []
     token = ""
     for _ in range(MAX_PAGES):
@@ -184,7 +187,7 @@ def leaders_of(ctx: Context, employee_id: str) -> Leaders:
         return found
     try:
         user = ctx.feishu.get_user(employee_id, "user_id")
-        departments = [str(d) for d in user.get("department_ids") or () if d]
+        departments = [str(d) for d in user.get("department_ids") or () if d and str(d) != ROOT]
         heads = fanout.run_all([lambda d=d: ctx.feishu.get_department(d, "user_id") for d in departments])
     except FeishuError as err:
         raise _contact(err, employee_id) from None

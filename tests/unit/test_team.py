@@ -104,3 +104,18 @@ def test_a_requesters_leaders_are_their_leader_and_their_departments_main_leader
     assert team.leaders_of(ctx, "u_eve").ids == {"u_other", "u_boss"}  # own leader, and od-c's leader
     assert team.leaders_of(ctx, "u_other").ids == {"u_ceo"}  # od-b's leader is not their own decider
     assert team.leaders_of(ctx, "u_bob").open_id == "ou_bob"
+
+
+def test_a_manager_in_the_root_department_counts_the_members_they_lead_there():
+    gateway = world()
+    gateway.users["u_boss"]["department_ids"].append("0")
+    gateway.users["u_top"] = person("top", ["0"], "boss")
+    found = team.team_of(make_context(gateway), BOSS)
+    assert "u_top" in team.member_ids(found)
+    assert ("department_get", "0") not in gateway.calls  # the root has no leader to ask for
+
+
+def test_a_requester_in_the_root_department_is_led_by_their_leader():
+    gateway = world()
+    gateway.users["u_top"] = person("top", ["0"], "boss")
+    assert team.leaders_of(make_context(gateway), "u_top").ids == {"u_boss"}
