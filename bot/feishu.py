@@ -38,7 +38,12 @@ from lark_oapi.api.attendance.v1 import (
     QueryUserTaskRemedyRequest,
     QueryUserTaskRemedyRequestBody,
 )
-from lark_oapi.api.contact.v3 import BatchUserRequest, GetDepartmentRequest, GetUserRequest
+from lark_oapi.api.contact.v3 import (
+    BatchUserRequest,
+    FindByDepartmentUserRequest,
+    GetDepartmentRequest,
+    GetUserRequest,
+)
 from lark_oapi.api.im.v1 import (
     CreateMessageRequest,
     CreateMessageRequestBody,
@@ -373,6 +378,38 @@ class FeishuGateway:
         body = self._call("department_get", lambda: self._contact.contact.v3.department.get(request),
                           deadline=deadline if deadline is not None else time.monotonic() + self.timeout_s)
         return dict((body.get("data") or {}).get("department") or {})
+
+    # -- contact: a manager's team (handlers/team.py) ------------------------------------------------------------
+
+    def get_user(self, user_id: str, id_type: str = "user_id", deadline: float | None = None) -> dict[str, Any]:
+        """contact `users/:user_id`: the user with `department_ids` (open_department_id) and `leader_user_id`
+        (in `id_type`); 41050 when the user is outside the app's contact data range."""
+        request = GetUserRequest.builder().user_id(user_id).user_id_type(id_type).build()
+        body = self._call("user_get", lambda: self._client.contact.v3.user.get(request), deadline=deadline)
+        return dict((body.get("data") or {}).get("user") or {})
+
+    def get_department(self, department_id: str, user_id_type: str = "user_id",
+                       deadline: float | None = None) -> dict[str, Any]:
+        """contact `departments/:department_id` (an open_department_id): its main leader is `leader_user_id`."""
+        request = GetDepartmentRequest.builder().department_id(department_id).user_id_type(user_id_type).build()
+        body = self._call("department_get", lambda: self._client.contact.v3.department.get(request),
+                          deadline=deadline)
+        return dict((body.get("data") or {}).get("department") or {})
+
+    def department_users(self, department_id: str, page_token: str = "", user_id_type: str = "user_id",
+                         page_size: int = 50, deadline: float | None = None) -> tuple[list[dict[str, Any]], str]:
+        """One page of contact `users/find_by_department` (direct members only, at most 50 a page): the users
+        and the next page's token ("" on the last page)."""
+        builder = (FindByDepartmentUserRequest.builder().department_id(department_id).user_id_type(user_id_type)
+                   .page_size(page_size))
+        if page_token:
+            builder = builder.page_token(page_token)
+        request = builder.build()
+        body = self._call("user_find_by_department",
+                          lambda: self._client.contact.v3.user.find_by_department(request), deadline=deadline)
+        data = body.get("data") or {}
+        items = [dict(u) for u in data.get("items") or () if isinstance(u, Mapping)]
+        return items, str(data.get("page_token") or "") if data.get("has_more") else ""
 
     def bot_open_id(self) -> str:
         """The bot's own open_id (to recognise its @mention), fetched once."""

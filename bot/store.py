@@ -157,6 +157,14 @@ approvers = Table(
     Column("open_id", Text, primary_key=True),
     Column("last_seen", Double, nullable=False),
 )
+# Attendance records the bot has found (handlers/records.py): which type, whose and which day, so that an id typed
+# or clicked later is looked up for that requester and day alone, with no team-wide search.
+attendance_records = Table(
+    "bot_attendance_records", metadata,
+    Column("approval_id", Text, primary_key=True),
+    Column("ref", Text, nullable=False),
+    Column("created", Double, nullable=False),
+)
 schema_version = Table(
     "bot_schema_version", metadata,
     Column("version", Integer, primary_key=True),
@@ -795,6 +803,25 @@ class Store:
         stmt = select(audit).where(audit.c.approval_id == approval_id).order_by(audit.c.id)
         with self._read() as conn:
             return [AuditRecord(**row) for row in conn.execute(stmt).mappings()]
+
+    # -- attendance records found ----------------------------------------------------------------------------------
+
+    def remember_records(self, refs: Mapping[str, Mapping[str, Any]], now: float) -> None:
+        """Attendance records found (approval_id → type, requester, day), in one transaction."""
+        if not refs:
+            return
+        stmt = self._insert(attendance_records).values(
+            [{"approval_id": k, "ref": json.dumps(dict(v)), "created": now} for k, v in refs.items()])
+        stmt = stmt.on_conflict_do_update(index_elements=[attendance_records.c.approval_id],
+                                          set_={"ref": stmt.excluded.ref, "created": stmt.excluded.created})
+        with self._write(single=True) as conn:
+            conn.execute(stmt)
+
+    def record_ref(self, approval_id: str) -> dict[str, Any] | None:
+        stmt = select(attendance_records.c.ref).where(attendance_records.c.approval_id == approval_id)
+        with self._read() as conn:
+            ref = conn.execute(stmt).scalar()
+        return json.loads(ref) if ref is not None else None
 
     def last_success(self, approval_id: str) -> AuditRecord | None:
         stmt = (select(audit).where(audit.c.approval_id == approval_id, audit.c.outcome == DONE)

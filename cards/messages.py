@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import cards
-from core.errors import FeishuError
+from core.errors import FeishuError, MissingAccess
 from core.rules import Refused
 
 # Feishu codes with a line of their own in the catalogue (seed 000, seed 004, generic Open API codes).
@@ -14,6 +14,9 @@ KNOWN_CODES = frozenset(
         99991400, 99991661, 99991663, 99991668, 99991672, 99991543, 10014,
     }
 )
+
+
+DATA_RANGE = "contact data range"  # handlers/team.py names the range this way
 
 
 def _type_name(value: str, locale: str) -> str:
@@ -43,7 +46,12 @@ def refusal_message(refused: Refused, locale: str) -> str:
 
 
 def user_message(err: FeishuError, locale: str) -> str:
-    if err.kind == "timeout":
+    if isinstance(err, MissingAccess):
+        needs = err.needs  # a scope's name, or the data range ("contact data range: <whose>")
+        if needs.startswith(DATA_RANGE):
+            needs = cards.text("error.data_range", locale) + needs[len(DATA_RANGE):]
+        text = cards.text("error.missing_access", locale, needs=needs)
+    elif err.kind == "timeout":
         text = cards.text("error.timeout", locale)
     elif err.kind == "network":
         text = cards.text("error.unreachable", locale)

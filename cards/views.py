@@ -413,9 +413,13 @@ def pending_list_view(
     total: int | None = None,
     next_page_token: str | None = None,
     page_token: str = "",
+    team: Mapping[str, Any] | None = None,
+    title_key: str = "",
 ) -> dict[str, Any]:
-    """Per item: a summary, "Approve" when the rules allow it, and "Details" (reject needs a reason, which the
-    details card asks for). "Approve all shown" when two or more shown items are approvable.
+    """Per item: a summary, "Approve" when the rules allow it, "Revoke" for an approved attendance record, and
+    "Details" (reject needs a reason, which the details card asks for). "Approve all shown" when two or more
+    shown items are approvable, native tasks and the team's records alike. `team`: what the card says about the
+    team's records (the error naming what is missing, "still looking", how many more).
 
     Every button carries the list's page (`page_token`, `page`) in its value: a click answers with this list
     again, not with one approval's card. An item no longer pending says its state and has no Approve."""
@@ -439,17 +443,29 @@ def pending_list_view(
                      "value": {"action": "pending_page", "page_token": str(next_page_token), "page": page + 1,
                                "v": CARD_VERSION}}
     count = total if total is not None else len(items)
+    team = team or {}
     subtitle = ""
-    if items:  # an empty list has no pages ("page 1 of 0")
+    if team.get("team") and team.get("days"):
+        subtitle = v.t("pending.team_subtitle", days=team["days"], n=count)
+    elif items:  # an empty list has no pages ("page 1 of 0")
         subtitle = (v.t("pending.page_total", page=page, total=total) if total is not None
                     else v.t("pending.page", page=page))
+    title = v.t(title_key or "title.pending")
+    hidden = len(items) - len(shown) + int(team.get("more") or 0)
+    empty = None
+    if not items and not team.get("error") and not team.get("loading"):
+        empty = v.t("pending.team_empty", days=team["days"]) if team.get("team") and team.get("days") \
+            else v.t("pending.empty")
     return {
-        "summary": f"{v.t('title.pending')} · {subtitle}" if subtitle else v.t("title.pending"),
-        "header": v.header(v.t("title.pending"), subtitle, "blue" if items else "grey",
-                           [(v.t("pending.count", n=count), "blue")] if items else []),
-        "empty": v.t("pending.empty") if not items else None,
+        "summary": f"{title} · {subtitle}" if subtitle else title,
+        "header": v.header(title, subtitle, "blue" if items else "grey",
+                           [(v.t("pending.count", n=count), "blue")] if items and not team.get("team") else []),
+        "empty": empty,
         "entries": entries,
-        "more": (v.t("truncated.more", n=len(items) - len(shown)),) if len(items) > len(shown) else (),
+        "more": (v.t("truncated.more", n=hidden),) if hidden > 0 else (),
+        "team_notes": [n for n in (v.block(v.t("pending.team_failed", why=v.block(team["error"])))
+                                   if team.get("error") else "",
+                                   v.t("pending.team_loading") if team.get("loading") else "") if n],
         "footer": [b for b in (approve_all, next_page) if b],
     }
 
@@ -460,6 +476,8 @@ def _pending_entry(v: _View, item: Mapping[str, Any], listed: Mapping[str, Any])
     approval: Approval | None = item.get("approval")
     approval_id = str(item.get("approval_id") or (approval.instance_code if approval else ""))
     approval_type = approval.approval_type.value if approval and approval.approval_type else ""
+    if approval is not None and approval.record is not None:
+        return _record_entry(v, item, approval, listed)
     definition = v.s(item.get("definition_name") or (approval.approval_name if approval else ""))
     title = v.s(item.get("title")) or definition or v.t("title.approval")
     initiator = v.s(item.get("initiator") or "")  # names from the task query, not ids
@@ -499,6 +517,34 @@ def _pending_entry(v: _View, item: Mapping[str, Any], listed: Mapping[str, Any])
         "approvable": Action.APPROVE in acts,
         "approval_id": approval_id,
     }
+
+
+def _record_entry(v: _View, item: Mapping[str, Any], approval: Approval, listed: Mapping[str, Any]) -> dict[str, Any]:
+    """A team's attendance record in a list: type, requester, the day or period, the reason; its buttons."""
+    record = approval.record
+    raw = record.raw if record is not None else {}
+    approval_type = approval.approval_type.value if approval.approval_type else ""
+    if approval.approval_type is ApprovalType.REMEDY:
+        when = v.s(raw.get("remedy_time")) or _ymd_text(raw.get("remedy_date"))
+    else:
+        when = " – ".join(p for p in (v.s(raw.get("start_time")), v.s(raw.get("end_time"))) if p)
+    lines: list[Line] = [(v.t("record.list_line", who=v.name(approval.open_id, approval.user_id),
+                                type=v.type_text(approval.approval_type), when=when or "—"),)]
+    if raw.get("reason"):
+        lines.append((v.t("record.reason") + ": " + v.s(raw.get("reason")),))
+    state = v.status_text(approval.status)
+    lines.append((f"{v.t('label.status')}: {state} · ID {v.s(approval.instance_code)}",))
+    acts = _actions(item.get("actions") or ())
+    buttons = []
+    for action in (Action.APPROVE, Action.REVOKE):
+        if action in acts:
+            button = v.button(action, approval.instance_code, approval_type)
+            buttons.append({**button, "value": {**button["value"], "list": dict(listed)}})
+    buttons.append({"label": v.t("button.details"), "kind": "default", "name": "", "submit": False,
+                    "confirm": None, "value": {**button_value("show", approval.instance_code, approval_type),
+                                               "list": dict(listed)}})
+    return {"row": Row(record_type_name(v, record), tuple(lines)), "buttons": buttons,
+            "approvable": Action.APPROVE in acts, "approval_id": approval.instance_code}
 
 
 def _not_in(title: str, facts: Sequence[str]) -> list[str]:
@@ -627,9 +673,128 @@ def _history_row(v: _View, r: Mapping[str, Any]) -> Row:
     return Row(label, tuple(lines))
 
 
+# --- attendance record ----------------------------------------------------------------------------------------
+
+_I18N_KEY = {"zh_cn": "ch", "en_us": "en"}  # user_approvals' i18n_names keys: ch, en, ja
+
+
+def record_type_name(v: _View, record: Any) -> str:
+    """The record's own type name (a leave's or an out's `i18n_names`, in the reader's language, else its
+    `default_locale`'s), else the type's catalogue name."""
+    raw = record.raw if record is not None else {}
+    names = raw.get("i18n_names") if isinstance(raw.get("i18n_names"), Mapping) else {}
+    own = names.get(_I18N_KEY.get(v.locale, "en")) or names.get(str(raw.get("default_locale") or "")) or ""
+    return v.s(own) or v.type_text(record.approval_type if record is not None else None)
+
+
+def _seconds_text(v: _View, seconds: Any) -> str:
+    """`interval` is in seconds whatever `unit` says (the approvals query page): shown in hours."""
+    try:
+        value = float(seconds)
+    except (TypeError, ValueError):
+        return ""
+    if value <= 0:
+        return ""
+    hours = value / 3600
+    return v.t("record.hours", n=f"{hours:g}" if hours == int(hours) else f"{hours:.1f}")
+
+
+def _ymd_text(value: Any) -> str:
+    text = str(value or "")
+    return f"{text[:4]}-{text[4:6]}-{text[6:8]}" if len(text) == 8 and text.isdigit() else ""
+
+
+def record_facts(v: _View, record: Any, tz: str) -> list[Row]:
+    """What the record says, type by type (the two attendance queries' fields)."""
+    raw = record.raw
+    rows: list[Row] = []
+    if record.approval_type is ApprovalType.REMEDY:
+        work = {1: "record.on_duty", 2: "record.off_duty"}.get(_as_int(raw.get("work_type")), "record.free_punch")
+        punch = v.t(work, n=str((_as_int(raw.get("punch_no")) or 0) + 1))
+        when = format_ms(_as_int(raw.get("time")) * 1000, tz) if _as_int(raw.get("time")) else ""
+        rows += [Row(v.t("record.day"), ((_ymd_text(raw.get("remedy_date")) or "—",),)),
+                 Row(v.t("record.punch"), ((punch,),)),
+                 Row(v.t("record.requested_time"), ((when or v.s(raw.get("remedy_time")) or "—",),))]
+    else:
+        span = " – ".join(p for p in (v.s(raw.get("start_time")), v.s(raw.get("end_time"))) if p)
+        rows.append(Row(v.t("record.period"), ((span or "—",),)))
+        if record.approval_type is ApprovalType.OVERTIME:
+            unit = {1: "record.unit_day", 2: "record.unit_hour", 3: "record.unit_half_day",
+                    4: "record.unit_half_hour"}.get(_as_int(raw.get("unit")), "record.unit_hour")
+            duration = v.t(unit, n=v.s(raw.get("duration"))) if raw.get("duration") not in (None, "") else ""
+            rows.append(Row(v.t("record.duration"), ((duration or "—",),)))
+        elif record.approval_type in (ApprovalType.LEAVE, ApprovalType.OUT):
+            duration = _seconds_text(v, raw.get("interval"))
+            if not duration and record.approval_type is ApprovalType.LEAVE:
+                duration = v.t("record.no_duration")  # "请假的假期时长字段，暂未开放提供"
+            rows.append(Row(v.t("record.duration"), ((duration or "—",),)))
+    if raw.get("reason"):
+        rows.append(Row(v.t("record.reason"), ((v.s(raw.get("reason")),),)))
+    return rows
+
+
+def _as_int(value: Any) -> int:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return 0
+
+
+def record_view(
+    locale: str,
+    budget: Budget,
+    *,
+    approval: Approval,
+    actions: Sequence[Action] = (),
+    names: Mapping[str, str] | None = None,
+    tz: str = DEFAULT_TZ,
+    outcome: Mapping[str, Any] | None = None,
+    notice: Any = None,
+    processing: bool = False,
+    shared: bool = False,
+    **_unused: Any,
+) -> dict[str, Any]:
+    """An attendance record standing alone (kind ATTENDANCE): its requester, type, dates and times in the
+    record's `time_zone` (else `tz`, BOT_TIMEZONE), reason, status and the buttons the rules allow."""
+    record = approval.record
+    zone = (record.time_zone if record is not None and record.time_zone not in ("", "-") else "") or tz
+    v = _View(locale, budget, names, zone)
+    status = _AFTER[str(outcome["action"])] if outcome else approval.status
+    requester = v.name(approval.open_id, approval.user_id)
+    type_name = record_type_name(v, record)
+    approval_type = approval.approval_type.value if approval.approval_type else ""
+    template, colour = _STATE_COLOURS[status]
+    tags = [(v.status_text(status), colour)]
+    if processing:
+        tags.append((v.t("state.processing"), "wathet"))
+    shown_actions = [] if outcome else _actions(actions)
+    buttons = [v.button(a, approval.instance_code, approval_type, submit=True, name=f"btn_{a.value}")
+               for a in shown_actions]
+    ident = v.s(approval.instance_code)
+    info = [Row(v.t("label.requester"), ((requester or "—",),)),
+            Row(v.t("label.type"), ((type_name,),)),
+            *(record_facts(v, record, zone) if record is not None else []),
+            Row(v.t("label.status"), ((v.status_text(status),),)),
+            Row(v.t("record.time_zone"), ((v.s(zone),),))]
+    waiting = None
+    if shared and not outcome and status is InstanceStatus.PENDING and approval.deciders:
+        waiting = v.t("label.waiting_for", names=v.fmt.people([("", d) for d in sorted(approval.deciders)]))
+    return {
+        "summary": f"{type_name} · {v.status_text(status)}",
+        "header": v.header(v.t("title.record", type=type_name), requester, template, tags),
+        "waiting": waiting,  # a group's card says who may decide
+        "notice": v.block(notice) if notice is not None else None,
+        "outcome": v.outcome_lines(outcome),
+        "info": info,
+        "id_hint": v.t("record.id_hint", id=ident),
+        "form": v.form(shown_actions, buttons),
+    }
+
+
 VIEWS: Mapping[str, Callable[..., dict[str, Any]]] = {
     "approval": approval_view,
     "attendance_only": attendance_only_view,
+    "record": record_view,
     "pending_list": pending_list_view,
     "help": help_view,
     "notice": notice_view,

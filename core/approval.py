@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from core.attendance import AttendanceRecord
 from core.rules import WIDGET_TYPES, ApprovalType, InstanceStatus, Kind, Roles
 
 DEFAULT_ATTENDANCE_ID_FIELD = "attendance_approval_id"
@@ -94,9 +95,15 @@ class Approval:
     approval_type: ApprovalType | None
     attendance_id: str  # a linked instance's attendance record id (what approval_infos/process acts on), or ""
     from_record: bool = False  # a linked approval whose status is already its attendance record's (DESIGN.md)
+    # An attendance record standing alone (no instance, DESIGN.md "Where an approval lives"): the record, and
+    # who may decide on it (the requester's leader and the main leaders of the requester's departments).
+    record: AttendanceRecord | None = field(default=None, compare=False)
+    deciders: frozenset[str] = frozenset()
 
     @property
     def kind(self) -> Kind:
+        if self.record is not None:
+            return Kind.ATTENDANCE
         return Kind.LINKED if self.attendance_id else Kind.NATIVE
 
     def pending_task_of(self, ids: frozenset[str]) -> Task | None:
@@ -115,6 +122,7 @@ class Approval:
             ids.update(i for i in (task.open_id, task.user_id) if i)
         for entry in self.timeline:
             ids.update(i for i in (entry.open_id, entry.user_id, *entry.open_id_list, *entry.user_id_list) if i)
+        ids.update(self.deciders)
         return frozenset(ids)
 
     def roles(self) -> Roles:
@@ -124,6 +132,8 @@ class Approval:
         passed = frozenset(
             i for e in self.timeline if e.type.upper() == "PASS" for i in (e.user_id, e.open_id) if i
         )
+        if self.record is not None:  # a record's leaders decide it and may revoke it (seed 000 has no tasks)
+            pending, passed = pending | self.deciders, passed | self.deciders
         return Roles(requester=self.requester_ids, pending_approvers=pending, passed_by=passed)
 
 
@@ -295,4 +305,16 @@ def from_instance(
         ),
         approval_type=approval_type_of(form),
         attendance_id=attendance_id_of(form, attendance_id_field),
+    )
+
+
+def from_record(record: AttendanceRecord, open_id: str = "", deciders: frozenset[str] = frozenset()) -> Approval:
+    """An attendance record as an approval of kind ATTENDANCE: its id is the record's `approval_id`, its state
+    the record's status, its requester the record's employee (`open_id` when contact told it)."""
+    return Approval(
+        instance_code=record.approval_id, approval_name="", approval_code="", serial_number="",
+        status=record.state, raw_status=str(record.status), user_id=record.employee_id, open_id=open_id,
+        department_id="", start_time=0, end_time=0, form=(), tasks=(), timeline=(), comments=(),
+        approval_type=record.approval_type, attendance_id=record.approval_id, record=record,
+        deciders=frozenset(d for d in deciders if d),
     )

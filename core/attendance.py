@@ -36,6 +36,16 @@ class AttendanceRecord:
     def state(self) -> InstanceStatus:
         return STATE_OF_STATUS.get(self.status, InstanceStatus.UNKNOWN)
 
+    @property
+    def day(self) -> int:
+        """The record's attendance day as yyyyMMdd (remedy: `remedy_date`; the others: the list's `date`), or 0."""
+        value = _int(self.raw.get("remedy_date") if self.approval_type is ApprovalType.REMEDY else self.raw.get("date"))
+        return value if value is not None and 19000101 <= value <= 29991231 else 0
+
+    @property
+    def time_zone(self) -> str:
+        return str(self.raw.get("time_zone") or "")
+
 
 def _int(value: Any) -> int | None:
     try:
@@ -65,7 +75,8 @@ def approvals_from(data: Mapping[str, Any], status: int) -> list[AttendanceRecor
         for list_name, approval_type in TYPE_OF_LIST.items():
             for item in approval.get(list_name) or ():
                 if isinstance(item, Mapping) and str(item.get("approval_id") or ""):
+                    raw = {**item, "date": approval.get("date"),
+                           "time_zone": approval.get("time_zone") or item.get("time_zone")}
                     out.append(AttendanceRecord(str(item["approval_id"]), approval_type, status,
-                                                str(approval.get("user_id") or ""), {**item, "date": approval.get(
-                                                    "date"), "time_zone": approval.get("time_zone")}))
+                                                str(approval.get("user_id") or ""), raw))
     return out

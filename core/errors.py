@@ -26,6 +26,15 @@ class FeishuError(Exception):
         return self.kind in {"timeout", "network"} or (self.kind == "server" and self.code == -1)
 
 
+class MissingAccess(FeishuError):
+    """Contact answered, but without what the bot needs: `needs` names it, a field scope not granted (Feishu then
+    leaves the field out silently) or the app's contact data range (41050 / 40004). Never an empty team."""
+
+    def __init__(self, needs: str, *, code: int = -1, msg: str = "", log_id: str = "") -> None:
+        super().__init__(code, msg or f"missing {needs}", log_id=log_id, kind="api")
+        self.needs = needs
+
+
 class StoreUnavailable(Exception):
     """The store cannot be read or written: a missing or replaced database file, a full disk, a read-only file
     or directory, a lock held past its timeout, an unreachable server. Every storage failure of a `Store` method

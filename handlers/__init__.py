@@ -27,6 +27,7 @@ def registry() -> Registry:
             command("reject", commands.reject, aliases=["拒绝"], args=(1, None)),
             command("revoke", commands.revoke, aliases=["撤销"], args=(1, 2)),
             command("pending", commands.list_pending, aliases=["待办"], args=(0, 0)),
+            command("team", commands.show_team, aliases=["团队"], args=(0, 1)),
             command("history", commands.show_history, aliases=["历史"], args=(1, 1)),
         ],
         buttons=[

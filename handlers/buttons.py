@@ -52,7 +52,7 @@ def _list_again(ctx: Context, click: CardClick, listed: Mapping[str, Any],
     """The clicked list as it now stands: from the items it showed when the store has them (`fresh`: those just
     looked up), else its page asked for again (the value carries it)."""
     view = ctx.store.copy_of(click.message_id) if click.message_id else None
-    if view is not None and view.get("kind") == "pending":
+    if view is not None and view.get("kind") in pending.LIST_KINDS:
         return pending.render(ctx, view, fresh).card
     token, page = listed.get("page_token"), listed.get("page")
     reply = pending.list_reply(ctx, click.operator, token if isinstance(token, str) else "",

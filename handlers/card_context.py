@@ -13,8 +13,8 @@ from core.approval import Approval, InstanceFormatError, Widget, parse_form
 from core.errors import FeishuError
 from core.outcome import Toast
 from core.records import NOT_REPLAYABLE
-from core.rules import RULES, Action, Actor, Refused, buttons
-from handlers import names
+from core.rules import RULES, Action, Actor, Kind, Refused, buttons
+from handlers import names, team
 from handlers.context import Context
 from handlers.records import with_record_state
 
@@ -47,6 +47,8 @@ def person_ids(approval: Approval) -> list[tuple[str, str]]:
         add(comment.open_id, comment.user_id)
     for ident in _form_ids(approval.form, "person"):
         add(*((ident, "") if names.user_id_type(ident) == "open_id" else ("", ident)))
+    for user_id in sorted(approval.deciders):  # an attendance record's leaders (a group's card names them)
+        add("", user_id)
     return list(dict.fromkeys(found))
 
 
@@ -120,6 +122,11 @@ def buttons_for(ctx: Context, approval: Approval, actor: Actor | None) -> tuple[
     """State-only buttons on shared cards (a group sees one card); role-filtered in a one-to-one chat."""
     if actor is None:
         return buttons(approval.kind, approval.approval_type, approval.status)
+    if approval.kind is Kind.ATTENDANCE and not actor.user_id and not actor.ids() & approval.deciders:
+        try:  # a record's leaders are known by user_id (contact's, = attendance's employee_id)
+            actor = team.with_user_id(ctx, actor)
+        except FeishuError:
+            pass
     return buttons(approval.kind, approval.approval_type, approval.status, actor, approval.roles(), ctx.admins)
 
 
@@ -137,6 +144,11 @@ def approval_card(
 ) -> dict[str, Any]:
     if actions is None:
         actions = () if outcome or processing else buttons_for(ctx, approval, None)
+    if approval.kind is Kind.ATTENDANCE:  # a record standing alone: its own card, no instance parts
+        return cards.render("record", ctx.locale, approval=approval, actions=tuple(actions),
+                            names=dict(names if names is not None else names_for(ctx, approval)),
+                            tz=ctx.config.timezone, outcome=outcome, notice=notice, processing=processing,
+                            shared=shared)
     remember_serial(ctx, approval)
     return cards.render(
         "approval",

@@ -11,8 +11,8 @@ from core.approval import Approval
 from core.errors import FeishuError
 from core.inbound import approval_ref, split_ids, valid_approval_id
 from core.outcome import Outcome, Reply, Status
-from core.rules import Action, Actor, ApprovalType, Refused, may_see
-from handlers import card_context, copies, pending
+from core.rules import Action, Actor, ApprovalType, Kind, Refused, may_see
+from handlers import card_context, copies, pending, records, team
 from handlers.chat import CommandCall
 from handlers.context import Context
 from handlers.lookup import is_not_found, load_approval
@@ -83,15 +83,45 @@ def show_approval(ctx: Context, call: CommandCall) -> Reply:
     approval_id = resolve_id(ctx, call.args[0], call.actor)
     if not valid_approval_id(approval_id):
         return _refusal(ctx, Refused("bad_id", {"id": approval_id[:64]}))
+    if ctx.store.record_ref(approval_id) is not None:
+        return _show_record(ctx, call, approval_id)
     try:
         approval = load_approval(ctx, approval_id)
     except FeishuError as err:
-        return _attendance_only_view(ctx, call, approval_id) if is_not_found(err) else _error(ctx, err)
+        if not is_not_found(err):
+            return _error(ctx, err)
+        if approval_id.isdigit() and records.found_in_team(ctx, call.actor, approval_id):
+            return _show_record(ctx, call, approval_id)
+        return _attendance_only_view(ctx, call, approval_id)
     if not can_view(ctx, approval, call.actor):
         return _not_found(ctx, approval_id)
     card_context.remember_approvers(ctx, approval)
     notice = card_context.not_replayable_notice(ctx, approval.instance_code)
     card = card_context.current_card(ctx, approval, _viewer(call), notice=notice)
+    return Reply(card=card, approval_id=approval.instance_code, view=copies.approval_view(_viewer(call)))
+
+
+def _record_or_instance(ctx: Context, approval_id: str) -> Approval:
+    """A remembered attendance record (asked for again), else the instance; FeishuError (not found) otherwise."""
+    if ctx.store.record_ref(approval_id) is not None:
+        found = records.load_record(ctx, approval_id)
+        if found is not None:
+            return found
+    return load_approval(ctx, approval_id)
+
+
+def _show_record(ctx: Context, call: CommandCall, approval_id: str) -> Reply:
+    """An attendance record the bot has found: asked for again (its requester, its day), shown to its requester,
+    their leaders and admins, with what the reader may do."""
+    try:
+        actor = team.with_user_id(ctx, call.actor)
+        approval = records.load_record(ctx, approval_id)
+    except FeishuError as err:
+        return _error(ctx, err)
+    if approval is None or not can_view(ctx, approval, actor):
+        return _not_found(ctx, approval_id)
+    viewer = actor if call.in_private else None
+    card = card_context.current_card(ctx, approval, viewer)
     return Reply(card=card, approval_id=approval.instance_code, view=copies.approval_view(_viewer(call)))
 
 
@@ -158,25 +188,34 @@ def list_pending(ctx: Context, call: CommandCall) -> Reply:
     return pending.list_reply(ctx, call.actor, shared=not call.in_private) or Reply()
 
 
+def show_team(ctx: Context, call: CommandCall) -> Reply:
+    """`/team [refresh]`: the team's records of the look-back window; `refresh` reads the team from contact anew."""
+    word = call.args[0].casefold() if call.args else ""
+    if word and word not in ("refresh", "刷新"):
+        return Reply(card=card_context.help_card(ctx, notice=cards.msg("command.team.usage")))
+    return pending.team_reply(ctx, call.actor, shared=not call.in_private, refresh=bool(word))
+
+
 def show_history(ctx: Context, call: CommandCall) -> Reply:
     approval_id = resolve_id(ctx, call.args[0], call.actor)
     if not valid_approval_id(approval_id):
         return _refusal(ctx, Refused("bad_id", {"id": approval_id[:64]}))
     if not (call.actor.ids() & ctx.admins):
         try:
-            approval = load_approval(ctx, approval_id)
+            approval = _record_or_instance(ctx, approval_id)
+            actor = team.with_user_id(ctx, call.actor) if approval.kind is Kind.ATTENDANCE else call.actor
         except FeishuError as err:
             if is_not_found(err):
                 return _not_found(ctx, approval_id)
             return _error(ctx, err)
-        if not can_view(ctx, approval, call.actor):
+        if not can_view(ctx, approval, actor):
             return _not_found(ctx, approval_id)
-    records = ctx.store.history(approval_id)
-    names = card_context.resolve_names(ctx, dict.fromkeys((r.operator, "open_id") for r in records if r.operator))
+    audited = ctx.store.history(approval_id)
+    names = card_context.resolve_names(ctx, dict.fromkeys((r.operator, "open_id") for r in audited if r.operator))
     rows = [
         {"at_ms": int(r.at * 1000), "operator": names.get(r.operator, r.operator), "action": r.action,
          "outcome": r.outcome, "reason": r.reason, "code": r.code, "log_id": r.log_id}
-        for r in records
+        for r in audited
     ]
     return Reply(card=cards.render("history", ctx.locale, approval_id=approval_id, records=rows,
                                    tz=ctx.config.timezone))

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from typing import Any
 
 from handlers.names import NameCache
 from handlers.ports import Gateway, Settings, Store
@@ -26,6 +27,8 @@ class Context:
     on_settled: Callable[[str, str], None] = field(default=lambda _event_id, _outcome: None)
     # Names of people and departments, for every card this process renders (handlers/names.py)
     names: NameCache = field(default_factory=NameCache)
+    # Bounded-time caches of this process (handlers/team.py: teams and leaders), by name
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def locale(self) -> str:

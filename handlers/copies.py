@@ -56,7 +56,7 @@ def card_for_copy(ctx: Context, message_id: str, approval: Approval | None,
 
 def _render(ctx: Context, view: Mapping[str, Any], fresh: Mapping[str, Approval],
             approval: Approval) -> Mapping[str, Any] | None:
-    if view.get("kind") == "pending":
+    if view.get("kind") in pending.LIST_KINDS:
         return pending.render(ctx, view, fresh=fresh).card
     return card_context.current_card(ctx, approval, viewer_of(view))
 

@@ -29,7 +29,7 @@ from handlers import card_context, digest
 from handlers.context import Context
 from handlers.lookup import UnreadableApproval, is_not_found, load_approval
 from handlers.notifications import update_other_cards
-from handlers.records import find_linked_record
+from handlers.records import find_linked_record, load_record
 from handlers.subscriptions import subscribe_configured
 from handlers.workflow import LOCK_TTL_S
 
@@ -88,6 +88,8 @@ def settle(ctx: Context, intent: dict) -> bool:
                     "it in Feishu", approval_id, intent["action"], intent["operator"] or "-", NOT_REPLAYABLE)
         _record(ctx, intent, NOT_REPLAYABLE, "", at=float(intent["created"]))  # when it was tried
         return True
+    if intent["detail"].get("kind") == Kind.ATTENDANCE.value:
+        return _settle_record(ctx, intent)
     try:
         approval = load_approval(ctx, approval_id)
     except UnreadableApproval:
@@ -109,6 +111,22 @@ def settle(ctx: Context, intent: dict) -> bool:
         return False
     _record(ctx, intent, "unknown", approval_type)
     update_other_cards(ctx, approval_id, card_context.current_card(ctx, approval))
+    _tell(ctx, intent, "notice.not_applied", "error")
+    return True
+
+
+def _settle_record(ctx: Context, intent: dict) -> bool:
+    """An attendance record's intent: the record, asked for again where the bot found it, is the truth."""
+    approval = load_record(ctx, intent["approval_id"])
+    approval_type = str(intent["detail"].get("approval_type") or "")
+    if approval is not None and approval.status is RULES[Action(intent["action"])].results_in:
+        _record(ctx, intent, "done", approval_type)
+        update_other_cards(ctx, approval.instance_code, card_context.current_card(ctx, approval), approval=approval)
+        _tell(ctx, intent, "notice.confirmed", "success")
+        return True
+    if ctx.clock() - float(intent["created"]) < ctx.config.settle_window_s:
+        return False
+    _record(ctx, intent, "unknown", approval_type)
     _tell(ctx, intent, "notice.not_applied", "error")
     return True
 

@@ -34,6 +34,7 @@ from core.rules import (
     explain,
     may_see,
 )
+from handlers import records, team
 from handlers.context import Context
 from handlers.lookup import is_not_found, load_approval
 from handlers.notifications import update_other_cards
@@ -73,7 +74,7 @@ def perform(ctx: Context, request: ActionRequest) -> Outcome:
         return _refuse(ctx, request, Refused("bad_type", {"type": request.given_type[:32]}))
     looked_at = ctx.clock()
     try:
-        approval = load_approval(ctx, request.approval_id)
+        request, approval = _look_up(ctx, request)
     except FeishuError as err:
         if is_not_found(err):
             return _perform_attendance_only(ctx, request)
@@ -111,7 +112,7 @@ def _send_fresh(ctx: Context, request: ActionRequest, approval: Approval, record
     previous = ctx.store.last_success(request.approval_id)
     if previous is not None and previous.at >= looked_at - CLOCK_MARGIN_S:  # someone acted after our lookup
         try:
-            approval = load_approval(ctx, request.approval_id)
+            approval = _load(ctx, request.approval_id, approval.kind)
             refused, record = _judge(ctx, request, approval)
         except FeishuError as err:
             return _fail(ctx, request, err)
@@ -122,17 +123,47 @@ def _send_fresh(ctx: Context, request: ActionRequest, approval: Approval, record
     return _send_process(ctx, request, approval)
 
 
+def _look_up(ctx: Context, request: ActionRequest) -> tuple[ActionRequest, Approval]:
+    """A record the bot has found, asked for again; else the instance; else, for a number no instance has, the
+    record among the actor's team's records (then remembered). The actor gains their contact user_id for a
+    record: its leaders are known by user_id."""
+    approval_id = request.approval_id
+    if ctx.store.record_ref(approval_id) is None:
+        try:
+            return request, load_approval(ctx, approval_id)
+        except FeishuError as err:
+            if not (is_not_found(err) and approval_id.isdigit() and records.found_in_team(ctx, request.actor,
+                                                                                          approval_id)):
+                raise
+    request = dataclasses.replace(request, actor=team.with_user_id(ctx, request.actor))
+    return request, _load(ctx, approval_id, Kind.ATTENDANCE)
+
+
+class RecordGone(FeishuError):
+    """A remembered attendance record attendance no longer lists (its requester's records around its day)."""
+
+
+def _load(ctx: Context, approval_id: str, kind: Kind) -> Approval:
+    """The approval afresh: an attendance record from attendance (its requester and day), else the instance."""
+    if kind is not Kind.ATTENDANCE:
+        return load_approval(ctx, approval_id)
+    found = records.load_record(ctx, approval_id)
+    if found is None:
+        raise RecordGone(1390003, "attendance record not found")  # answered as an unknown id is
+    return found
+
+
 def _judge(ctx: Context, request: ActionRequest, approval: Approval) -> tuple[Outcome | None,
                                                                               AttendanceRecord | None]:
     """The refusal, when there is one: not a participant, the wrong type, the kind's rules (state, then role).
     A linked approval's state is its attendance record's (looked up here; FeishuError when that fails)."""
-    if not may_see(request.actor, approval.participants(), ctx.admins):
+    if not may_see(request.actor, approval.participants() | _approved_by(ctx, request, approval), ctx.admins):
         return _refuse(ctx, request, Refused("not_found", {"id": request.approval_id[:64]})), None
     given = request.given_type
     if given and approval.approval_type and given != approval.approval_type.value:
         refused = Refused("type_mismatch", {"actual": approval.approval_type.value, "given": given})
         return _refuse(ctx, request, refused, approval), None
-    state, record = approval.status, None
+    state, record = approval.status, approval.record
     if approval.kind is Kind.LINKED:
         record = find_linked_record(ctx, approval)
         if record is None:
@@ -143,6 +174,16 @@ def _judge(ctx: Context, request: ActionRequest, approval: Approval) -> tuple[Ou
     if isinstance(verdict, Refused):
         return _refuse(ctx, request, verdict, in_state(approval, state)), record
     return None, record
+
+
+def _approved_by(ctx: Context, request: ActionRequest, approval: Approval) -> frozenset[str]:
+    """Who approved an attendance record through the bot may see it to revoke it (the audit log says who)."""
+    if request.action is not Action.REVOKE or approval.kind is Kind.NATIVE:
+        return frozenset()
+    previous = ctx.store.last_success(request.approval_id)
+    if previous is not None and previous.action == Action.APPROVE.value and previous.operator:
+        return frozenset({previous.operator})
+    return frozenset()
 
 
 def _roles(ctx: Context, request: ActionRequest, approval: Approval) -> Roles:
@@ -188,10 +229,11 @@ def _after_task(ctx: Context, approval: Approval, request: ActionRequest) -> App
 
 
 def _send_process(ctx: Context, request: ActionRequest, approval: Approval) -> Outcome:
-    """A linked approval: attendance approval_infos/process on the record its form names, never the instance."""
+    """A linked approval or an attendance record: attendance approval_infos/process on the record (the one a
+    linked form names, never the instance)."""
     rule = RULES[request.action]
     assert approval.approval_type is not None  # the rules refused read-only approvals
-    detail = {"kind": Kind.LINKED.value, "attendance_id": approval.attendance_id,
+    detail = {"kind": approval.kind.value, "attendance_id": approval.attendance_id,
               "approval_type": approval.approval_type.value}
     intent = _intent(ctx, request, approval, detail)
     try:
@@ -258,14 +300,27 @@ def _perform_attendance_only(ctx: Context, request: ActionRequest) -> Outcome:
 
 
 def _process_attendance_id(ctx: Context, request: ActionRequest, approval_type: ApprovalType) -> Outcome:
+    """An admin's action on an attendance id the bot never found: the intent first, as for every process call,
+    so that a lost answer stays open for the reconciler instead of reading as a failure."""
     action = request.action
+    intent = uuid.uuid4().hex
+    ctx.store.record_intent(intent, request.approval_id, action.value, _operator(request.actor), ctx.clock(),
+                            {"kind": Kind.ATTENDANCE.value, "attendance_id": request.approval_id,
+                             "approval_type": approval_type.value, "reason": request.reason})
     try:
         result = ctx.feishu.process(request.approval_id, approval_type.value, RULES[action].process_status)
     except FeishuError as err:
-        return _fail(ctx, request, err, attendance_only=True, approval_type=approval_type.value)
+        if err.outcome_unknown:  # the intent stays open: the reconciler settles it
+            log.warning("feishu answer lost: action=%s attendance id=%s kind=%s log_id=%s", action.value,
+                        request.approval_id, err.kind, err.log_id)
+            _audit(ctx, request, "unknown", approval_type=approval_type.value, code=err.code, log_id=err.log_id,
+                   message=err.kind)
+            return Outcome(Status.UNKNOWN, action, request.approval_id, error=err, approval_type=approval_type.value,
+                           attendance_only=True, log_id=err.log_id)
+        return _fail(ctx, request, err, attendance_only=True, approval_type=approval_type.value, intent=intent)
     now = ctx.clock()
     log_id = str(result.get("log_id", ""))
-    _audit_applied(ctx, request, approval_type=approval_type.value, log_id=log_id, at=now)
+    _audit_applied(ctx, request, approval_type=approval_type.value, log_id=log_id, at=now, intent=intent)
     return Outcome(Status.DONE, action, request.approval_id, at=now, reason=request.reason,
                    approval_type=approval_type.value, attendance_only=True, actor=request.actor, log_id=log_id)
 

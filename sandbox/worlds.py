@@ -27,7 +27,9 @@ from sandbox import data, flow, records
 
 TEAM: tuple[tuple[str, str, str, tuple[str, ...], str, str, str], ...] = (
     # name, zh, en, departments, job title, leader name ("" = none), employee no
-    ("lead", "陈主管", "Lead Chen", ("od-cs", "od-pmo"), "客服主管 Support Lead", "admin", "E20001"),
+    # lead: main leader of od-cs and od-ops (a member of both: the departments a manager leads are found among
+    # their own), in od-pmo as pm1's leader_user_id
+    ("lead", "陈主管", "Lead Chen", ("od-cs", "od-ops", "od-pmo"), "客服主管 Support Lead", "admin", "E20001"),
     ("agent1", "刘客服", "Agent Liu", ("od-cs",), "客服专员 Support Agent", "lead", "E20002"),
     ("agent2", "周客服", "Agent Zhou", ("od-cs",), "客服专员 Support Agent", "lead", "E20003"),
     ("agent3", "吴客服", "Agent Wu", ("od-cs",), "客服专员 Support Agent", "", "E20004"),  # no leader

@@ -49,6 +49,7 @@ class FakeStore:
         self.copies: dict[str, dict[str, Any]] = {}  # message id -> {"kind", "recipient", "shared", …}
         self.serials: dict[str, str] = {}
         self.seen_approvers: dict[str, float] = {}
+        self.record_refs: dict[str, dict[str, Any]] = {}
         self.writes = 0
 
     def claim(self, key: str, lease_s: float, now: float) -> ClaimResult:
@@ -158,6 +159,16 @@ class FakeStore:
         with self.lock:
             return [r for r in self.audit if r.approval_id == approval_id]
 
+    def remember_records(self, refs: Mapping[str, Mapping[str, Any]], now: float) -> None:
+        with self.lock:
+            self.writes += 1
+            self.record_refs.update({k: dict(v) for k, v in refs.items()})
+
+    def record_ref(self, approval_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            found = self.record_refs.get(approval_id)
+        return dict(found) if found is not None else None
+
     def last_success(self, approval_id: str) -> AuditRecord | None:
         with self.lock:
             done = [r for r in self.audit if r.approval_id == approval_id and r.outcome == "done"]
@@ -170,7 +181,8 @@ class FakeGateway:
 
     instances: dict[str, dict[str, Any]] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)  # any user id -> name (zh and en alike)
-    # contact: users by user_id ({open_id, name, en_name, …}), departments by id ({name, i18n_name, …})
+    # contact: users by user_id ({open_id, name, en_name, …}), departments by id ({name, i18n_name, …});
+    # `contact_error` answers every contact call
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     departments: dict[str, dict[str, Any]] = field(default_factory=dict)
     contact_error: FeishuError | None = None  # every contact call fails with it
@@ -184,6 +196,11 @@ class FakeGateway:
     on_process: Callable[[], None] | None = None  # e.g. wait on an event to hold the call
     subscribed: set[str] = field(default_factory=set)
     records: list[dict[str, Any]] = field(default_factory=list)  # attendance records, as the queries list them
+    # contact for teams: users also carry department_ids and leader_user_id, departments their leader_user_id;
+    # `contact_page` caps find_by_department pages
+    contact_page: int = 50
+    on_query: Callable[[str], None] | None = None  # called with the endpoint before each attendance query
+    queried: list[tuple[str, tuple[str, ...], int, int, int | None]] = field(default_factory=list)
 
     def get_instance(self, instance_id: str, deadline: float | None = None) -> dict[str, Any]:
         self.calls.append(("instance_get", instance_id))
@@ -229,6 +246,9 @@ class FakeGateway:
     def query_remedies(self, employee_ids: list[str], time_from_s: int, time_to_s: int,
                        status: int | None = None) -> dict[str, Any]:
         self.calls.append(("remedy_query", tuple(employee_ids)))
+        self.queried.append(("remedy_query", tuple(employee_ids), time_from_s, time_to_s, status))
+        if self.on_query is not None:
+            self.on_query("remedy_query")
         wanted = 2 if status is None else status
         return {"user_remedys": [r for r in self.records if r.get("kind") == "remedy"
                                  and r["user_id"] in employee_ids and r["status"] == wanted]}
@@ -236,6 +256,9 @@ class FakeGateway:
     def query_user_approvals(self, employee_ids: list[str], date_from: int, date_to: int,
                              status: int) -> dict[str, Any]:
         self.calls.append(("user_approval_query", tuple(employee_ids)))
+        self.queried.append(("user_approval_query", tuple(employee_ids), date_from, date_to, status))
+        if self.on_query is not None:
+            self.on_query("user_approval_query")
         found = [r for r in self.records if r.get("kind") != "remedy" and r["user_id"] in employee_ids
                  and r["status"] == status]
         return {"user_approvals": [{"user_id": r["user_id"], "date": "20261120", f"{r['kind']}s": [r]}
@@ -302,6 +325,42 @@ class FakeGateway:
             self.on_contact()
         if self.contact_error is not None:
             raise self.contact_error
+    def _user_as(self, user: Mapping[str, Any], id_type: str) -> dict[str, Any]:
+        out = copy.deepcopy(dict(user))
+        leader = self.users.get(str(user.get("leader_user_id") or ""))
+        out["leader_user_id"] = leader.get(id_type, "") if leader else ""
+        return out
+
+    def get_user(self, user_id: str, id_type: str = "user_id", deadline: float | None = None) -> dict[str, Any]:
+        self.calls.append(("user_get", user_id))
+        if self.contact_error is not None:
+            raise self.contact_error
+        found = next((u for u in self.users.values() if u.get(id_type) == user_id), None)
+        if found is None:
+            raise FeishuError(41050, "no user authority error", log_id="log-contact")
+        return self._user_as(found, id_type)
+
+    def get_department(self, department_id: str, user_id_type: str = "user_id",
+                       deadline: float | None = None) -> dict[str, Any]:
+        self.calls.append(("department_get", department_id))
+        if self.contact_error is not None:
+            raise self.contact_error
+        if department_id not in self.departments:
+            raise FeishuError(40004, "no dept authority error", log_id="log-contact")
+        dept = dict(self.departments[department_id])
+        leader = self.users.get(str(dept.get("leader_user_id") or ""))
+        dept["leader_user_id"] = leader.get(user_id_type, "") if leader else ""
+        return dept
+
+    def department_users(self, department_id: str, page_token: str = "", user_id_type: str = "user_id",
+                         page_size: int = 50, deadline: float | None = None) -> tuple[list[dict[str, Any]], str]:
+        self.calls.append(("user_find_by_department", (department_id, page_token)))
+        if self.contact_error is not None:
+            raise self.contact_error
+        members = [u for u in self.users.values() if department_id in u.get("department_ids", ())]
+        start, size = int(page_token or 0), min(page_size, self.contact_page)
+        page = [self._user_as(u, user_id_type) for u in members[start:start + size]]
+        return page, str(start + size) if start + size < len(members) else ""
 
     def bot_open_id(self) -> str:
         return BOT_OPEN_ID
@@ -328,6 +387,7 @@ class FakeSettings:
     settle_window_s: float = 600.0
     approval_codes: tuple[str, ...] = ()
     base_url: str = "https://open.feishu.cn"
+    attendance_lookback_days: int = 30
 
 
 def make_context(gateway: FakeGateway | None = None, store: FakeStore | None = None, *,

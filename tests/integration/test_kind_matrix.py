@@ -5,7 +5,8 @@ the sandbox's two worlds (DESIGN.md, "Where an approval lives"):
   approver who holds the PENDING task and as them; never revoked by the bot;
 - linked: a native instance whose form names an attendance record: process on that record, by the rules of
   seed 000 on the record's state (approvers with a task and admins; revoke: who passed it and admins);
-- attendance record: no instance at all: process, by admins only.
+- attendance record: no instance at all: process, by the requester's leader and admins (another team's leader
+  is told it was not found).
 
 Roles: the approver with the task (for an attendance record: the requester's leader), the approver of another
 step (one who passed the first step), an admin without a task, the requester, a stranger. For each, what they
@@ -98,7 +99,8 @@ def linked_approved(sandbox) -> Case:
 
 
 def record_only(name: str, type_word: str = "") -> Callable[[Any], Case]:
-    """An attendance record with no instance: the requester's leader holds no task; only admins may act."""
+    """An attendance record with no instance: the requester's leader (who holds no task) and admins may act;
+    finance leads another team."""
     return lambda _sandbox: Case(RECORDS[name], {"stranger": "designer", "requester": "agent1",
                                                  "other_step": "finance", "admin": "admin", "with_task": "lead"},
                                  type_word)
@@ -113,6 +115,9 @@ NAMES = {"finance": "Finance Yang", "admin": "Admin Zhao", "lead": "Lead Chen"}
 def _done(action: str, who: str) -> str:
     return DONE[action].format(name=NAMES[who])
 
+
+# a record's requester and other teams' leaders never found it (the bot finds records through a leader's team)
+RECORD_ORDER = ("stranger", "requester", "other_step", "with_task", "admin")
 
 # (kind, action) -> the approval, the order roles act in, what each reads back, the action calls made
 MATRIX: dict[tuple[str, str], tuple[Callable[[Any], Case], tuple[str, ...], dict[str, str], Any]] = {
@@ -139,14 +144,17 @@ MATRIX: dict[tuple[str, str], tuple[Callable[[Any], Case], tuple[str, ...], dict
                            {"stranger": NOT_FOUND, "requester": OWN, "with_task": _done("revoke", "finance"),
                             "other_step": _done("revoke", "finance"), "admin": _done("revoke", "finance")},
                            ("process", RECORDS["leave_approved"], "leave", 4)),
-    ("attendance", "approve"): (record_only("remedy_pending"), ROLES,
-                                {**dict.fromkeys(ROLES, NOT_FOUND), "admin": _done("approve", "admin")},
+    ("attendance", "approve"): (record_only("remedy_pending"), RECORD_ORDER,
+        {"stranger": NOT_FOUND, "requester": NOT_FOUND, "other_step": NOT_FOUND,
+         "with_task": _done("approve", "lead"), "admin": _done("approve", "lead")},
                                 ("process", RECORDS["remedy_pending"], "remedy", 2)),
-    ("attendance", "reject"): (record_only("remedy_pending"), ROLES,
-                               {**dict.fromkeys(ROLES, NOT_FOUND), "admin": _done("reject", "admin")},
+    ("attendance", "reject"): (record_only("remedy_pending"), RECORD_ORDER,
+        {"stranger": NOT_FOUND, "requester": NOT_FOUND, "other_step": NOT_FOUND,
+         "with_task": _done("reject", "lead"), "admin": _done("reject", "lead")},
                                ("process", RECORDS["remedy_pending"], "remedy", 1)),
-    ("attendance", "revoke"): (record_only("leave_approved", "leave"), ROLES,
-                               {**dict.fromkeys(ROLES, NOT_FOUND), "admin": _done("revoke", "admin")},
+    ("attendance", "revoke"): (record_only("leave_approved", "leave"), RECORD_ORDER,
+        {"stranger": NOT_FOUND, "requester": NOT_FOUND, "other_step": NOT_FOUND,
+         "with_task": _done("revoke", "lead"), "admin": _done("revoke", "lead")},
                                ("process", RECORDS["leave_approved"], "leave", 4)),
 }
 

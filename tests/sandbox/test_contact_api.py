@@ -51,8 +51,8 @@ def test_find_by_department_pages_through_direct_members(api, state):
     for i in range(55):
         state.add_user(f"temp{i:02d}", departments=["od-ops"], leader="lead")
     found, calls = members(api, "od-ops", page_size=50)
-    assert len(found) == 57 and calls == 2
-    assert [u["open_id"] for u in found[:2]] == ["ou_ops1", "ou_ops2"]
+    assert len(found) == 58 and calls == 2  # lead, ops1, ops2 and the 55
+    assert [u["open_id"] for u in found[:3]] == ["ou_lead", "ou_ops1", "ou_ops2"]
     default, calls = members(api, "od-cs")
     assert calls == 1 and [u["user_id"] for u in default] == ["u_lead", "u_agent1", "u_agent2", "u_agent3"]
     assert default[1]["leader_user_id"] == "ou_lead" and default[1]["department_ids"] == ["od-cs"]
@@ -63,7 +63,7 @@ def test_find_by_department_pages_through_direct_members(api, state):
 def test_find_by_department_id_types(api):
     found, _ = members(api, "d_pmo", department_id_type="department_id", user_id_type="user_id")
     lead = next(u for u in found if u["user_id"] == "u_lead")
-    assert lead["department_ids"] == ["d_cs", "d_pmo"] and lead["leader_user_id"] == "u_admin"
+    assert lead["department_ids"] == ["d_cs", "d_ops", "d_pmo"] and lead["leader_user_id"] == "u_admin"
 
 
 @pytest.mark.parametrize(("query", "status", "code"), [

@@ -66,7 +66,7 @@ def test_attendance_records_cover_types_statuses_and_several_weeks(state):
 
 def test_the_team_tree(state):
     lead = state.people["lead"]
-    assert lead["department_ids"] == ["od-cs", "od-pmo"]
+    assert lead["department_ids"] == ["od-cs", "od-ops", "od-pmo"]
     led = [d["open_department_id"] for d in state.departments.values() if d["leader"] == "lead"]
     assert led == ["od-cs", "od-ops"]  # one manager leads two departments
     assert state.people["agent3"]["leader_user_id"] == ""  # a member without a leader
