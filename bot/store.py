@@ -64,6 +64,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
+from bot import metrics
 from core.errors import StoreUnavailable
 from core.records import AuditRecord, ClaimResult
 
@@ -434,6 +435,9 @@ class Store:
         self._sqlite_path = Path(database).resolve() if database and database != ":memory:" else None
         os.register_at_fork(after_in_child=functools.partial(_after_fork_in_child, weakref.ref(self)))
         self._writer_lock = threading.Lock()
+        self.round_trips = 0  # store transactions in this process (tests assert the count per click)
+        self._reads = metrics.STORE_ROUND_TRIPS.labels("read")
+        self._writes = metrics.STORE_ROUND_TRIPS.labels("write")
         self._insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
         # The hot-path statements are built once: building one costs more than running it on SQLite.
         self._claim = self._claim_statement()
@@ -483,6 +487,8 @@ class Store:
 
         On SQLite the threads of one process queue on a lock of their own first: SQLite's busy handler would
         make them sleep in steps of up to 100 ms, which is what made the tails long under load."""
+        self.round_trips += 1
+        self._writes.inc()
         with _storage_errors(), self._local_writers(BUSY_TIMEOUT_S), self._engine.connect() as conn:
             if single:
                 conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -507,6 +513,8 @@ class Store:
     @contextmanager
     def _read(self) -> Iterator[Connection]:
         """One SELECT: autocommit, no transaction round trips (WAL readers never wait for writers)."""
+        self.round_trips += 1
+        self._reads.inc()
         with _storage_errors(), self._engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT")
             with conn.begin():
