@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -9,10 +10,12 @@ from typing import Any
 import cards
 from cards.messages import refusal_message, user_message
 from core.approval import Approval
-from core.errors import FeishuError
+from core.errors import FeishuError, StoreUnavailable
 from core.outcome import Toast
 from core.rules import RULES, Action, Actor, Refused, buttons
 from handlers.context import Context
+
+log = logging.getLogger(__name__)
 
 NAME_BUDGET_S = 1.0  # names are a nicety: never let them eat the answer budget
 
@@ -121,10 +124,19 @@ def card_for(ctx: Context, approval: Approval, viewer: Actor | None, **context: 
 
 
 def remember_serial(ctx: Context, approval: Approval) -> None:
-    """The serial number on a card is what people type back: the store maps it to the instance code."""
+    """The serial number on a card is what people type back: the store maps it to the instance code. Written in
+    the pool, off the path of the answer that shows the card (nobody types it back before reading it)."""
     serial = approval.serial_number
-    if serial and serial != approval.instance_code and ctx.store.instance_for_serial(serial) != approval.instance_code:
-        ctx.store.remember_serial(serial, approval.instance_code, ctx.clock())
+    if serial and serial != approval.instance_code:
+        ctx.pool.submit(_remember_serial, ctx, serial, approval.instance_code)
+
+
+def _remember_serial(ctx: Context, serial: str, instance_code: str) -> None:
+    try:
+        if ctx.store.instance_for_serial(serial) != instance_code:  # known pairs are answered from memory
+            ctx.store.remember_serial(serial, instance_code, ctx.clock())
+    except StoreUnavailable as err:  # the card is shown; only typing its serial back will not work yet
+        log.warning("serial not remembered: %s store unavailable: %s", serial[:64], err.problem)
 
 
 def toast(ctx: Context, kind: str, key: str, **params: Any) -> Toast:

@@ -6,9 +6,22 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from typing import Any
 
 from handlers.ports import Gateway, Settings, Store
 from handlers.registry import Registry
+
+
+@dataclass
+class Delivery:
+    """One card click being handled, as the pipeline claimed it: its claim key, the clicked message's copy view
+    (read with the claim, so the button need not read it again) and whether the action's last transaction
+    already marked the claim done (the pipeline then has nothing left to write). docs/architecture.md."""
+
+    key: str
+    message_id: str
+    view: dict[str, Any] | None
+    settled: bool = False
 
 
 @dataclass(frozen=True)
@@ -23,6 +36,7 @@ class Context:
     # Told when a delivery is completely handled (its reply sent, or nothing to do): tests await it instead of
     # waiting out a silence, and it costs nothing in production.
     on_settled: Callable[[str, str], None] = field(default=lambda _event_id, _outcome: None)
+    delivery: Delivery | None = None  # set for the job of one card click (handlers/pipeline.py)
 
     @property
     def locale(self) -> str:
