@@ -448,6 +448,7 @@ class Store:
         self._serials: OrderedDict[str, str] = OrderedDict()
         self._serials_lock = threading.Lock()
         self.round_trips = 0  # store transactions in this process (tests assert the count per click)
+        self.writes = 0  # of which write transactions
         self._reads = metrics.STORE_ROUND_TRIPS.labels("read")
         self._writes = metrics.STORE_ROUND_TRIPS.labels("write")
         self._insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
@@ -503,6 +504,7 @@ class Store:
         On SQLite the threads of one process queue on a lock of their own first: SQLite's busy handler would
         make them sleep in steps of up to 100 ms, which is what made the tails long under load."""
         self.round_trips += 1
+        self.writes += 1
         self._writes.inc()
         with _storage_errors(), self._local_writers(BUSY_TIMEOUT_S), self._engine.connect() as conn:
             if single:
