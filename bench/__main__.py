@@ -31,12 +31,13 @@ QUICK_RESULTS = REPO / "bench" / "results" / "quick.json"
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a smoke run of every script (< 60 s)")
-    parser.add_argument("--only", default="", help="scenarios to run, e.g. 1,3 (default: all; --quick: 1-4)")
+    parser.add_argument("--quick", action="store_true", help="a smoke run of every script (< 2 minutes)")
+    parser.add_argument("--only", default="", help="scenarios to run, e.g. 1,3 (default: all; --quick: all but 5)")
     parser.add_argument("--python-client", action="store_true", help="use the asyncio client even if wrk exists")
     parser.add_argument("--json", type=Path, help="every run's figures (default bench/results/latest.json; "
                                                   "--quick: quick.json)")
     parser.add_argument("--no-profile", action="store_true", help="skip the profile of the worst row")
+    parser.add_argument("--profile", action="store_true", help="--quick: profile the worst row too")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, stores)")
     return parser.parse_args(argv)
 
@@ -67,6 +68,14 @@ def environment(use_wrk: bool, plan: Plan) -> list[str]:
     ]
 
 
+_STARTED = time.monotonic()
+
+
+def _mark(what: str) -> None:
+    """Where the run is, and how long it has taken so far (the full run must end within 15 minutes)."""
+    print(f"-- {what} at {time.monotonic() - _STARTED:.0f} s", flush=True)
+
+
 def run(plan: Plan, only: set[str], use_wrk: bool, work_dir: Path) -> tuple[list[report.Row], list[str], dict]:
     acks = s1_ack.AckRuns(client="wrk" if use_wrk else "python")
     clicks = s2_click.ClickRuns()
@@ -79,12 +88,15 @@ def run(plan: Plan, only: set[str], use_wrk: bool, work_dir: Path) -> tuple[list
             bot = rig.bot().start()
             print(f"bot up in {bot.healthy_after_s:.2f} s at {bot.url}", flush=True)
             if "1" in only:
+                _mark("1 ack")
                 s1_ack.measure(bot, plan, work_dir, use_wrk, acks, "bot")
                 if plan.duplicate_runs:
                     s1_ack.measure_duplicates(bot, plan, work_dir, use_wrk, acks)
             if "4" in only:
+                _mark("4 scale")
                 s4_scale.measure_pending(rig, bot, plan.pending_sizes, plan.reps, scale)
             if "2" in only:
+                _mark("2 click")
                 s2_click.measure(rig, bot, plan, clicks, "bot")
             bot.stop()
         for subject in ("A", "B") if "1" in only else ():
@@ -98,12 +110,16 @@ def run(plan: Plan, only: set[str], use_wrk: bool, work_dir: Path) -> tuple[list
             s2_click.measure(rig, peer, plan, clicks, "C")
             peer.stop()
         if "3" in only:
+            _mark("3 memory")
             s3_memory.measure(rig, plan, memory)
         if "5" in only:
+            _mark("5 slow")
             s5_slow_clients.measure(rig, s5_slow_clients.QUICK if plan.quick else s5_slow_clients.FULL, slow)
         if "6" in only:
+            _mark("6 scale-out")
             s6_scaleout.measure(rig, plan, scaleout)
     if "4" in only:
+        _mark("4 dedup")
         scale.dedup = s4_scale.measure_dedup(work_dir, plan.dedup_events, plan.dedup_budget_s)
         print(f"  4. dedup store: {scale.dedup}", flush=True)
     rows = report.ack_rows(acks) + report.click_rows(clicks) + report.memory_rows(memory) + report.scale_rows(scale)
@@ -163,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.monotonic() - started
     print(f"\napproval-bot benchmark, {elapsed:.0f} s\n" + "\n".join(header) + "\n")
     print(report.table(rows))
-    worst = None if args.no_profile else report.worst(rows)
+    profiled = not args.no_profile and (args.profile or not plan.quick)
+    worst = report.worst(rows) if profiled else None
     if worst is not None:
         print(f"\nwhere the time goes in the worst row ({worst.section}: {worst.measure}, {worst.ratio or 'no ratio'} "
               f"against {worst.target}):")

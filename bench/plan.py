@@ -1,4 +1,4 @@
-"""What a run measures and for how long: the full benchmark (≤ 15 minutes) or the quick smoke (< 90 s)."""
+"""What a run measures and for how long: the full benchmark (≤ 15 minutes) or the quick smoke (< 2 minutes)."""
 
 from __future__ import annotations
 

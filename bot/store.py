@@ -461,6 +461,12 @@ class Store:
                                                         seen_events.c.state == DONE)
         self._lock = self._lock_statement(reentrant=True)
         self._lease = self._lock_statement(reentrant=False)
+        # The click's statements: built once, run with parameters (building one costs more than running it).
+        self._audit_insert = audit.insert().returning(audit.c.id)
+        self._settle = (update(intents).where(intents.c.intent_id == bindparam("settles"))
+                        .values(state=bindparam("outcome"), updated=bindparam("at")))
+        self._unlock = delete(locks).where(locks.c.name == bindparam("name"), locks.c.owner == bindparam("owner"))
+        self._intent_insert = self._insert(intents).on_conflict_do_nothing(index_elements=[intents.c.intent_id])
         self._copy_of = select(card_copies.c.view).where(card_copies.c.message_id == bindparam("message_id"))
         self._last_success = (select(audit).where(audit.c.approval_id == bindparam("approval_id"),
                                                   audit.c.outcome == DONE).order_by(audit.c.id.desc()).limit(1))
@@ -704,9 +710,9 @@ class Store:
         detail: dict[str, Any] | None = None,
     ) -> None:
         """Write down an action about to be sent (state "sending"), before the process call."""
-        stmt = self._intent_row(Intent(intent_id, approval_id, action, operator, detail or {}), now)
+        values = self._intent_values(Intent(intent_id, approval_id, action, operator, detail or {}), now)
         with self._write(single=True) as conn:
-            conn.execute(stmt)
+            conn.execute(self._intent_insert, values)
 
     def begin_action(self, lock: str, owner: str, ttl_s: float, now: float, intent: Intent,
                      fresh_since: float) -> ActionStart:
@@ -721,7 +727,7 @@ class Store:
             previous = AuditRecord(**row) if row is not None else None
             if previous is not None and previous.at >= fresh_since:
                 return ActionStart(True, previous, False)
-            conn.execute(self._intent_row(intent, now))
+            conn.execute(self._intent_insert, self._intent_values(intent, now))
         return ActionStart(True, previous, True)
 
     def end_action(self, record: AuditRecord, *, settles: str = "", lock: str = "", owner: str = "",
@@ -730,22 +736,19 @@ class Store:
         lock `lock` if `owner` still holds it, and mark the delivery `claim` done."""
         with self._write() as conn:
             if settles:
-                conn.execute(update(intents).where(intents.c.intent_id == settles)
-                             .values(state=record.outcome, updated=record.at))
-            found = int(conn.execute(audit.insert().values(**_audit_values(record)).returning(audit.c.id))
-                        .scalar_one())
+                conn.execute(self._settle, {"settles": settles, "outcome": record.outcome, "at": record.at})
+            found = int(conn.execute(self._audit_insert, _audit_values(record)).scalar_one())
             if lock:
-                conn.execute(delete(locks).where(locks.c.name == lock, locks.c.owner == owner))
+                conn.execute(self._unlock, {"name": lock, "owner": owner})
             if claim:
                 conn.execute(self._finish, {"key": claim, "now": record.at})
         return found
 
-    def _intent_row(self, intent: Intent, now: float) -> Any:
-        return self._insert(intents).values(
-            intent_id=intent.intent_id, approval_id=intent.approval_id, action=intent.action,
-            operator=intent.operator, state=SENDING, created=now, updated=now,
-            detail=json.dumps(dict(intent.detail), ensure_ascii=False),
-        ).on_conflict_do_nothing(index_elements=[intents.c.intent_id])
+    @staticmethod
+    def _intent_values(intent: Intent, now: float) -> dict[str, Any]:
+        return {"intent_id": intent.intent_id, "approval_id": intent.approval_id, "action": intent.action,
+                "operator": intent.operator, "state": SENDING, "created": now, "updated": now,
+                "detail": json.dumps(dict(intent.detail), ensure_ascii=False)}
 
     def finish_intent(self, intent_id: str, outcome: str, now: float) -> None:
         with self._write(single=True) as conn:
