@@ -3,7 +3,8 @@
 Each instance is the Procfile's bot (master + 2 workers) with the same `DATABASE_URL`, a fresh database on the CI
 cluster (bench/postgres.py). 64 clicks in flight, each on its own pending approval, with Feishu's action calls
 answering after 100 ms: first one instance alone, then two, the client's connections alternating between them.
-Exactly once: every click must be answered approved and the sandbox must count one action call per click.
+Exactly once: the sandbox must count one action call per click (a click answered "processing…" because it
+outlived the answer budget still counts; it is not in the approvals/s).
 Skipped, with the reason, where PostgreSQL cannot be started.
 """
 
@@ -69,12 +70,15 @@ def _runs(rig: Rig, plan: Plan, servers: list, into: ScaleOutRuns) -> None:
 
 
 def problems(found: ScaleOutRuns) -> list[str]:
+    """Exactly once: one action call per click. A click answered "processing…" (past the answer budget) is not
+    counted as approved in the rate, but its action still happened once."""
     out = []
     for instances, runs in found.runs.items():
         for run in runs:
-            if run.result.requests == 0 or run.approved != run.result.requests:
-                out.append(f"6: {instances} instance(s) approved {run.approved} of {run.result.requests} clicks")
-            if run.process_calls != run.approved:
-                out.append(f"6: {instances} instance(s) made {run.process_calls} action calls for {run.approved} "
-                           "approvals (not exactly once)")
+            if run.result.requests == 0 or run.result.non_200:
+                out.append(f"6: {instances} instance(s) answered {run.result.non_200} of {run.result.requests} "
+                           "clicks with other than 200")
+            if run.process_calls != run.result.requests:
+                out.append(f"6: {instances} instance(s) made {run.process_calls} action calls for "
+                           f"{run.result.requests} clicks (not exactly once)")
     return out
