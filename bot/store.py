@@ -836,6 +836,11 @@ class Store:
             self._known_serial(serial, found)
         return found
 
+    def knows_serial(self, serial: str, instance_code: str) -> bool:
+        """Whether this process already knows the pair (from memory only: never a round trip)."""
+        with self._serials_lock:
+            return self._serials.get(serial) == instance_code
+
     def _known_serial(self, serial: str, instance_code: str) -> None:
         with self._serials_lock:
             self._serials[serial] = instance_code

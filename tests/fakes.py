@@ -186,6 +186,10 @@ class FakeStore:
         with self.lock:
             return self.serials.get(serial)
 
+    def knows_serial(self, serial: str, instance_code: str) -> bool:
+        with self.lock:
+            return self.serials.get(serial) == instance_code
+
     def append_audit(self, record: AuditRecord, *, settles: str = "") -> int:
         with self.lock:
             if settles:
