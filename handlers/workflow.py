@@ -1,10 +1,13 @@
 """The action workflow, shared by buttons and commands: who wants what on which approval, done at most once.
 
-    validate → lock → fresh lookup → rules (state, then role) → intent → process → audit (settles the intent)
+    validate → fresh lookup → rules (state, then role) → [lock + last success + intent] → the task or process
+    call → [audit + intent settled + unlock + the click's claim done]
 
-The per-approval lock and the fresh lookup under it are why two clicks, a click and a command, or two
-workers never send two process calls; the intent row and the reconciler (handlers/maintenance.py) cover a
-worker that dies mid-way. A write whose answer was lost is looked up, never re-sent (docs/architecture.md).
+Each bracket is one store transaction (`Store.begin_action`, `Store.end_action`); none is open across the
+Feishu call. The per-approval lock, and the lookup checked under it against the last success (looked up again
+when someone acted since), are why two clicks, a click and a command, or two workers never send two calls;
+the intent row and the reconciler (handlers/maintenance.py) cover a worker that dies mid-way. A write whose
+answer was lost is looked up, never re-sent (docs/architecture.md).
 """
 
 from __future__ import annotations
