@@ -19,20 +19,25 @@ from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 
-from bench import load, report, s1_ack, s2_click, s3_memory, s4_scale, s5_slow_clients
+from bench import load, profile, report, s1_ack, s2_click, s3_memory, s4_scale, s5_slow_clients, s6_scaleout
 from bench.plan import FULL, QUICK, Plan
 from bench.procs import REPO
 from bench.rig import Rig
 
 INVALID_SHARE = 0.01  # more than 1 % bad answers: the run did not measure what it claims
+RESULTS = REPO / "bench" / "results" / "latest.json"  # git-ignored: the last full run's figures, for comparison
+QUICK_RESULTS = REPO / "bench" / "results" / "quick.json"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a smoke run of every script (< 60 s)")
+    parser.add_argument("--quick", action="store_true", help="a smoke run of every script (< 2 minutes)")
     parser.add_argument("--only", default="", help="scenarios to run, e.g. 1,3 (default: all; --quick: 1-4)")
     parser.add_argument("--python-client", action="store_true", help="use the asyncio client even if wrk exists")
-    parser.add_argument("--json", type=Path, help="also write every run's figures to this file")
+    parser.add_argument("--json", type=Path, help="every run's figures (default bench/results/latest.json; "
+                                                  "--quick: quick.json)")
+    parser.add_argument("--no-profile", action="store_true", help="skip the profile of the worst row")
+    parser.add_argument("--profile", action="store_true", help="--quick: profile the worst row too")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, stores)")
     return parser.parse_args(argv)
 
@@ -63,44 +68,64 @@ def environment(use_wrk: bool, plan: Plan) -> list[str]:
     ]
 
 
+_STARTED = time.monotonic()
+
+
+def _mark(what: str) -> None:
+    """Where the run is, and how long it has taken so far (the full run must end within 15 minutes)."""
+    print(f"-- {what} at {time.monotonic() - _STARTED:.0f} s", flush=True)
+
+
 def run(plan: Plan, only: set[str], use_wrk: bool, work_dir: Path) -> tuple[list[report.Row], list[str], dict]:
     acks = s1_ack.AckRuns(client="wrk" if use_wrk else "python")
     clicks = s2_click.ClickRuns()
     memory = s3_memory.MemoryRuns()
     scale = s4_scale.ScaleRuns()
     slow = s5_slow_clients.SlowRuns()
+    scaleout = s6_scaleout.ScaleOutRuns()
     with Rig(work_dir) as rig:
         if only & {"1", "2", "4"}:
             bot = rig.bot().start()
             print(f"bot up in {bot.healthy_after_s:.2f} s at {bot.url}", flush=True)
             if "1" in only:
+                _mark("1 ack")
                 s1_ack.measure(bot, plan, work_dir, use_wrk, acks, "bot")
                 if plan.duplicate_runs:
                     s1_ack.measure_duplicates(bot, plan, work_dir, use_wrk, acks)
             if "4" in only:
+                _mark("4 scale")
                 s4_scale.measure_pending(rig, bot, plan.pending_sizes, plan.reps, scale)
             if "2" in only:
+                _mark("2 click")
                 s2_click.measure(rig, bot, plan, clicks, "bot")
             bot.stop()
         for subject in ("A", "B") if "1" in only else ():
             peer = rig.peer(subject).start()
             s1_ack.measure(peer, plan, work_dir, use_wrk, acks, subject)
             peer.stop()
+        for subject in ("bot", "WS") if "1" in only and plan.longconn else ():
+            s1_ack.measure_longconn(rig, plan, acks, subject)
         if "2" in only:
             peer = rig.peer("C").start()
             s2_click.measure(rig, peer, plan, clicks, "C")
             peer.stop()
         if "3" in only:
+            _mark("3 memory")
             s3_memory.measure(rig, plan, memory)
         if "5" in only:
+            _mark("5 slow")
             s5_slow_clients.measure(rig, s5_slow_clients.QUICK if plan.quick else s5_slow_clients.FULL, slow)
+        if "6" in only:
+            _mark("6 scale-out")
+            s6_scaleout.measure(rig, plan, scaleout)
     if "4" in only:
+        _mark("4 dedup")
         scale.dedup = s4_scale.measure_dedup(work_dir, plan.dedup_events, plan.dedup_budget_s)
         print(f"  4. dedup store: {scale.dedup}", flush=True)
     rows = report.ack_rows(acks) + report.click_rows(clicks) + report.memory_rows(memory) + report.scale_rows(scale)
-    rows += s5_slow_clients.rows(slow)
-    raw = {"acks": acks, "clicks": clicks, "memory": memory, "scale": scale, "slow": slow}
-    return rows, problems(acks, clicks) + s5_slow_clients.problems(slow), raw
+    rows += s5_slow_clients.rows(slow) + report.scaleout_rows(scaleout)
+    raw = {"acks": acks, "clicks": clicks, "memory": memory, "scale": scale, "slow": slow, "scaleout": scaleout}
+    return rows, problems(acks, clicks) + s5_slow_clients.problems(slow) + s6_scaleout.problems(scaleout), raw
 
 
 def problems(acks: s1_ack.AckRuns, clicks: s2_click.ClickRuns) -> list[str]:
@@ -123,8 +148,9 @@ def problems(acks: s1_ack.AckRuns, clicks: s2_click.ClickRuns) -> list[str]:
 
 
 def _plain(value: object) -> object:
-    if hasattr(value, "__dataclass_fields__"):
-        return _plain(asdict(value))  # type: ignore[arg-type]
+    if hasattr(value, "__dataclass_fields__"):  # not asdict(): it rebuilds a Counter from its items' pairs
+        return {name: _plain(getattr(value, name)) for name in value.__dataclass_fields__
+                if name not in ("latencies_s", "bodies")}
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items() if k not in ("latencies_s", "bodies")}
     if isinstance(value, list | tuple):
@@ -135,8 +161,11 @@ def _plain(value: object) -> object:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     plan = QUICK if args.quick else FULL
+    args.json = args.json or (QUICK_RESULTS if args.quick else RESULTS)
     # The quick smoke run (tests/bench) leaves out 5, which starts two servers and floods them, unless asked.
-    only = {s.strip() for s in (args.only or ("1,2,3,4" if args.quick else "1,2,3,4,5")).split(",") if s.strip()}
+    # 6 starts PostgreSQL and two more bots: also left out of the quick run unless named (`--quick --only 6`).
+    only = {s.strip() for s in (args.only or ("1,2,3,4" if args.quick else "1,2,3,4,5,6")).split(",")
+            if s.strip()}
     use_wrk = load.wrk_available() and not args.python_client
     work_dir = Path(tempfile.mkdtemp(prefix="approval-bot-bench-"))
     started = time.monotonic()
@@ -151,8 +180,20 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.monotonic() - started
     print(f"\napproval-bot benchmark, {elapsed:.0f} s\n" + "\n".join(header) + "\n")
     print(report.table(rows))
+    profiled = not args.no_profile and (args.profile or not plan.quick)
+    worst = report.worst(rows) if profiled else None
+    if worst is not None:
+        print(f"\nwhere the time goes in the worst row ({worst.section}: {worst.measure}, {worst.ratio or 'no ratio'} "
+              f"against {worst.target}):")
+        found = profile.profile_row(worst.section, worst.measure, plan.profile_s, work_dir)
+        print(found)
+        raw["profile"] = {"row": f"{worst.section}: {worst.measure}", "summary": found}
+    raw["rows"] = [asdict(r) for r in rows]
+    raw["header"] = header
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(_plain(raw), indent=1, default=str))
+        print(f"figures written to {args.json}")
     for line in broken:
         print(f"INVALID RUN: {line}", file=sys.stderr)
     if args.keep or broken:

@@ -114,8 +114,8 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool
 
 
 class _Run:
-    def __init__(self, port: int, requests: list[bytes], deadline: float, keep_bodies: bool) -> None:
-        self.port = port
+    def __init__(self, ports: tuple[int, ...], requests: list[bytes], deadline: float, keep_bodies: bool) -> None:
+        self.ports = ports
         self.requests = requests
         self.deadline = deadline
         self.keep_bodies = keep_bodies
@@ -131,14 +131,15 @@ class _Run:
         self.next += 1
         return self.requests[self.next - 1]
 
-    async def connection(self) -> None:
+    async def connection(self, index: int) -> None:
+        port = self.ports[index % len(self.ports)]  # several servers: connections round-robin over them
         reader = writer = None
         try:
             while (request := self.take()) is not None:
                 started = time.perf_counter()
                 try:
                     if writer is None:
-                        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                        reader, writer = await asyncio.open_connection("127.0.0.1", port)
                     writer.write(request)
                     status, body, close = await asyncio.wait_for(_read_response(reader), READ_TIMEOUT_S)
                 except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
@@ -159,14 +160,15 @@ class _Run:
                 writer.close()
 
 
-def run_python(port: int, requests: list[bytes], connections: int, duration_s: float,
+def run_python(port: int | tuple[int, ...], requests: list[bytes], connections: int, duration_s: float,
                keep_bodies: bool = False) -> LoadResult:
-    """`connections` keep-alive connections, each sending the next request as soon as its answer is read."""
+    """`connections` keep-alive connections, each sending the next request as soon as its answer is read; with
+    several ports, connection i goes to port i mod n (a round-robin balancer in front of several instances)."""
     started = time.monotonic()
-    run = _Run(port, requests, started + duration_s, keep_bodies)
+    run = _Run(port if isinstance(port, tuple) else (port,), requests, started + duration_s, keep_bodies)
 
     async def main() -> None:
-        await asyncio.gather(*(run.connection() for _ in range(connections)))
+        await asyncio.gather(*(run.connection(i) for i in range(connections)))
 
     asyncio.run(main())
     elapsed = time.monotonic() - started

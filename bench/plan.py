@@ -1,4 +1,4 @@
-"""What a run measures and for how long: the full benchmark (≤ 10 minutes) or the quick smoke (< 60 s)."""
+"""What a run measures and for how long: the full benchmark (≤ 15 minutes) or the quick smoke (< 2 minutes)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,9 @@ class Plan:
     dedup_events: int
     dedup_budget_s: float
     duplicate_runs: bool  # scenario 1: also the same event id over and over (the dedup fast path)
+    longconn: bool = True  # scenario 1: also the long connection (bot vs the SDK's ws.Client)
+    scaleout_clicks: int = 600  # scenario 6: clicks per run (64 in flight, 100 ms action latency)
+    profile_s: float = 6.0  # the profile of the worst row
 
 
 FULL = Plan(quick=False, reps=3, connections=(16, 64), ack_run_s=5.0, ack_warmup_s=1.0, max_events=60_000,
@@ -32,4 +35,5 @@ FULL = Plan(quick=False, reps=3, connections=(16, 64), ack_run_s=5.0, ack_warmup
 
 QUICK = Plan(quick=True, reps=1, connections=(16,), ack_run_s=1.0, ack_warmup_s=0.3, max_events=8_000,
              latencies_s=(0.0,), clicks=24, click_run_s=4.0, click_concurrency=16, click_warmup=4,
-             memory_reps=1, pending_sizes=(10,), dedup_events=2_000, dedup_budget_s=10.0, duplicate_runs=True)
+             memory_reps=1, pending_sizes=(10,), dedup_events=2_000, dedup_budget_s=10.0, duplicate_runs=True,
+             scaleout_clicks=48, profile_s=2.0)

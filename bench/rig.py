@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import urllib.request
 from pathlib import Path
 from types import TracebackType
@@ -46,8 +47,9 @@ class Rig:
 
     # -- servers ------------------------------------------------------------------------------------------------
 
-    def env(self) -> dict[str, str]:
-        """The Procfile's environment for a bot against the sandbox; a fresh store file per server."""
+    def env(self, database_url: str = "") -> dict[str, str]:
+        """The Procfile's environment for a bot against the sandbox; a fresh store file per server unless
+        `database_url` names a shared store."""
         self._count += 1
         return {
             "FEISHU_APP_ID": APP_ID,
@@ -55,17 +57,29 @@ class Rig:
             "FEISHU_VERIFICATION_TOKEN": events.VERIFICATION_TOKEN,
             "FEISHU_ENCRYPT_KEY": events.ENCRYPT_KEY,
             "FEISHU_BASE_URL": self.sandbox.url,
-            "DATABASE_URL": f"sqlite:///{self.work_dir / f'store-{self._count}.sqlite3'}",
+            "DATABASE_URL": database_url or f"sqlite:///{self.work_dir / f'store-{self._count}.sqlite3'}",
             "BOT_ADMINS": "ou_admin",
             "BOT_LOCALE": "en_us",
         }
 
-    def bot(self, name: str = "bot") -> procs.Server:
-        return self._track(procs.gunicorn(name, BOT_APP, BOT_CONF, self.env(), self.log_dir))
+    def bot(self, name: str = "bot", *, database_url: str = "") -> procs.Server:
+        return self._track(procs.gunicorn(name, BOT_APP, BOT_CONF, self.env(database_url), self.log_dir))
 
     def peer(self, which: str, *, preload: bool = True, name: str | None = None) -> procs.Server:
         env = {**self.env(), "PEER_PRELOAD": "1" if preload else "0"}
         return self._track(procs.gunicorn(name or which, PEERS[which], PEER_CONF, env, self.log_dir))
+
+    def longconn(self, which: str) -> procs.Server:
+        """`approval-bot connect` ("bot") or the SDK's own ws.Client with an empty handler ("peer"), both against
+        the sandbox's long-connection server; healthy once the sandbox sees the client connected."""
+        env = procs.base_env(self.env())
+        if which == "bot":
+            argv = [sys.executable, "-m", "bot.cli", "connect", "--health-port", str(procs.free_port())]
+        else:
+            argv = [sys.executable, "-m", "bench.peers.ws_empty"]
+        server = procs.Server(f"longconn-{which}", argv, env, self.sandbox.port, self.log_dir / f"longconn-{which}.log",
+                              health_path="/_bench/longconn_ready")
+        return self._track(server)
 
     def _track(self, server: procs.Server) -> procs.Server:
         self._servers.append(server)
@@ -94,6 +108,14 @@ class Rig:
         if endpoint == "action":
             return sum(self.count_calls(name) for name in ACTION_ENDPOINTS)
         return int(self.call("GET", f"/_bench/count?endpoint={endpoint}")["calls"])
+
+    def all_calls(self) -> dict[str, int]:
+        """Calls per Open API endpoint since the last `forget_calls` (token requests included)."""
+        return {str(k): int(v) for k, v in self.call("GET", "/_bench/counts")["calls"].items()}
+
+    def push_longconn(self, n: int, concurrency: int, seconds: float) -> dict[str, Any]:
+        return dict(self.call("POST", "/_bench/longconn_push", {"n": n, "concurrency": concurrency,
+                                                                "seconds": seconds}))
 
     def forget_calls(self) -> None:
         self.call("POST", "/_bench/forget_calls", {})

@@ -9,6 +9,8 @@ through the SDK: lookup + process, no dedup, no authorization, no audit) run one
 from __future__ import annotations
 
 import json
+import time
+import urllib.request
 from dataclasses import dataclass, field
 
 from bench import events, load
@@ -26,6 +28,18 @@ class ClickRun:
     latency_s: float
     approved: int  # answers with a success toast and a card
     process_calls: int  # calls that act (process, tasks approve/reject), as counted by the sandbox during the run
+    feishu_calls: int = 0  # every Open API call during the run but token requests
+    store_round_trips: int | None = None  # the bot's store transactions during the run (its /metrics); peers: None
+
+    @property
+    def feishu_per_click(self) -> float:
+        return self.feishu_calls / self.result.requests if self.result.requests else 0.0
+
+    @property
+    def store_per_click(self) -> float | None:
+        if self.store_round_trips is None or not self.result.requests:
+            return None
+        return self.store_round_trips / self.result.requests
 
     @property
     def overhead_p50_s(self) -> float:
@@ -56,6 +70,41 @@ def approved(body: bytes) -> bool:
     return isinstance(toast, dict) and toast.get("type") == "success" and isinstance(card, dict)
 
 
+TOKEN_ENDPOINTS = ("token", "app_token")
+
+
+def store_round_trips(server: Server) -> int | None:
+    """The bot's store transactions so far, summed over its workers (bot_store_round_trips_total); None when the
+    server has no such metric (a peer)."""
+    try:
+        with urllib.request.urlopen(server.url + "/metrics", timeout=5) as response:  # noqa: S310 - 127.0.0.1
+            text = response.read().decode()
+    except OSError:
+        return None
+    values = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+              if line.startswith("bot_store_round_trips_total{")]
+    return int(sum(values)) if values else None
+
+
+def feishu_calls(rig: Rig) -> int:
+    return sum(n for endpoint, n in rig.all_calls().items() if endpoint not in TOKEN_ENDPOINTS)
+
+
+def run_clicks(rig: Rig, ports: int | tuple[int, ...], servers: list[Server], n: int, concurrency: int,
+               seconds: float, latency_s: float) -> ClickRun:
+    """One measured run: `n` fresh clicks; what Feishu and the store saw during it."""
+    requests = events.approve_clicks(servers[0].port, rig.seed(APPROVER, n), APPROVER)
+    before = [store_round_trips(s) for s in servers]
+    rig.forget_calls()
+    result = load.run_python(ports, requests, concurrency, seconds, keep_bodies=True)
+    time.sleep(0.2)  # work the answers left in the pools (none expected on this path) lands before counting
+    after = [store_round_trips(s) for s in servers]
+    trips = (None if any(v is None for v in before + after)
+             else sum(a - b for a, b in zip(after, before, strict=True)))  # type: ignore[operator]
+    return ClickRun(result, latency_s, sum(1 for b in result.bodies if approved(b)), rig.count_calls("action"),
+                    feishu_calls(rig), trips)
+
+
 def clicks(rig: Rig, server: Server, n: int) -> list[bytes]:
     return events.approve_clicks(server.port, rig.seed(APPROVER, n), APPROVER)
 
@@ -69,14 +118,13 @@ def measure(rig: Rig, server: Server, plan: Plan, into: ClickRuns, subject: str)
     for latency_s in plan.latencies_s:
         rig.set_latency("action", latency_s)
         for rep in range(plan.reps):
-            requests = clicks(rig, server, plan.clicks)
-            rig.forget_calls()
-            result = load.run_python(server.port, requests, plan.click_concurrency, plan.click_run_s,
-                                     keep_bodies=True)
-            run = ClickRun(result, latency_s, sum(1 for b in result.bodies if approved(b)),
-                           rig.count_calls("action"))
+            run = run_clicks(rig, server.port, [server], plan.clicks, plan.click_concurrency, plan.click_run_s,
+                             latency_s)
             into.runs.setdefault((subject, latency_s), []).append(run)
+            result = run.result
+            trips = f" store {run.store_per_click:.1f}/click" if run.store_per_click is not None else ""
             print(f"  2. {subject:<3} latency {latency_s * 1e3:3.0f} ms rep {rep + 1}: {result.requests} clicks "
                   f"{run.clicks_per_s:6.1f}/s p50 {result.p50_s * 1e3:6.1f} ms p99 {result.p99_s * 1e3:6.1f} ms "
-                  f"approved {run.approved} action calls {run.process_calls}", flush=True)
+                  f"approved {run.approved} action calls {run.process_calls} feishu {run.feishu_per_click:.1f}/click"
+                  f"{trips}", flush=True)
     rig.set_latency("action", 0.0)

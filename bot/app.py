@@ -57,6 +57,7 @@ def build_services(
 ) -> Services:
     """Gateway, store, registry, pool and pipeline, wired; a registry that cannot work exits with one line."""
     logs.configure()
+    import cards
     from bot.feishu import FeishuGateway  # loads lark_oapi: once, here, in the master under preload
     from handlers import registry
     from handlers.context import Context
@@ -68,6 +69,7 @@ def build_services(
         routes = registry()
     except RegistryError as err:
         raise SystemExit(f"approval-bot: {err}") from None
+    cards.preload()  # in the master under preload_app: one compiled copy of the templates, shared by the workers
     gateway: Any = feishu or FeishuGateway(
         config.app_id, config.app_secret.reveal(), config.base_url, config.api_timeout_s,
         observer=metrics.observe_feishu,

@@ -40,6 +40,15 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="approval-bot-metrics-")
 
 
+def when_ready(server):  # noqa: ARG001 - gunicorn's hook: in the master, the app loaded, no worker forked yet
+    # What the master built (lark-oapi's ~10k modules, the app) stays put: the workers' collector never walks
+    # it, so it never writes to (and copies) the pages they share with the master.
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 def post_fork(server, worker):  # noqa: ARG001 - gunicorn's hook signature
     from bot.app import after_fork
 

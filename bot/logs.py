@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
+import queue
+import threading
 import time
 from collections.abc import Mapping
 
@@ -42,6 +45,57 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class BackgroundHandler(logging.Handler):
+    """Hands each record to one writer thread, which formats and writes it with `target`: the request's thread
+    only filters (the request id is read there) and queues, so no request waits on the stream's lock or on
+    the write (one access line per request, docs/serving.md). The thread is started in each process on first
+    use (a forked worker has none) and drained at exit."""
+
+    def __init__(self, target: logging.Handler) -> None:
+        super().__init__()
+        self.target = target
+        self._pid = -1
+        self._queue: queue.SimpleQueue[logging.LogRecord | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._pid != os.getpid():
+            self._start()
+        record.message = record.getMessage()  # the arguments as they are now, not when the writer gets to them
+        record.msg, record.args = record.message, None
+        self._queue.put(record)
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._pid == os.getpid():
+                return
+            self._queue = queue.SimpleQueue()
+            self._writer = threading.Thread(target=self._drain, args=(self._queue,), name="log-writer", daemon=True)
+            self._writer.start()
+            self._pid = os.getpid()
+            atexit.register(self.drain)
+
+    def _drain(self, lines: queue.SimpleQueue[logging.LogRecord | None]) -> None:
+        while (record := lines.get()) is not None:
+            try:
+                self.target.handle(record)
+            except Exception:  # noqa: BLE001 - a record that cannot be written must not stop the others
+                self.target.handleError(record)
+
+    def drain(self, timeout_s: float = 2.0) -> None:
+        """Write what is queued (at exit, and before reading the stream in a test)."""
+        writer = self._writer
+        if writer is None or self._pid != os.getpid() or not writer.is_alive():
+            return
+        self._queue.put(None)
+        writer.join(timeout_s)
+        self._pid = -1  # the next record starts a writer again
+
+    def flush(self) -> None:
+        self.target.flush()
+
+
 def level_from_env(environ: Mapping[str, str] | None = None) -> int:
     """`LOG_LEVEL` (debug, info, warning, error, critical; any case) as a logging level; INFO when unset or
     unknown, as gunicorn reads the same variable (bot/gunicorn_conf.py), so both follow one setting."""
@@ -58,8 +112,9 @@ def configure(level: int | None = None) -> None:
         return
     if level is None:
         level = level_from_env()
-    handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter())
+    stream = logging.StreamHandler()
+    stream.setFormatter(JsonFormatter())
+    handler = BackgroundHandler(stream)
     handler.addFilter(RequestIdFilter())
     handler._approval_bot = True  # type: ignore[attr-defined]
     root.addHandler(handler)

@@ -15,6 +15,9 @@ FEISHU_LATENCY = Histogram(
     "feishu_api_seconds", "Open API call latency by endpoint and outcome", ["endpoint", "outcome"],
     buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0),
 )
+# One per store transaction (a connection checkout: a read, or a write transaction of one or more statements):
+# bench/ divides it by the clicks it sent, so a click path that grows a round trip shows.
+STORE_ROUND_TRIPS = Counter("bot_store_round_trips_total", "Store transactions, by kind", ["kind"])
 CLOCK_SKEW = Histogram(
     "webhook_clock_skew_seconds", "now minus X-Lark-Request-Timestamp of accepted requests",
     buckets=(-60, -10, -1, 0, 1, 5, 10, 30, 60, 120, 300),

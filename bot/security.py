@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
@@ -111,6 +112,7 @@ def legacy_signature(timestamp: str, nonce: str, verification_token: str, body: 
     return hashlib.sha1(_utf8(timestamp + nonce + verification_token) + body).hexdigest()  # noqa: S324 (Feishu's scheme)
 
 
+@functools.lru_cache(maxsize=4)  # one key per app: derived once, not per request
 def _aes_key(encrypt_key: str) -> bytes:
     return hashlib.sha256(_utf8(encrypt_key)).digest()
 

@@ -30,6 +30,7 @@ import threading
 import time
 import uuid
 import weakref
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -64,13 +65,15 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
+from bot import metrics
 from core.errors import StoreUnavailable
-from core.records import AuditRecord, ClaimResult
+from core.records import ActionStart, AuditRecord, ClaimResult, Intent
 
 SCHEMA_VERSION = 2  # the steps from each older version: MIGRATIONS, below the tables
 BUSY_TIMEOUT_S = 10.0  # SQLite: how long a writer waits for another process's write lock
 HEALTH_TIMEOUT_S = 2.0  # /healthz's write probe gives up after this (an orchestrator's probe waits a few seconds)
 CARDS_KEPT = 20  # copies of one approval's card that are updated on each change: the newest (bounds the fan-out)
+SERIALS_KNOWN = 4096  # serial → instance pairs answered from memory (a few hundred KB at most)
 MIN_FREE_BYTES = 1024 * 1024  # less free space than this beside a SQLite store counts as a full disk
 _HEALTH_ROW_BYTES = 8192  # the probe row needs new (overflow) pages: a full database cannot pass it
 _PG_SCHEMA_LOCK = 0x61707062  # pg_advisory_xact_lock key: serializes schema creation across workers
@@ -450,6 +453,14 @@ def _guard_against_fork(engine: Engine) -> None:
             raise exc.DisconnectionError("connection opened in another process")
 
 
+def _audit_values(record: AuditRecord) -> dict[str, Any]:
+    return {
+        "approval_id": record.approval_id, "action": record.action, "operator": record.operator,
+        "outcome": record.outcome, "approval_type": record.approval_type, "reason": record.reason,
+        "code": record.code, "log_id": record.log_id, "message": record.message, "at": record.at,
+    }
+
+
 def _after_fork_in_child(ref: weakref.ref[Store]) -> None:
     store = ref()
     if store is not None:
@@ -466,6 +477,12 @@ class Store:
         self._sqlite_path = Path(database).resolve() if database and database != ":memory:" else None
         os.register_at_fork(after_in_child=functools.partial(_after_fork_in_child, weakref.ref(self)))
         self._writer_lock = threading.Lock()
+        self._serials: OrderedDict[str, str] = OrderedDict()
+        self._serials_lock = threading.Lock()
+        self.round_trips = 0  # store transactions in this process (tests assert the count per click)
+        self.writes = 0  # of which write transactions
+        self._reads = metrics.STORE_ROUND_TRIPS.labels("read")
+        self._writes = metrics.STORE_ROUND_TRIPS.labels("write")
         self._insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
         # The hot-path statements are built once: building one costs more than running it on SQLite.
         self._claim = self._claim_statement()
@@ -476,6 +493,15 @@ class Store:
                                                         seen_events.c.state == DONE)
         self._lock = self._lock_statement(reentrant=True)
         self._lease = self._lock_statement(reentrant=False)
+        # The click's statements: built once, run with parameters (building one costs more than running it).
+        self._audit_insert = audit.insert().returning(audit.c.id)
+        self._settle = (update(intents).where(intents.c.intent_id == bindparam("settles"))
+                        .values(state=bindparam("outcome"), updated=bindparam("at")))
+        self._unlock = delete(locks).where(locks.c.name == bindparam("name"), locks.c.owner == bindparam("owner"))
+        self._intent_insert = self._insert(intents).on_conflict_do_nothing(index_elements=[intents.c.intent_id])
+        self._copy_of = select(card_copies.c.view).where(card_copies.c.message_id == bindparam("message_id"))
+        self._last_success = (select(audit).where(audit.c.approval_id == bindparam("approval_id"),
+                                                  audit.c.outcome == DONE).order_by(audit.c.id.desc()).limit(1))
 
     def _claim_statement(self) -> Any:
         row = seen_events.c
@@ -515,6 +541,9 @@ class Store:
 
         On SQLite the threads of one process queue on a lock of their own first: SQLite's busy handler would
         make them sleep in steps of up to 100 ms, which is what made the tails long under load."""
+        self.round_trips += 1
+        self.writes += 1
+        self._writes.inc()
         with _storage_errors(), self._local_writers(BUSY_TIMEOUT_S), self._engine.connect() as conn:
             if single:
                 conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -539,6 +568,8 @@ class Store:
     @contextmanager
     def _read(self) -> Iterator[Connection]:
         """One SELECT: autocommit, no transaction round trips (WAL readers never wait for writers)."""
+        self.round_trips += 1
+        self._reads.inc()
         with _storage_errors(), self._engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT")
             with conn.begin():
@@ -645,6 +676,21 @@ class Store:
             return ClaimResult.NEW
         return ClaimResult.DONE if state == DONE else ClaimResult.BUSY
 
+    def claim_click(self, key: str, lease_s: float, now: float, message_id: str) -> tuple[ClaimResult,
+                                                                                        dict[str, Any] | None]:
+        """`claim` for a card callback, and the clicked message's copy view (`copy_of`), in one round trip.
+
+        No read first: Feishu never re-sends a callback, so a duplicate is rare and a new click would pay for
+        the read (docs/architecture.md, "The path of one click")."""
+        token = uuid.uuid4().hex
+        with self._write(single=True) as conn:
+            state, owner = conn.execute(
+                self._claim, {"key": key, "expires": now + lease_s, "owner": token, "now": now}
+            ).one()
+            view = conn.execute(self._copy_of, {"message_id": message_id}).scalar() if message_id else None
+        result = ClaimResult.NEW if owner == token else ClaimResult.DONE if state == DONE else ClaimResult.BUSY
+        return result, json.loads(view) if view is not None else None
+
     def finish(self, key: str, now: float) -> None:
         """Mark `key` processed; later deliveries get DONE until `sweep` forgets it."""
         with self._write(single=True) as conn:
@@ -700,12 +746,45 @@ class Store:
         detail: dict[str, Any] | None = None,
     ) -> None:
         """Write down an action about to be sent (state "sending"), before the process call."""
-        stmt = self._insert(intents).values(
-            intent_id=intent_id, approval_id=approval_id, action=action, operator=operator, state=SENDING,
-            created=now, updated=now, detail=json.dumps(detail or {}, ensure_ascii=False),
-        ).on_conflict_do_nothing(index_elements=[intents.c.intent_id])
+        values = self._intent_values(Intent(intent_id, approval_id, action, operator, detail or {}), now)
         with self._write(single=True) as conn:
-            conn.execute(stmt)
+            conn.execute(self._intent_insert, values)
+
+    def begin_action(self, lock: str, owner: str, ttl_s: float, now: float, intent: Intent,
+                     fresh_since: float) -> ActionStart:
+        """Before the Feishu call, one transaction: take the approval's `lock` (as `acquire_lock`), read its last
+        success and, unless that is at or after `fresh_since` (someone acted after the lookup the decision rests
+        on), write `intent` (as `record_intent`). Nothing is written when the lock is held."""
+        with self._write() as conn:
+            taken = conn.execute(self._lock, {"name": lock, "owner": owner, "expires": now + ttl_s, "now": now})
+            if taken.first() is None:
+                return ActionStart(False)
+            row = conn.execute(self._last_success, {"approval_id": intent.approval_id}).mappings().first()
+            previous = AuditRecord(**row) if row is not None else None
+            if previous is not None and previous.at >= fresh_since:
+                return ActionStart(True, previous, False)
+            conn.execute(self._intent_insert, self._intent_values(intent, now))
+        return ActionStart(True, previous, True)
+
+    def end_action(self, record: AuditRecord, *, settles: str = "", lock: str = "", owner: str = "",
+                   claim: str = "") -> int:
+        """After the Feishu call, one transaction: append `record` (settling the intent `settles`), release the
+        lock `lock` if `owner` still holds it, and mark the delivery `claim` done."""
+        with self._write() as conn:
+            if settles:
+                conn.execute(self._settle, {"settles": settles, "outcome": record.outcome, "at": record.at})
+            found = int(conn.execute(self._audit_insert, _audit_values(record)).scalar_one())
+            if lock:
+                conn.execute(self._unlock, {"name": lock, "owner": owner})
+            if claim:
+                conn.execute(self._finish, {"key": claim, "now": record.at})
+        return found
+
+    @staticmethod
+    def _intent_values(intent: Intent, now: float) -> dict[str, Any]:
+        return {"intent_id": intent.intent_id, "approval_id": intent.approval_id, "action": intent.action,
+                "operator": intent.operator, "state": SENDING, "created": now, "updated": now,
+                "detail": json.dumps(dict(intent.detail), ensure_ascii=False)}
 
     def finish_intent(self, intent_id: str, outcome: str, now: float) -> None:
         with self._write(single=True) as conn:
@@ -764,9 +843,8 @@ class Store:
             conn.execute(stmt)
 
     def copy_of(self, message_id: str) -> dict[str, Any] | None:
-        stmt = select(card_copies.c.view).where(card_copies.c.message_id == message_id)
         with self._read() as conn:
-            view = conn.execute(stmt).scalar()
+            view = conn.execute(self._copy_of, {"message_id": message_id}).scalar()
         return json.loads(view) if view is not None else None
 
     # -- serial numbers --------------------------------------------------------------------------------------------
@@ -777,21 +855,40 @@ class Store:
                                           set_={"instance_code": stmt.excluded.instance_code})
         with self._write(single=True) as conn:
             conn.execute(stmt)
+        self._known_serial(serial, instance_code)
 
     def instance_for_serial(self, serial: str) -> str | None:
+        """The instance a serial number names. Feishu gives every instance its own serial, so a pair once read
+        or written stays true: the newest SERIALS_KNOWN are answered from memory (every card shows its serial,
+        and checking it is known must not cost a click a round trip)."""
+        with self._serials_lock:
+            known = self._serials.get(serial)
+        if known is not None:
+            return known
         stmt = select(serials.c.instance_code).where(serials.c.serial == serial)
         with self._read() as conn:
-            return conn.execute(stmt).scalar()
+            found = conn.execute(stmt).scalar()
+        if found is not None:
+            self._known_serial(serial, found)
+        return found
+
+    def knows_serial(self, serial: str, instance_code: str) -> bool:
+        """Whether this process already knows the pair (from memory only: never a round trip)."""
+        with self._serials_lock:
+            return self._serials.get(serial) == instance_code
+
+    def _known_serial(self, serial: str, instance_code: str) -> None:
+        with self._serials_lock:
+            self._serials[serial] = instance_code
+            self._serials.move_to_end(serial)
+            while len(self._serials) > SERIALS_KNOWN:
+                self._serials.popitem(last=False)
 
     # -- audit -----------------------------------------------------------------------------------------------------
 
     def append_audit(self, record: AuditRecord, *, settles: str = "") -> int:
         """Append `record`; with `settles`, also mark that intent with the record's outcome, atomically."""
-        values = {
-            "approval_id": record.approval_id, "action": record.action, "operator": record.operator,
-            "outcome": record.outcome, "approval_type": record.approval_type, "reason": record.reason,
-            "code": record.code, "log_id": record.log_id, "message": record.message, "at": record.at,
-        }
+        values = _audit_values(record)
         with self._write(single=not settles) as conn:
             if settles:
                 conn.execute(update(intents).where(intents.c.intent_id == settles)
@@ -824,8 +921,6 @@ class Store:
         return json.loads(ref) if ref is not None else None
 
     def last_success(self, approval_id: str) -> AuditRecord | None:
-        stmt = (select(audit).where(audit.c.approval_id == approval_id, audit.c.outcome == DONE)
-                .order_by(audit.c.id.desc()).limit(1))
         with self._read() as conn:
-            row = conn.execute(stmt).mappings().first()
+            row = conn.execute(self._last_success, {"approval_id": approval_id}).mappings().first()
         return AuditRecord(**row) if row is not None else None

@@ -24,11 +24,23 @@ from typing import Any
 import jinja2
 
 from cards.bilingual import LocaleMismatch, merge
-from cards.environment import LOCALES, Msg, Name, Worded, environment, localize, msg, normalize_locale, text, worded
+from cards.environment import (
+    LOCALES,
+    Msg,
+    Name,
+    Worded,
+    catalogue,
+    environment,
+    localize,
+    msg,
+    normalize_locale,
+    text,
+    worded,
+)
 from cards.views import CARD_VERSION, LADDER, VIEWS, Budget
 
 __all__ = ["CARD_VERSION", "LOCALES", "MAX_BYTES", "MAX_ELEMENTS", "CardRenderError", "Msg", "Name", "card_size",
-           "count_elements", "localize", "msg", "render", "text", "toast", "Worded", "worded"]
+           "count_elements", "localize", "msg", "preload", "render", "text", "toast", "Worded", "worded"]
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +74,15 @@ def count_elements(node: Any) -> int:
 
 def fits(card: Mapping[str, Any]) -> bool:
     return card_size(card) <= MAX_BYTES and count_elements(card) <= MAX_ELEMENTS
+
+
+def preload() -> None:
+    """Compile every template and read every catalogue now: called in the gunicorn master before it forks
+    (preload_app), so the workers share them instead of each compiling its own copy on its first card."""
+    for name in VIEWS:
+        _template(name)
+    for locale in LOCALES:
+        catalogue(locale)
 
 
 def _template(name: str) -> jinja2.Template:

@@ -268,6 +268,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=False,
         extensions=["jinja2.ext.do"],
+        auto_reload=False,  # templates are code: no stat of the file before every render
     )
     env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": False}
     env.filters.update(md=md, md_line=md_line, md_row=md_row, md_rows=md_rows, plain=clean, one_line=one_line)

@@ -40,3 +40,26 @@ class TaskPage:
     tasks: tuple[Mapping[str, Any], ...]
     next_token: str | None
     total: int | None
+
+
+@dataclass(frozen=True)
+class Intent:
+    """An action about to be sent to Feishu, written down first (handlers/maintenance.py settles what a dead
+    worker left)."""
+
+    intent_id: str
+    approval_id: str
+    action: str
+    operator: str
+    detail: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ActionStart:
+    """What one store transaction found when an action began: whether the approval's lock was taken, the last
+    success on it, and whether the intent was written (it is not when someone acted after the lookup the
+    decision rests on: the caller looks again first)."""
+
+    locked: bool
+    previous: AuditRecord | None = None
+    intent_written: bool = False

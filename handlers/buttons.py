@@ -38,7 +38,7 @@ def _act(ctx: Context, click: CardClick, action: Action) -> Reply:
     reason = _reason(click)
     if action is Action.REJECT and not reason:  # nothing is sent or locked without one
         return Reply(toast=card_context.toast(ctx, "warning", "refusal.reason_required"))
-    view = ctx.store.copy_of(click.message_id) if click.message_id else None
+    view = copies.clicked_view(ctx, click.message_id)
     request = ActionRequest(action, approval_id, click.operator, reason=reason, given_type=given)
     reply = act(ctx, request, clicked_message=click.message_id, private=copies.viewer_of(view) is not None)
     listed = _listed(click)
@@ -51,7 +51,7 @@ def _list_again(ctx: Context, click: CardClick, listed: Mapping[str, Any],
                 fresh: Mapping[str, Approval] | None = None) -> Mapping[str, Any] | None:
     """The clicked list as it now stands: from the items it showed when the store has them (`fresh`: those just
     looked up), else its page asked for again (the value carries it)."""
-    view = ctx.store.copy_of(click.message_id) if click.message_id else None
+    view = copies.clicked_view(ctx, click.message_id)
     if view is not None and view.get("kind") in pending.LIST_KINDS:
         return pending.render(ctx, view, fresh).card
     token, page = listed.get("page_token"), listed.get("page")
@@ -91,7 +91,7 @@ def approve_all(ctx: Context, click: CardClick) -> Reply:
 def pending_page(ctx: Context, click: CardClick) -> Reply:
     token = click.value.get("page_token")
     page = click.value.get("page")
-    view = ctx.store.copy_of(click.message_id) if click.message_id else None
+    view = copies.clicked_view(ctx, click.message_id)
     reply = pending.list_reply(ctx, click.operator, token if isinstance(token, str) else "",
                                page if isinstance(page, int) and page > 0 else 2,
                                shared=bool(view and view.get("shared")))
@@ -105,7 +105,7 @@ def show(ctx: Context, click: CardClick) -> Reply:
     """"Details" on a list item: the full approval card as a reply in the same chat, for the list's reader when
     the list is theirs alone, else shared."""
     approval_id = str(click.value.get("approval_id") or "")
-    view = ctx.store.copy_of(click.message_id) if click.message_id else None
+    view = copies.clicked_view(ctx, click.message_id)
     chat_type = "p2p" if copies.viewer_of(view) is not None else "group"
     as_message = MessageIn("", click.message_id, click.chat_id, chat_type, "text", "", click.operator, "user")
     reply = commands.show_approval(ctx, CommandCall("approval", (approval_id,), click.operator, as_message))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -10,13 +11,15 @@ from zoneinfo import ZoneInfo
 import cards
 from cards.messages import refusal_message, user_message
 from core.approval import Approval, InstanceFormatError, Widget, parse_form
-from core.errors import FeishuError
+from core.errors import FeishuError, StoreUnavailable
 from core.outcome import Toast
 from core.records import NOT_REPLAYABLE
 from core.rules import RULES, Action, Actor, Kind, Refused, buttons
 from handlers import names, team
 from handlers.context import Context
 from handlers.records import with_record_state
+
+log = logging.getLogger(__name__)
 
 MAX_FORM_DEPTH = 3  # fieldList in fieldList …: as deep as cards.widgets shows
 MAX_ROWS = 50  # rows of one fieldList a card shows (cards.widgets max_items)
@@ -175,10 +178,19 @@ def card_for(ctx: Context, approval: Approval, viewer: Actor | None, **context: 
 
 
 def remember_serial(ctx: Context, approval: Approval) -> None:
-    """The serial number on a card is what people type back: the store maps it to the instance code."""
+    """The serial number on a card is what people type back: the store maps it to the instance code. Written in
+    the pool, off the path of the answer that shows the card (nobody types it back before reading it)."""
     serial = approval.serial_number
-    if serial and serial != approval.instance_code and ctx.store.instance_for_serial(serial) != approval.instance_code:
-        ctx.store.remember_serial(serial, approval.instance_code, ctx.clock())
+    if serial and serial != approval.instance_code and not ctx.store.knows_serial(serial, approval.instance_code):
+        ctx.pool.submit(_remember_serial, ctx, serial, approval.instance_code)
+
+
+def _remember_serial(ctx: Context, serial: str, instance_code: str) -> None:
+    try:
+        if ctx.store.instance_for_serial(serial) != instance_code:  # known pairs are answered from memory
+            ctx.store.remember_serial(serial, instance_code, ctx.clock())
+    except StoreUnavailable as err:  # the card is shown; only typing its serial back will not work yet
+        log.warning("serial not remembered: %s store unavailable: %s", serial[:64], err.problem)
 
 
 def toast(ctx: Context, kind: str, key: str, **params: Any) -> Toast:

@@ -29,5 +29,5 @@ def _stale(ctx: Context, click: CardClick) -> Reply:
         approval = load_approval(ctx, approval_id)
     except FeishuError:
         return Reply(toast=toast)
-    viewer = copies.viewer_of(ctx.store.copy_of(click.message_id)) if click.message_id else None
+    viewer = copies.viewer_of(copies.clicked_view(ctx, click.message_id))
     return Reply(card=card_context.current_card(ctx, approval, viewer), toast=toast)

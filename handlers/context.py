@@ -13,6 +13,18 @@ from handlers.ports import Gateway, Settings, Store
 from handlers.registry import Registry
 
 
+@dataclass
+class Delivery:
+    """One card click being handled, as the pipeline claimed it: its claim key, the clicked message's copy view
+    (read with the claim, so the button need not read it again) and whether the action's last transaction
+    already marked the claim done (the pipeline then has nothing left to write). docs/architecture.md."""
+
+    key: str
+    message_id: str
+    view: dict[str, Any] | None
+    settled: bool = False
+
+
 @dataclass(frozen=True)
 class Context:
     config: Settings
@@ -29,6 +41,7 @@ class Context:
     names: NameCache = field(default_factory=NameCache)
     # Bounded-time caches of this process (handlers/team.py: teams and leaders), by name
     memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    delivery: Delivery | None = None  # set for the job of one card click (handlers/pipeline.py)
 
     @property
     def locale(self) -> str:

@@ -33,6 +33,14 @@ def viewer_of(view: Mapping[str, Any] | None) -> Actor | None:
     return Actor(open_id=str(view["recipient"]))
 
 
+def clicked_view(ctx: Context, message_id: str) -> dict[str, Any] | None:
+    """The view of the clicked message: the one the pipeline read with the claim, else from the store."""
+    delivery = ctx.delivery
+    if delivery is not None and delivery.message_id == message_id:
+        return delivery.view
+    return ctx.store.copy_of(message_id) if message_id else None
+
+
 def remember_sent(ctx: Context, reply: Reply, message_id: str) -> None:
     """`message_id` shows the reply's approvals: later changes to any of them reach it, rendered for its reader."""
     if not message_id:

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 
 TASK_CARD_LEASE_S = 60.0
+CORRECTION_DELAY_S = 1.0  # the answer to a click is out within milliseconds of its handler returning
 
 
 def on_approval_event(ctx: Context, event: ApprovalEvent) -> None:
@@ -75,16 +76,35 @@ def send_to_approver(ctx: Context, event: ApprovalEvent) -> None:
 
 
 def update_other_cards(ctx: Context, approval_id: str, card: Mapping[str, Any], exclude: str = "",
-                       approval: Approval | None = None) -> None:
+                       approval: Approval | None = None, *, settled: bool = True) -> None:
     """Every other message showing this approval gets the new state (PATCH), in the background; with
     `approval`, each copy rendered for its reader (a list as its list).
 
-    Called once an action is done: a store that cannot be read then costs the other copies their update, never
-    the answer that the action was done."""
+    Called once an action is done, so all of it runs in the pool, finding the copies included: the answer
+    waits for none of it, and a store that cannot be read costs the other copies their update, never the
+    answer that the action was done. `settled` False: `approval` is the bot's best reading after its own
+    action (a native approval whose next node it cannot see); it is looked up first, and when it turns out
+    otherwise the excluded (clicked) copy is corrected too, once its answer is out."""
+    ctx.pool.submit(_follow, ctx, approval_id, card, exclude, approval, settled)
+
+
+def _follow(ctx: Context, approval_id: str, card: Mapping[str, Any], exclude: str, approval: Approval | None,
+            settled: bool) -> None:
+    if not settled and approval is not None:
+        try:
+            fresh = load_approval(ctx, approval_id)
+        except FeishuError as err:
+            log.warning("approval refresh failed: instance=%s code=%s", approval_id, err.code)
+            fresh = approval
+        if fresh.status is not approval.status:
+            approval, card, exclude = fresh, card_context.current_card(ctx, fresh), ""
+            ctx.sleep(CORRECTION_DELAY_S)  # the clicked copy's answer (the card it replaces) must land first
     try:
-        _update_cards(ctx, approval_id, card, exclude, approval)
+        targets = [m for m in ctx.store.cards_for(approval_id) if m and m != exclude]
     except StoreUnavailable as err:
         log.warning("other cards not updated: approval=%s store unavailable: %s", approval_id, err.problem)
+        return
+    _patch_all(ctx, targets, card, approval)
 
 
 def _update_cards(ctx: Context, approval_id: str, card: Mapping[str, Any], exclude: str = "",

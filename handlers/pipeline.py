@@ -17,6 +17,7 @@ so that Feishu's re-delivery tries again (acting twice is prevented by the workf
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -33,7 +34,7 @@ from core.inbound import CardClick, Inbound, MessageIn, OtherEvent, Unreadable, 
 from core.outcome import Reply, Toast
 from core.records import ClaimResult
 from handlers import copies
-from handlers.context import Context
+from handlers.context import Context, Delivery
 from handlers.registry import EventRoute
 
 log = logging.getLogger(__name__)
@@ -85,15 +86,21 @@ def _dispatch(ctx: Context, inbound: Inbound, deadline: float) -> Answer:
     key = claim_key(ctx, inbound)
     if key is None:
         return Answer({}, "silent")
+    delivery = None
     try:
-        claim = ctx.store.claim(key, CLAIM_LEASE_S, ctx.clock())
+        if isinstance(inbound, CardClick):  # the clicked copy's view comes with the claim (one round trip)
+            claim, view = ctx.store.claim_click(key, CLAIM_LEASE_S, ctx.clock(), inbound.message_id)
+            delivery = Delivery(key, inbound.message_id, view)
+        else:
+            claim = ctx.store.claim(key, CLAIM_LEASE_S, ctx.clock())
     except StoreUnavailable as err:
         return _unavailable(ctx, inbound, err)
     if claim is ClaimResult.DONE:
         return Answer({}, "duplicate", callback)
     if claim is ClaimResult.BUSY:
         return _answer(ctx, Reply(toast=_toast(ctx, "info", "toast.busy")), "busy", inbound)
-    future = ctx.pool.submit(_run, ctx, route, inbound, key, time.monotonic())
+    job = dataclasses.replace(ctx, delivery=delivery) if delivery is not None else ctx
+    future = ctx.pool.submit(_run, job, route, inbound, key, time.monotonic())
     try:
         reply = future.result(timeout=max(0.0, deadline - time.monotonic()))
     except FutureTimeout:
@@ -132,7 +139,8 @@ def _run(ctx: Context, route: EventRoute, inbound: Inbound, key: str, claimed: f
         _release(ctx, key)  # let Feishu's re-delivery try again
         ctx.on_settled(inbound.event_id, "error")
         raise
-    _finish(ctx, key)
+    if ctx.delivery is None or not ctx.delivery.settled:  # an action's last transaction may have done it
+        _finish(ctx, key)
     ctx.on_settled(inbound.event_id, "handled")
     return reply
 

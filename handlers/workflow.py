@@ -1,10 +1,13 @@
 """The action workflow, shared by buttons and commands: who wants what on which approval, done at most once.
 
-    validate → lock → fresh lookup → rules (state, then role) → intent → process → audit (settles the intent)
+    validate → fresh lookup → rules (state, then role) → [lock + last success + intent] → the task or process
+    call → [audit + intent settled + unlock + the click's claim done]
 
-The per-approval lock and the fresh lookup under it are why two clicks, a click and a command, or two
-workers never send two process calls; the intent row and the reconciler (handlers/maintenance.py) cover a
-worker that dies mid-way. A write whose answer was lost is looked up, never re-sent (docs/architecture.md).
+Each bracket is one store transaction (`Store.begin_action`, `Store.end_action`); none is open across the
+Feishu call. The per-approval lock, and the lookup checked under it against the last success (looked up again
+when someone acted since), are why two clicks, a click and a command, or two workers never send two calls;
+the intent row and the reconciler (handlers/maintenance.py) cover a worker that dies mid-way. A write whose
+answer was lost is looked up, never re-sent (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from core.attendance import AttendanceRecord
 from core.errors import FeishuError, StoreUnavailable
 from core.inbound import valid_approval_id
 from core.outcome import Outcome, Reply, Status
-from core.records import AuditRecord
+from core.records import AuditRecord, Intent
 from core.rules import (
     RULES,
     Action,
@@ -85,7 +88,76 @@ def perform(ctx: Context, request: ActionRequest) -> Outcome:
         return _fail(ctx, request, err, approval)
     if refused is not None:
         return refused
-    return _locked(ctx, request, lambda: _send_fresh(ctx, request, approval, record, looked_at))
+    return _begin(ctx, request, approval, looked_at)
+
+
+@dataclass
+class _Held:
+    """The approval's lock while an action runs, and the delivery whose claim the last transaction may settle."""
+
+    name: str
+    owner: str
+    claim: str = ""  # a card click's claim key (marked done with the audit row), "" for anything else
+    released: bool = False
+
+
+def _begin(ctx: Context, request: ActionRequest, approval: Approval, looked_at: float) -> Outcome:
+    """Lock, last success and intent in one store transaction; the Feishu call; audit, intent, lock and the
+    click's claim in another (docs/architecture.md, "The path of one click"). Someone who acted after our
+    lookup makes us look again under the lock, and write the intent on its own."""
+    detail = _detail(request, approval)
+    if isinstance(detail, Refused):
+        return _refuse(ctx, request, detail, approval)
+    delivery = ctx.delivery
+    held = _Held(f"approval:{request.approval_id}", uuid.uuid4().hex,
+                 delivery.key if delivery is not None and not delivery.settled else "")
+    intent = Intent(uuid.uuid4().hex, approval.instance_code, request.action.value, _operator(request.actor),
+                    {**detail, "reason": request.reason})
+    start = ctx.store.begin_action(held.name, held.owner, LOCK_TTL_S, ctx.clock(), intent,
+                                   looked_at - CLOCK_MARGIN_S)
+    if not start.locked:
+        _audit(ctx, request, "busy", message="in flight")
+        return Outcome(Status.BUSY, request.action, request.approval_id)
+    try:
+        if not start.intent_written:
+            return _send_looked_again(ctx, request, held, approval.kind)
+        return _send(ctx, request, approval, intent.intent_id, held)
+    finally:
+        if not held.released:
+            _release_lock(ctx, held.name, held.owner)
+
+
+def _detail(request: ActionRequest, approval: Approval) -> dict[str, str] | Refused:
+    """What the intent records of the call about to be made: the task (native) or the attendance record."""
+    if approval.kind is Kind.NATIVE:
+        task = approval.pending_task_of(request.actor.ids())
+        if task is None or not request.actor.open_id:  # the rules checked it; the task ids come from the lookup
+            return Refused("not_your_task")
+        return {"kind": Kind.NATIVE.value, "task_id": task.id}
+    assert approval.approval_type is not None  # the rules refused read-only approvals
+    return {"kind": approval.kind.value, "attendance_id": approval.attendance_id,
+            "approval_type": approval.approval_type.value}
+
+
+def _send_looked_again(ctx: Context, request: ActionRequest, held: _Held, kind: Kind) -> Outcome:
+    try:
+        approval = _load(ctx, request.approval_id, kind)
+        refused, _record = _judge(ctx, request, approval)
+    except FeishuError as err:
+        return _fail(ctx, request, err)
+    if refused is not None:
+        return refused
+    detail = _detail(request, approval)
+    if isinstance(detail, Refused):
+        return _refuse(ctx, request, detail, approval)
+    intent = _intent(ctx, request, approval, detail)
+    return _send(ctx, request, approval, intent, held)
+
+
+def _send(ctx: Context, request: ActionRequest, approval: Approval, intent: str, held: _Held) -> Outcome:
+    if approval.kind is Kind.NATIVE:
+        return _send_task(ctx, request, approval, intent, held)
+    return _send_process(ctx, request, approval, intent, held)
 
 
 def _locked(ctx: Context, request: ActionRequest, act_now: Callable[[], Outcome]) -> Outcome:
@@ -107,28 +179,13 @@ def _release_lock(ctx: Context, lock: str, owner: str) -> None:
         log.warning("lock not released: %s store unavailable: %s", lock, err.problem)
 
 
-def _send_fresh(ctx: Context, request: ActionRequest, approval: Approval, record: AttendanceRecord | None,
-                looked_at: float) -> Outcome:
-    previous = ctx.store.last_success(request.approval_id)
-    if previous is not None and previous.at >= looked_at - CLOCK_MARGIN_S:  # someone acted after our lookup
-        try:
-            approval = _load(ctx, request.approval_id, approval.kind)
-            refused, record = _judge(ctx, request, approval)
-        except FeishuError as err:
-            return _fail(ctx, request, err)
-        if refused is not None:
-            return refused
-    if approval.kind is Kind.NATIVE:
-        return _send_task(ctx, request, approval)
-    return _send_process(ctx, request, approval)
-
-
 def _look_up(ctx: Context, request: ActionRequest) -> tuple[ActionRequest, Approval]:
     """A record the bot has found, asked for again; else the instance; else, for a number no instance has, the
     record among the actor's team's records (then remembered). The actor gains their contact user_id for a
     record: its leaders are known by user_id."""
     approval_id = request.approval_id
-    if ctx.store.record_ref(approval_id) is None:
+    # attendance record ids are numbers, instance codes are not (docs/feishu.md): only a number costs a store read
+    if not approval_id.isdigit() or ctx.store.record_ref(approval_id) is None:
         try:
             return request, load_approval(ctx, approval_id)
         except FeishuError as err:
@@ -197,13 +254,11 @@ def _roles(ctx: Context, request: ActionRequest, approval: Approval) -> Roles:
     return roles
 
 
-def _send_task(ctx: Context, request: ActionRequest, approval: Approval) -> Outcome:
+def _send_task(ctx: Context, request: ActionRequest, approval: Approval, intent: str, held: _Held) -> Outcome:
     """A native approval: approval v4 tasks/approve or tasks/reject on the actor's own PENDING task, as them."""
     task = approval.pending_task_of(request.actor.ids())
-    if task is None or not request.actor.open_id:  # the rules checked it; the task ids come from the same lookup
-        return _refuse(ctx, request, Refused("not_your_task"), approval)
+    assert task is not None and request.actor.open_id  # _detail refused anyone without one
     verb = request.action.value
-    intent = _intent(ctx, request, approval, {"kind": Kind.NATIVE.value, "task_id": task.id})
     try:
         log_id = ctx.feishu.act_on_task(verb, approval.approval_code, approval.instance_code, task.id,
                                         request.actor.open_id, comment=request.reason).get("log_id", "")
@@ -214,28 +269,28 @@ def _send_task(ctx: Context, request: ActionRequest, approval: Approval) -> Outc
             return _unknown(ctx, request, err, approval)
         log_id = err.log_id
     now = ctx.clock()
-    _audit_applied(ctx, request, approval_type="", log_id=str(log_id), at=now, intent=intent)
-    return Outcome(Status.DONE, request.action, approval.instance_code, _after_task(ctx, approval, request), at=now,
-                   reason=request.reason, actor=request.actor, log_id=str(log_id))
+    _audit_applied(ctx, request, approval_type="", log_id=str(log_id), at=now, intent=intent, held=held)
+    return Outcome(Status.DONE, request.action, approval.instance_code, after_task(approval, task.id, request.action),
+                   at=now, reason=request.reason, actor=request.actor, log_id=str(log_id))
 
 
-def _after_task(ctx: Context, approval: Approval, request: ActionRequest) -> Approval:
-    """The approval as Feishu now has it (the next node's tasks), else as this task's result leaves it."""
-    try:
-        return load_approval(ctx, approval.instance_code)
-    except FeishuError:
-        target = RULES[request.action].results_in
-        return dataclasses.replace(approval, status=target, raw_status=target.value)
+def after_task(approval: Approval, task_id: str, action: Action) -> Approval:
+    """The approval as this task's result leaves it, without looking it up again (the click's answer must not
+    wait for a second lookup): the task decided; a rejection ends the instance; an approval leaves it PENDING
+    while other tasks are, else APPROVED. A next node Feishu opens arrives as an approval_task event, and the
+    other copies are rendered from a fresh lookup off the answer's path (`act`)."""
+    done = RULES[action].results_in
+    tasks = tuple(dataclasses.replace(t, status=done.value) if t.id == task_id else t for t in approval.tasks)
+    others = any(t.status.upper() == "PENDING" for t in tasks)
+    status = InstanceStatus.PENDING if action is Action.APPROVE and others else done
+    return dataclasses.replace(approval, tasks=tasks, status=status, raw_status=status.value)
 
 
-def _send_process(ctx: Context, request: ActionRequest, approval: Approval) -> Outcome:
+def _send_process(ctx: Context, request: ActionRequest, approval: Approval, intent: str, held: _Held) -> Outcome:
     """A linked approval or an attendance record: attendance approval_infos/process on the record (the one a
     linked form names, never the instance)."""
     rule = RULES[request.action]
     assert approval.approval_type is not None  # the rules refused read-only approvals
-    detail = {"kind": approval.kind.value, "attendance_id": approval.attendance_id,
-              "approval_type": approval.approval_type.value}
-    intent = _intent(ctx, request, approval, detail)
     try:
         result = ctx.feishu.process(approval.attendance_id, approval.approval_type.value, rule.process_status)
         log_id = str(result.get("log_id", ""))
@@ -246,7 +301,8 @@ def _send_process(ctx: Context, request: ActionRequest, approval: Approval) -> O
             return _unknown(ctx, request, err, approval)
         log_id = err.log_id  # applied, answer lost: the record says it is done
     now = ctx.clock()
-    _audit_applied(ctx, request, approval_type=approval.approval_type.value, log_id=log_id, at=now, intent=intent)
+    _audit_applied(ctx, request, approval_type=approval.approval_type.value, log_id=log_id, at=now, intent=intent,
+                   held=held)
     final = in_state(approval, rule.results_in)
     return Outcome(Status.DONE, request.action, approval.instance_code, final, at=now, reason=request.reason,
                    approval_type=approval.approval_type.value, actor=request.actor, log_id=log_id)
@@ -370,22 +426,41 @@ def _operator(actor: Actor) -> str:
 def _audit(ctx: Context, request: ActionRequest, outcome: str, *, approval_type: str = "", code: int | None = None,
            log_id: str = "", message: str = "", at: float | None = None, intent: str = "") -> None:
     """Written before the answer is sent; with `intent`, the intent is settled in the same transaction."""
-    ctx.store.append_audit(AuditRecord(
-        approval_id=request.approval_id, action=request.action.value, operator=_operator(request.actor),
-        outcome=outcome, approval_type=approval_type, reason=request.reason, code=code, log_id=log_id,
-        message=message, at=at if at is not None else ctx.clock(),
-    ), settles=intent)
+    ctx.store.append_audit(_record(request, outcome, approval_type=approval_type, code=code, log_id=log_id,
+                                   message=message, at=at if at is not None else ctx.clock()), settles=intent)
+
+
+def _record(request: ActionRequest, outcome: str, *, approval_type: str = "", code: int | None = None,
+            log_id: str = "", message: str = "", at: float) -> AuditRecord:
+    return AuditRecord(approval_id=request.approval_id, action=request.action.value,
+                       operator=_operator(request.actor), outcome=outcome, approval_type=approval_type,
+                       reason=request.reason, code=code, log_id=log_id, message=message, at=at)
 
 
 def _audit_applied(ctx: Context, request: ActionRequest, *, approval_type: str, log_id: str, at: float,
-                   intent: str = "") -> None:
+                   intent: str = "", held: _Held | None = None) -> None:
     """The "done" record. Feishu applied the action, so a store failure here must not say "failed": the
-    person is told it was done, and the reconciler settles the open intent from Feishu's state."""
+    person is told it was done, and the reconciler settles the open intent from Feishu's state. With `held`,
+    the same transaction releases the lock and marks the click's claim done."""
     try:
-        _audit(ctx, request, "done", approval_type=approval_type, log_id=log_id, at=at, intent=intent)
+        if held is None:
+            _audit(ctx, request, "done", approval_type=approval_type, log_id=log_id, at=at, intent=intent)
+            return
+        ctx.store.end_action(_record(request, "done", approval_type=approval_type, log_id=log_id, at=at),
+                             settles=intent, lock=held.name, owner=held.owner, claim=held.claim)
+        held.released = True
+        if held.claim and ctx.delivery is not None:
+            ctx.delivery.settled = True
     except StoreUnavailable as err:
         log.warning("done but not audited: approval=%s intent=%s store unavailable: %s", request.approval_id,
                     intent or "-", err.problem)
+
+
+def _may_go_on(outcome: Outcome) -> bool:
+    """A native approval that `after_task` reads as APPROVED may have a next node the bot cannot see."""
+    approval = outcome.approval
+    return (approval is not None and approval.kind is Kind.NATIVE and outcome.action is Action.APPROVE
+            and approval.status is InstanceStatus.APPROVED)
 
 
 def act(ctx: Context, request: ActionRequest, *, clicked_message: str = "", as_message: bool = False,
@@ -396,6 +471,6 @@ def act(ctx: Context, request: ActionRequest, *, clicked_message: str = "", as_m
     reply = present(ctx, outcome, as_message=as_message, viewer=request.actor if private else None)
     if outcome.status is Status.DONE and outcome.approval is not None and reply.card is not None:
         update_other_cards(ctx, outcome.approval.instance_code, reply.card, exclude=clicked_message,
-                           approval=outcome.approval)
+                           approval=outcome.approval, settled=not _may_go_on(outcome))
     tell_requester(ctx, outcome)
     return reply

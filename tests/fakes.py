@@ -11,14 +11,15 @@ import copy
 import itertools
 import json
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import FeishuError
 from core.inbound import CardClick, Mention, MessageIn
-from core.records import AuditRecord, ClaimResult, TaskPage
+from core.records import ActionStart, AuditRecord, ClaimResult, Intent, TaskPage
 from core.rules import Actor
 
 BOT_OPEN_ID = "ou_bot"
@@ -39,7 +40,7 @@ class InlinePool(Executor):
 
 class FakeStore:
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # re-entered by the methods that are one transaction in bot/store.py
         self.claims: dict[str, tuple[str, float]] = {}  # key -> (state, lease until)
         self.locks: dict[str, tuple[str, float]] = {}
         self.leases: dict[str, tuple[str, float]] = {}
@@ -62,6 +63,44 @@ class FakeStore:
                 return ClaimResult.BUSY
             self.claims[key] = ("claimed", now + lease_s)
             return ClaimResult.NEW
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """As one transaction of bot/store.py: all of it, or (when a step raises) none of it."""
+        with self.lock:
+            saved = copy.deepcopy((self.claims, self.locks, self.intents, self.audit))
+            try:
+                yield
+            except BaseException:
+                self.claims, self.locks, self.intents, self.audit = saved
+                raise
+
+    def claim_click(self, key: str, lease_s: float, now: float,
+                    message_id: str) -> tuple[ClaimResult, dict[str, Any] | None]:
+        with self._transaction():
+            return self.claim(key, lease_s, now), self.copy_of(message_id) if message_id else None
+
+    def begin_action(self, lock: str, owner: str, ttl_s: float, now: float, intent: Intent,
+                     fresh_since: float) -> ActionStart:
+        with self._transaction():
+            if not self.acquire_lock(lock, owner, ttl_s, now):
+                return ActionStart(False)
+            previous = self.last_success(intent.approval_id)
+            if previous is not None and previous.at >= fresh_since:
+                return ActionStart(True, previous, False)
+            self.record_intent(intent.intent_id, intent.approval_id, intent.action, intent.operator, now,
+                               dict(intent.detail))
+            return ActionStart(True, previous, True)
+
+    def end_action(self, record: AuditRecord, *, settles: str = "", lock: str = "", owner: str = "",
+                   claim: str = "") -> int:
+        with self._transaction():
+            found = self.append_audit(record, settles=settles)
+            if lock:
+                self.release_lock(lock, owner)
+            if claim:
+                self.finish(claim, record.at)
+            return found
 
     def finish(self, key: str, now: float) -> None:
         with self.lock:
@@ -147,6 +186,10 @@ class FakeStore:
     def instance_for_serial(self, serial: str) -> str | None:
         with self.lock:
             return self.serials.get(serial)
+
+    def knows_serial(self, serial: str, instance_code: str) -> bool:
+        with self.lock:
+            return self.serials.get(serial) == instance_code
 
     def append_audit(self, record: AuditRecord, *, settles: str = "") -> int:
         with self.lock:

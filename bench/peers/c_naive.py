@@ -1,13 +1,13 @@
-"""Peer C: peer B doing the naive work inline on a card click — instance lookup and the process call through the
-SDK client against the sandbox, then a toast and a raw card. No dedup, no authorization, no lock, no audit.
+"""Peer C: peer B doing what the bot does on a click, inline and unguarded: the instance lookup (approval v4
+instance GET), then the action on the clicker's own PENDING task (`tasks/approve`, as that approver, by open_id)
+through the SDK client against the sandbox, then a toast and a raw card. No dedup, no authorization, no lock, no
+intent, no audit, no names, no other card copies.
 """
 
-import json
 import os
 
 import lark_oapi as lark
-from lark_oapi.api.approval.v4 import GetInstanceRequest
-from lark_oapi.api.attendance.v1 import ProcessApprovalInfoRequest, ProcessApprovalInfoRequestBody
+from lark_oapi.api.approval.v4 import ApproveTaskRequest, GetInstanceRequest, RejectTaskRequest, TaskApprove
 from lark_oapi.event.callback.model.p2_card_action_trigger import (
     P2CardActionTrigger,
     P2CardActionTriggerResponse,
@@ -36,22 +36,25 @@ def toast(kind: str, text: str, body: dict | None = None) -> P2CardActionTrigger
 
 def on_card_action(data: P2CardActionTrigger) -> P2CardActionTriggerResponse:
     value = data.event.action.value or {}
+    open_id = data.event.operator.open_id
     instance_code = str(value.get("approval_id") or "")
     found = client.approval.v4.instance.get(GetInstanceRequest.builder().instance_id(instance_code).build())
     if not found.success():
         return toast("error", f"lookup failed: {found.code}")
-    status = {"approve": 2, "reject": 1, "revoke": 4}.get(value.get("action"), 2)
-    request = (
-        ProcessApprovalInfoRequest.builder()
-        .request_body(ProcessApprovalInfoRequestBody.builder().approval_id(instance_code)
-                      .approval_type(str(value.get("approval_type") or "remedy")).status(status).build())
-        .build()
-    )
-    done = client.attendance.v1.approval_info.process(request)
+    task = next((t for t in found.data.task_list or () if t.status == "PENDING" and t.open_id == open_id), None)
+    if task is None:
+        return toast("error", "not your task")
+    body = (TaskApprove.builder().approval_code(found.data.approval_code).instance_code(instance_code)
+            .task_id(task.id).user_id(open_id).comment("").build())
+    if value.get("action") == "reject":
+        done = client.approval.v4.task.reject(RejectTaskRequest.builder().user_id_type("open_id")
+                                             .request_body(body).build())
+    else:
+        done = client.approval.v4.task.approve(ApproveTaskRequest.builder().user_id_type("open_id")
+                                              .request_body(body).build())
     if not done.success():
-        return toast("error", f"process failed: {done.code}")
-    title = json.dumps(found.data.instance_code if found.data else instance_code)
-    return toast("success", "approved", card(f"Approved {title}"))
+        return toast("error", f"task action failed: {done.code}")
+    return toast("success", "approved", card(f"Approved {found.data.approval_name} {found.data.serial_number}"))
 
 
 def create_app():

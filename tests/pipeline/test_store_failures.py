@@ -12,6 +12,7 @@ import pytest
 
 import cards
 from bot.delivery import status_for
+from core.errors import FeishuError
 from handlers import digest
 from handlers.maintenance import Maintenance
 from handlers.pipeline import dispatch
@@ -86,7 +87,10 @@ def test_a_command_done_while_the_store_breaks_still_tells_the_person(gateway):
 
 
 def test_a_failing_release_does_not_hide_what_went_wrong(gateway):
-    store = BrokenStore().break_("record_intent", "release_lock", "release")
+    # The lock and the intent are one transaction (nothing to release when it fails): a refused task call
+    # whose audit row cannot be written leaves the lock to release, and that fails too.
+    store = BrokenStore().break_("append_audit", "release_lock", "release")
+    gateway.process_error = FeishuError(1390001, "task not pending", log_id="log-refused")
     answer = dispatch(make_context(gateway, store), message("manager", f"/approve {PENDING}"), soon())
     assert answer.outcome == "unavailable" and {"release_lock", "release"} <= set(store.failures)
 
