@@ -4,6 +4,7 @@ dead texts cannot pile up, and a typo in a key fails here instead of in a manage
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -21,37 +22,39 @@ KEY = re.compile(r"[a-z_]+(?:\.[A-Za-z0-9_]+)+")
 ANY = None  # a part the code takes from Feishu's data as it comes
 
 
-def _sources() -> list[tuple[Path, ast.Module]]:
-    return [(path, ast.parse(path.read_text(encoding="utf-8")))
-            for package in PACKAGES for path in sorted((ROOT / package).rglob("*.py"))]
-
-
-def _spelled() -> set[str]:
-    """Every string literal of the code and the templates."""
-    found: set[str] = set()
-    for _, tree in _sources():
-        parts = {id(v) for node in ast.walk(tree) if isinstance(node, ast.JoinedStr) for v in node.values}
-        found |= {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)
-                  and isinstance(node.value, str) and id(node) not in parts}  # not "type." of f"type.{t}"
+@functools.cache
+def _scan() -> tuple[frozenset[str], frozenset[str]]:
+    """The string literals of the code and the templates, and the shapes of the f-strings ("type.{…}" reads
+    "type.*"); one walk over every module (parsing them all takes a while)."""
+    spelled: set[str] = set()
+    shapes: set[str] = set()
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts: set[int] = set()  # the "type." of f"type.{t}" is no key of its own
+            nodes = list(ast.walk(ast.parse(path.read_text(encoding="utf-8"))))
+            for node in nodes:
+                if isinstance(node, ast.JoinedStr):
+                    parts.update(id(v) for v in node.values)
+                    shapes.add("".join(v.value if isinstance(v, ast.Constant) else "*" for v in node.values))
+            spelled.update(node.value for node in nodes if isinstance(node, ast.Constant)
+                           and isinstance(node.value, str) and id(node) not in parts)
     for template in (ROOT / "cards" / "templates").glob("*.j2"):
-        found |= set(re.findall(r"[\"']([^\"'{}]+)[\"']", template.read_text(encoding="utf-8")))
-    return found
+        spelled.update(re.findall(r"[\"']([^\"'{}]+)[\"']", template.read_text(encoding="utf-8")))
+    return frozenset(spelled), frozenset(shapes)
+
+
+def _spelled() -> frozenset[str]:
+    return _scan()[0]
 
 
 def _built_keys() -> set[str]:
-    """The key shapes the code builds with an f-string ("type.{…}" reads "type.*")."""
-    shapes = set()
+    """The key shapes the code builds with an f-string."""
     sections = {key.split(".")[0] for key in catalogue("en_us")}
-    for _, tree in _sources():
-        for node in ast.walk(tree):
-            if isinstance(node, ast.JoinedStr):
-                shape = "".join(v.value if isinstance(v, ast.Constant) else "*" for v in node.values)
-                if re.fullmatch(r"[a-z_]+(?:\.[A-Za-z0-9_*]+)+", shape) and shape.split(".")[0] in sections:
-                    shapes.add(shape)
-    return shapes
+    return {shape for shape in _scan()[1]
+            if re.fullmatch(r"[a-z_]+(?:\.[A-Za-z0-9_*]+)+", shape) and shape.split(".")[0] in sections}
 
 
-def _dynamic(spelled: set[str]) -> dict[str, set[str] | None]:
+def _dynamic(spelled: frozenset[str]) -> dict[str, set[str] | None]:
     """What the code can put in for the `*` of each key it builds (ANY: whatever Feishu sends)."""
     actions = {a.value for a in Action}
     results = {outcome for outcome, _ in views._RESULT_COLOURS}
@@ -74,7 +77,7 @@ def _dynamic(spelled: set[str]) -> dict[str, set[str] | None]:
 
 
 def test_every_key_the_code_builds_says_what_it_can_be() -> None:
-    undeclared = _built_keys() - set(_dynamic(set()))
+    undeclared = _built_keys() - set(_dynamic(frozenset()))
     assert not undeclared, f"say in _dynamic() what the code can put in for the * of {sorted(undeclared)}"
 
 
@@ -111,7 +114,7 @@ def test_every_key_the_code_spells_is_in_the_catalogue() -> None:
 
 def test_every_key_the_code_builds_from_a_closed_set_is_in_the_catalogue() -> None:
     optional = {"summary.outcome.*"}  # views.summary_view falls back to the outcome as given
-    for shape, values in _dynamic(set()).items():
+    for shape, values in _dynamic(frozenset()).items():
         if not values or shape in optional or shape.startswith(("refusal.", "names.")):
             continue
         for value in values:
