@@ -25,3 +25,12 @@ def _clean_environment(monkeypatch):
     for name in list(os.environ):
         if name.startswith(("FEISHU_", "BOT_")) or name == "DATABASE_URL":
             monkeypatch.delenv(name, raising=False)
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The slow tests start processes, gunicorn and floods with timeouts of their own: under --dist loadgroup they
+    # run on one worker, one after another, while the other workers take the rest.
+    for item in items:
+        if item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.xdist_group("slow"))
