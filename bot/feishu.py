@@ -1,9 +1,10 @@
 """The Feishu gateway: the only module that imports lark_oapi.
 
-Every call has a timeout (the client's), reads retry 5xx and rate limits within a deadline, the process call is
-never retried after it may have reached Feishu, a rejected tenant token is refreshed once, and every failure
-becomes a `FeishuError(code, msg, log_id, kind)` that `cards.messages.user_message` turns into a manager-readable
-line. It also reads verified events into the core's inbound values (`parse_event`): all SDK-to-domain parsing is here.
+Every call has a timeout (the client's), reads retry 5xx and rate limits within a deadline, no write is retried
+after it may have reached Feishu (task calls are paced, and one answered 429 never reached the API: it is sent
+again after the reset), a rejected tenant token is refreshed once, and every failure becomes a
+`FeishuError(code, msg, log_id, kind)` that `cards.messages.user_message` turns into a manager-readable line.
+It also reads verified events into the core's inbound values (`parse_event`): all SDK-to-domain parsing is here.
 """
 
 from __future__ import annotations
@@ -69,7 +70,10 @@ MAX_RATE_LIMIT_WAIT_S = 5.0
 PATCH_PER_MESSAGE_PER_S = 5  # PATCH of one message (docs/feishu.md); more answers 230020
 PATCH_RATE_LIMITED = 230020
 PATCH_RATE_PAUSES_S = (1.0, 2.0)  # a PATCH refused by that limit is sent again after these pauses
-_PACING_MARGIN_S = 0.05  # requests arrive with jitter: leave a little more than the second the limit counts
+_PACING_MARGIN_S = 0.05  # requests arrive with jitter: leave a little more than the period the limit counts
+TASK_CALLS_PER_MINUTE = 100  # approval v4 tasks/approve and tasks/reject, each (their pages; docs/feishu.md)
+TASK_RATE_RETRIES = 3  # a task call answered 429 is sent again at most this often
+TASK_WAIT_BUDGET_S = 40.0  # pacing and 429 pauses of one task call: well inside the action lock's 60 s
 
 
 class _PooledRequests:
@@ -84,17 +88,27 @@ class _PooledRequests:
         session = getattr(self._local, "session", None)
         if session is None:
             session = self._local.session = requests.Session()
-        return session.request(method, url, **kwargs)
+        self._local.last = None
+        response = session.request(method, url, **kwargs)
+        self._local.last = response
+        return response
+
+    def last_response(self) -> requests.Response | None:
+        """This thread's newest answer: its status and headers when the SDK could not read the body."""
+        return getattr(self._local, "last", None)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(requests, name)
 
 
+_POOLED = _PooledRequests()
+
+
 def _pool_sdk_connections() -> None:
     from lark_oapi.core.http import transport
 
-    if not isinstance(transport.requests, _PooledRequests):
-        transport.requests = _PooledRequests()
+    if transport.requests is not _POOLED:
+        transport.requests = _POOLED
 
 
 class _TokenCache(ICache):
@@ -139,7 +153,11 @@ class FeishuGateway:
         self.timeout_s = timeout_s
         self._observer = observer
         self._sleep = sleep
+        self._clock = clock
         self._patch_pacer = Pacer(PATCH_PER_MESSAGE_PER_S, clock, sleep)
+        # per process: another process's calls are not counted here, and their 429s are what is sent again
+        self._task_pacer = Pacer(TASK_CALLS_PER_MINUTE, clock, sleep, period_s=60.0)
+        self.task_wait_s = TASK_WAIT_BUDGET_S
         self._names: dict[tuple[str, str], tuple[str, float]] = {}
         self._names_lock = threading.Lock()
         self._bot_open_id = ""
@@ -199,7 +217,8 @@ class FeishuGateway:
     def act_on_task(self, verb: str, approval_code: str, instance_code: str, task_id: str, open_id: str,
                     comment: str = "") -> dict[str, Any]:
         """approval v4 `tasks/approve` or `tasks/reject` (`verb`), as the approver `open_id` who holds `task_id`.
-        Never retried once it may have reached Feishu; a 429 was not applied (the caller may send it again)."""
+        Paced under 100 a minute; never retried once it may have reached Feishu, but one answered 429 was
+        refused before it reached the API, so it is sent again after `x-ogw-ratelimit-reset` (`_task_write`)."""
         body = (TaskApprove.builder().approval_code(approval_code).instance_code(instance_code).task_id(task_id)
                 .user_id(open_id).comment(comment).build())
         if verb == "approve":
@@ -208,8 +227,30 @@ class FeishuGateway:
         else:
             request = RejectTaskRequest.builder().user_id_type("open_id").request_body(body).build()
             send = lambda: self._writer.approval.v4.task.reject(request)  # noqa: E731
-        answer = self._call(f"task_{verb}", send, write=True)
+        answer = self._task_write(f"task_{verb}", send)
         return {"log_id": answer.get("_log_id", "")}
+
+    def _task_write(self, endpoint: str, send: Callable[[], Any]) -> dict[str, Any]:
+        """One task call within `task_wait_s`: it waits for a turn under TASK_CALLS_PER_MINUTE (a batch paces
+        itself), and a 429 (nothing applied) holds back this process's task calls until the reset, then it is
+        sent again, TASK_RATE_RETRIES times at most. Past the budget the rate-limit error is raised: the action
+        failed and may be tried again, its outcome is not unknown. No store write is open meanwhile."""
+        deadline = self._clock() + self.task_wait_s
+        attempt = 0
+        while True:
+            self._task_pacer.wait_turn(endpoint, deadline)
+            try:
+                return self._call(endpoint, send, write=True)
+            except FeishuError as err:
+                attempt += 1
+                if err.kind != "rate_limit" or attempt > TASK_RATE_RETRIES:
+                    raise
+                resume = self._clock() + (err.retry_after_s if err.retry_after_s is not None else 1.0)
+                self._task_pacer.hold_until(endpoint, resume)  # the rest of a batch waits too, or fails at once
+                if resume > deadline:
+                    raise
+                log.info("task call rate-limited: %s sent again in %.1f s (log_id=%s)", endpoint,
+                         resume - self._clock(), err.log_id)
 
     def query_remedies(self, employee_ids: list[str], time_from_s: int, time_to_s: int,
                        status: int | None = None) -> dict[str, Any]:
@@ -387,6 +428,10 @@ class FeishuGateway:
         except ObtainAccessTokenException as exc:
             raise FeishuError(int(exc.code or -1), str(exc.msg or ""), kind="api") from None
         except ValueError:  # a non-JSON body, typically from a proxy in front of Feishu
+            answered = _POOLED.last_response()
+            if answered is not None and answered.status_code == 429:  # throttled: nothing was applied
+                raise FeishuError(99991400, "rate limited", kind="rate_limit", http_status=429,
+                                  retry_after_s=_reset_header(answered.headers)) from None
             raise FeishuError(-1, "unreadable answer", kind="server") from None
         raw = response.raw
         status = getattr(raw, "status_code", 0) or 0
@@ -395,6 +440,9 @@ class FeishuGateway:
             body = json.loads(raw.content or b"{}")
         except ValueError:
             body = None
+        if status == 429 and not isinstance(body, dict):  # refused by the gateway's limit: nothing was applied
+            raise FeishuError(99991400, "rate limited", kind="rate_limit", http_status=status, log_id=log_id,
+                              retry_after_s=_reset_header(raw.headers))
         if not isinstance(body, dict):
             raise FeishuError(-1, "unreadable answer", kind="server", http_status=status, log_id=log_id)
         code = body.get("code")
@@ -433,35 +481,50 @@ class FeishuGateway:
 
 
 class Pacer:
-    """At most `per_second` calls per key in any second: a call beyond that waits for its turn (turns are
-    reserved under a lock, so concurrent callers of one key queue instead of bursting)."""
+    """At most `limit` calls per key in any `period_s` (a second unless told): a call beyond that waits for its
+    turn (turns are reserved under a lock, so concurrent callers of one key queue instead of bursting).
+    `hold_until` keeps a key's calls back until then (Feishu said when its limit resets)."""
 
-    def __init__(self, per_second: int, clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
-        self._per_second = per_second
+    def __init__(self, limit: int, clock: Callable[[], float], sleep: Callable[[float], None],
+                 period_s: float = 1.0) -> None:
+        self._limit = limit
+        self._period_s = period_s
         self._clock = clock
         self._sleep = sleep
         self._turns: dict[str, deque[float]] = {}
+        self._held: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def wait_turn(self, key: str) -> None:
+    def wait_turn(self, key: str, deadline: float | None = None) -> None:
+        """Wait for this key's next turn; with `deadline`, a turn later than it is not taken: FeishuError
+        (rate_limit, nothing sent) with the seconds until the turn would have come."""
         with self._lock:
             now = self._clock()
             turns = self._turns.setdefault(key, deque())
-            while turns and turns[0] <= now - 1.0 - _PACING_MARGIN_S:
+            while turns and turns[0] <= now - self._period_s - _PACING_MARGIN_S:
                 turns.popleft()
-            turn = now
-            if len(turns) >= self._per_second:
-                turn = max(now, turns[-self._per_second] + 1.0 + _PACING_MARGIN_S)
+            turn = max(now, self._held.get(key, now))
+            if len(turns) >= self._limit:
+                turn = max(turn, turns[-self._limit] + self._period_s + _PACING_MARGIN_S)
+            if deadline is not None and turn > deadline:
+                raise FeishuError(99991400, f"paced: {self._limit} calls per {self._period_s:g} s",
+                                  kind="rate_limit", retry_after_s=turn - now)
             turns.append(turn)
             self._forget_idle(now)
         if turn > now:
             self._sleep(turn - now)
 
+    def hold_until(self, key: str, until: float) -> None:
+        with self._lock:
+            self._held[key] = max(until, self._held.get(key, until))
+
     def _forget_idle(self, now: float) -> None:
         if len(self._turns) <= 1000:
             return
-        for key in [k for k, turns in self._turns.items() if not turns or turns[-1] <= now - 2.0]:
+        idle = now - self._period_s - 1.0
+        for key in [k for k, turns in self._turns.items() if not turns or turns[-1] <= idle]:
             del self._turns[key]
+            self._held.pop(key, None)
 
 
 def _reset_header(headers: Mapping[str, str] | None) -> float | None:

@@ -67,7 +67,7 @@ from sqlalchemy.engine import make_url
 from core.errors import StoreUnavailable
 from core.records import AuditRecord, ClaimResult
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # the steps from each older version: MIGRATIONS, below the tables
 BUSY_TIMEOUT_S = 10.0  # SQLite: how long a writer waits for another process's write lock
 HEALTH_TIMEOUT_S = 2.0  # /healthz's write probe gives up after this (an orchestrator's probe waits a few seconds)
 CARDS_KEPT = 20  # copies of one approval's card that are updated on each change: the newest (bounds the fan-out)
@@ -177,6 +177,30 @@ _PG_AUDIT_GUARD = (
     "CREATE TRIGGER bot_audit_append_only BEFORE UPDATE OR DELETE ON bot_audit "
     "FOR EACH ROW EXECUTE FUNCTION bot_audit_append_only()",
 )
+
+
+def _mark_intents_before_kinds(conn: Connection) -> None:
+    """v1 → v2. Intents written before the bot told the kinds of approval apart name the instance code as the
+    attendance id they sent to process (docs/feishu.md: the two id spaces have no documented link). Those still
+    "sending" are flagged ``"replayable": false``: the reconciler settles them without a lookup or a call and
+    says so (handlers/maintenance.py). Settled intents and the audit log (append-only) are history: unchanged."""
+    rows = conn.execute(select(intents.c.intent_id, intents.c.detail).where(intents.c.state == SENDING)).all()
+    for intent_id, raw in rows:
+        try:
+            detail = json.loads(raw)
+        except ValueError:
+            detail = {}
+        if not isinstance(detail, dict):
+            detail = {}
+        if "kind" in detail:  # written by this version already
+            continue
+        detail["replayable"] = False
+        conn.execute(update(intents).where(intents.c.intent_id == intent_id)
+                     .values(detail=json.dumps(detail, ensure_ascii=False)))
+
+
+# version reached -> the step that reaches it from the one before, in the schema's one transaction
+MIGRATIONS: Mapping[int, Any] = {2: _mark_intents_before_kinds}
 
 
 @dataclass(frozen=True)
@@ -525,6 +549,10 @@ class Store:
                 conn.execute(schema_version.insert().values(version=SCHEMA_VERSION, applied=time.time()))
             elif version > SCHEMA_VERSION:
                 raise RuntimeError(f"store schema v{version} is newer than this code (v{SCHEMA_VERSION})")
+            else:
+                for step in range(version + 1, SCHEMA_VERSION + 1):  # under the same lock: one worker migrates
+                    MIGRATIONS[step](conn)
+                    conn.execute(schema_version.insert().values(version=step, applied=time.time()))
 
     def ping(self) -> bool:
         try:

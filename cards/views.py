@@ -19,7 +19,7 @@ from cards.widgets import DEFAULT_TZ, Fmt, format_ms, key_line, rows_for
 from core.approval import Approval
 from core.rules import Action, ApprovalType, InstanceStatus
 
-CARD_VERSION = 1
+CARD_VERSION = 2  # 2: the kinds of approval (native buttons act on tasks); older cards are shown anew
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,16 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from core.rules import WIDGET_TYPES, ApprovalType, InstanceStatus, Kind, Roles
 
 DEFAULT_ATTENDANCE_ID_FIELD = "attendance_approval_id"
+# Feishu's page "Open Feishu Approval" (applink protocol, docs/feishu.md): the approval app's id per brand, and the
+# instance detail page's path on mobile and on PC; every query value is URL-encoded (the AppLink structure page).
+APPLINK_MINI_PROGRAM = "https://applink.feishu.cn/client/mini_program/open"
+APPROVAL_APP_IDS = {"feishu": "cli_9cb844403dbb9108", "lark": "cli_9c7cc8a9a9edd105"}
+DETAIL_PATHS = {"mobile": "pages/detail/index?instanceId={code}", "pc": "pc/pages/in-process/index?instanceId={code}"}
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,7 @@ class Approval:
     comments: tuple[Comment, ...]
     approval_type: ApprovalType | None
     attendance_id: str  # a linked instance's attendance record id (what approval_infos/process acts on), or ""
+    from_record: bool = False  # a linked approval whose status is already its attendance record's (DESIGN.md)
 
     @property
     def kind(self) -> Kind:
@@ -118,6 +125,17 @@ class Approval:
             i for e in self.timeline if e.type.upper() == "PASS" for i in (e.user_id, e.open_id) if i
         )
         return Roles(requester=self.requester_ids, pending_approvers=pending, passed_by=passed)
+
+
+def detail_links(instance_code: str, base_url: str) -> dict[str, str] | None:
+    """The AppLinks that open this instance in Feishu Approval ({"pc", "mobile"}), for the brand of the Open API
+    origin `base_url` (Lark for open.larksuite.com, else Feishu); None without an instance code."""
+    if not instance_code:
+        return None
+    brand = "lark" if "larksuite" in base_url.lower() else "feishu"
+    app = APPROVAL_APP_IDS[brand]
+    return {device: f"{APPLINK_MINI_PROGRAM}?appId={app}&path={quote(path.format(code=instance_code), safe='')}"
+            for device, path in DETAIL_PATHS.items()}
 
 
 class InstanceFormatError(ValueError):

@@ -14,6 +14,10 @@ class ClaimResult(StrEnum):
     BUSY = "busy"  # another delivery holds an unexpired claim: answer non-200 so Feishu retries
 
 
+# The audit outcome of an intent written before the kinds of approval (store v2 migration; handlers/maintenance.py)
+NOT_REPLAYABLE = "not_replayable"
+
+
 @dataclass(frozen=True)
 class AuditRecord:
     approval_id: str

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import cards
 from cards.messages import refusal_message, user_message
 from core.approval import Approval
 from core.errors import FeishuError
 from core.outcome import Toast
+from core.records import NOT_REPLAYABLE
 from core.rules import RULES, Action, Actor, Refused, buttons
 from handlers.context import Context
+from handlers.records import with_record_state
 
 NAME_BUDGET_S = 1.0  # names are a nicety: never let them eat the answer budget
 
@@ -116,6 +120,7 @@ def card_for(ctx: Context, approval: Approval, viewer: Actor | None, **context: 
     """The card as `viewer` alone sees it (a one-to-one chat: only what they may do), or with `viewer` None as a
     group sees it (the state's buttons, and who may act)."""
     acting = not (context.get("outcome") or context.get("processing"))
+    approval = with_record_state(ctx, approval)  # a linked approval: its record's state and buttons
     actions = buttons_for(ctx, approval, viewer) if acting else ()
     return approval_card(ctx, approval, actions=actions, shared=viewer is None, **context)
 
@@ -137,17 +142,31 @@ def worded_toast(ctx: Context, kind: str, words: cards.Worded) -> Toast:
     return Toast(kind, cards.localize(words, ctx.locale), dict(words.by_locale))
 
 
-def current_card(ctx: Context, approval: Approval, viewer: Actor | None = None) -> dict[str, Any]:
+def current_card(ctx: Context, approval: Approval, viewer: Actor | None = None,
+                 notice: str | cards.Worded | None = None) -> dict[str, Any]:
     """The card for the approval as it stands, for `viewer` (None: a shared card); when the bot itself made
     that state, say who and when."""
+    approval = with_record_state(ctx, approval)
     previous = ctx.store.last_success(approval.instance_code)
     if previous is not None:
         target = RULES[Action(previous.action)].results_in
         if approval.status is target:
             outcome = {"action": previous.action, "at_ms": int(previous.at * 1000), "reason": previous.reason,
                        "operator": ctx.feishu.user_name(previous.operator, "open_id", ctx.locale) or previous.operator}
-            return card_for(ctx, approval, viewer, outcome=outcome)
-    return card_for(ctx, approval, viewer)
+            return card_for(ctx, approval, viewer, outcome=outcome, notice=notice)
+    return card_for(ctx, approval, viewer, notice=notice)
+
+
+def not_replayable_notice(ctx: Context, approval_id: str) -> cards.Worded | None:
+    """When the newest audit row of this approval is an action from before the kinds of approval that the
+    reconciler would not replay: what the reader should do about it (look in Feishu, act again if needed)."""
+    history = ctx.store.history(approval_id)
+    last = history[-1] if history else None
+    if last is None or last.outcome != NOT_REPLAYABLE:
+        return None
+    when = datetime.fromtimestamp(last.at, ZoneInfo(ctx.config.timezone)).strftime("%Y-%m-%d %H:%M")
+    return cards.worded(lambda loc: cards.text("notice.not_replayable", loc, time=when,
+                                               action=cards.text(f"action.{last.action}", loc)))
 
 
 def notice_card(ctx: Context, text: str | cards.Worded, *, tone: str = "info", title_key: str = "title.notice",

@@ -90,7 +90,8 @@ def show_approval(ctx: Context, call: CommandCall) -> Reply:
     if not can_view(ctx, approval, call.actor):
         return _not_found(ctx, approval_id)
     card_context.remember_approvers(ctx, approval)
-    card = card_context.current_card(ctx, approval, _viewer(call))
+    notice = card_context.not_replayable_notice(ctx, approval.instance_code)
+    card = card_context.current_card(ctx, approval, _viewer(call), notice=notice)
     return Reply(card=card, approval_id=approval.instance_code, view=copies.approval_view(_viewer(call)))
 
 

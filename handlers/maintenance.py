@@ -7,6 +7,10 @@ An intent is written before every process call and settled by the audit row that
 approval up, again and again with back-off, for `BOT_SETTLE_WINDOW_S`. Once it reached the target state the action
 happened: record it, update the cards, tell the operator. If the approval no longer exists, or the window passes
 without the state changing, settle it (abandoned, unknown) and tell the operator to look. Never re-sent blindly.
+
+Intents from before the kinds of approval (flagged ``"replayable": false`` by the store's v2 migration) named an
+instance code as an attendance id: they are settled as not replayable, with one log line each and no Feishu call;
+whoever asks for that approval's card is told to look at it in Feishu (`card_context.not_replayable_notice`).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import uuid
 import cards
 from core.approval import Approval
 from core.errors import FeishuError, StoreUnavailable
-from core.records import AuditRecord
+from core.records import NOT_REPLAYABLE, AuditRecord
 from core.rules import RULES, Action, Kind
 from handlers import card_context, digest
 from handlers.context import Context
@@ -78,6 +82,12 @@ def reconcile(ctx: Context, rechecks: Rechecks | None = None) -> int:
 def settle(ctx: Context, intent: dict) -> bool:
     """Settle the intent if its outcome is known (or can no longer be); False to look again later."""
     approval_id = intent["approval_id"]
+    if intent["detail"].get("replayable") is False:
+        log.warning("intent not replayed: approval=%s action=%s operator=%s was written before the kinds of "
+                    "approval (its id may be an instance code sent as an attendance id); settled as %s, look at "
+                    "it in Feishu", approval_id, intent["action"], intent["operator"] or "-", NOT_REPLAYABLE)
+        _record(ctx, intent, NOT_REPLAYABLE, "", at=float(intent["created"]))  # when it was tried
+        return True
     try:
         approval = load_approval(ctx, approval_id)
     except UnreadableApproval:
@@ -105,7 +115,7 @@ def settle(ctx: Context, intent: dict) -> bool:
 
 def _applied(ctx: Context, intent: dict, approval: Approval) -> bool:
     """Did Feishu apply it? Native: the intent's task has moved on; linked: the attendance record reached the
-    target. Intents written before the bot told the kinds apart are judged by the instance status."""
+    target. Intents without a kind (none is written any more) are judged by the instance status."""
     detail, target = intent["detail"], RULES[Action(intent["action"])].results_in
     if detail.get("kind") == Kind.NATIVE.value:
         return any(t.id == detail.get("task_id") and t.status.upper() != "PENDING" for t in approval.tasks)
@@ -115,11 +125,11 @@ def _applied(ctx: Context, intent: dict, approval: Approval) -> bool:
     return approval.status is target
 
 
-def _record(ctx: Context, intent: dict, outcome: str, approval_type: str) -> None:
+def _record(ctx: Context, intent: dict, outcome: str, approval_type: str, at: float | None = None) -> None:
     ctx.store.append_audit(AuditRecord(
         approval_id=intent["approval_id"], action=intent["action"], operator=intent["operator"], outcome=outcome,
         approval_type=approval_type, reason=str(intent["detail"].get("reason", "")), message="reconciled",
-        at=ctx.clock(),
+        at=ctx.clock() if at is None else at,
     ), settles=intent["intent_id"])
 
 

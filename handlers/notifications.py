@@ -22,6 +22,7 @@ from core.rules import Actor, InstanceStatus
 from handlers import card_context, copies
 from handlers.context import Context
 from handlers.lookup import load_approval
+from handlers.records import with_record_state
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ def refresh_approval(ctx: Context, instance_code: str) -> None:
     except FeishuError as err:
         log.warning("approval refresh failed: instance=%s code=%s", instance_code, err.code)
         return
+    approval = with_record_state(ctx, approval)  # a linked one's record is read once, not once per copy
     # a store failure here fails the event: Feishu delivers it again
     _update_cards(ctx, instance_code, card_context.current_card(ctx, approval), approval=approval)
 

@@ -19,6 +19,7 @@ from core.rules import Actor, Refused
 from handlers import card_context
 from handlers.context import Context
 from handlers.lookup import load_approval
+from handlers.records import with_record_state
 
 PAGE_SIZE = 10
 _TASK_FIELDS = ("process_code", "process_id", "title", "definition_name", "initiator_names", "urls")
@@ -90,6 +91,7 @@ def _item(ctx: Context, task: Mapping[str, Any], actor: Actor,
         except FeishuError:
             return item
     card_context.remember_serial(ctx, approval)
+    approval = with_record_state(ctx, approval)
     item["approval"] = approval
     item["actions"] = card_context.buttons_for(ctx, approval, actor)
     return item

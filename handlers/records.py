@@ -4,18 +4,44 @@ records around its date (attendance v1 `user_task_remedys/query`, `user_approval
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from core.approval import Approval
 from core.attendance import AttendanceRecord, approvals_from, remedies_from
-from core.rules import ApprovalType
+from core.errors import FeishuError
+from core.rules import ApprovalType, InstanceStatus, Kind
 from handlers.context import Context
+
+log = logging.getLogger(__name__)
 
 WINDOW_DAYS = 3  # the record's day is the widget's day; a day either side covers time zones and night shifts
 # Each query lists one status per call (unset: approved only); the likeliest first: what an action needs.
 _REMEDY_STATUSES = (0, 2, 1, 4, 3)
 _APPROVAL_STATUSES = (2, 4)  # leave and overtime are listed only as approved or revoked
+
+
+def in_state(approval: Approval, state: InstanceStatus) -> Approval:
+    """The approval showing `state` as its status (a linked one: its record's, so it is not looked up again)."""
+    return dataclasses.replace(approval, status=state, raw_status=state.value,
+                               from_record=approval.kind is Kind.LINKED)
+
+
+def with_record_state(ctx: Context, approval: Approval) -> Approval:
+    """What a card shows and offers: a linked approval in its attendance record's state (the record is the truth
+    for its rules, settling and status; the instance may say APPROVED for a revoked record). A record that cannot
+    be found or read leaves the state unknown: the card offers nothing rather than a stale button."""
+    if approval.kind is not Kind.LINKED or approval.from_record:
+        return approval
+    try:
+        record = find_linked_record(ctx, approval)
+    except FeishuError as err:
+        log.warning("linked record not read: instance=%s record=%s code=%s log_id=%s", approval.instance_code,
+                    approval.attendance_id, err.code, err.log_id)
+        record = None
+    return in_state(approval, record.state if record is not None else InstanceStatus.UNKNOWN)
 
 
 def find_linked_record(ctx: Context, approval: Approval) -> AttendanceRecord | None:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import cards
 from cards.messages import refusal_message, user_message
+from core.approval import detail_links
 from core.errors import FeishuError
 from core.outcome import Outcome, Reply, Status, Toast
 from core.rules import Action, Actor, Kind
@@ -67,13 +68,20 @@ def _card(ctx: Context, outcome: Outcome, text: cards.Worded, viewer: Actor | No
         if done is not None:
             return card_context.approval_card(ctx, outcome.approval, outcome=done, shared=viewer is None)
         if outcome.status in (Status.REFUSED, Status.FAILED, Status.UNKNOWN):
-            return card_context.card_for(ctx, outcome.approval, viewer, notice=text)
+            return card_context.card_for(ctx, outcome.approval, viewer, notice=text, link=_withdraw_link(ctx, outcome))
         return None
     if outcome.attendance_only and outcome.status is not Status.BUSY:
         return cards.render("attendance_only", ctx.locale, approval_id=outcome.approval_id,
                             approval_type=outcome.approval_type or None, actions=(), outcome=done,
                             notice=None if done else text)
     return None
+
+
+def _withdraw_link(ctx: Context, outcome: Outcome) -> dict[str, str] | None:
+    """A native approval is withdrawn by its submitter in Feishu Approval: the refusal's card opens it there."""
+    if outcome.refused is None or outcome.refused.key != "native_revoke" or outcome.approval is None:
+        return None
+    return detail_links(outcome.approval.instance_code, ctx.config.base_url)
 
 
 def _decision(ctx: Context, outcome: Outcome) -> dict[str, Any] | None:

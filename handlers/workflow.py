@@ -37,7 +37,7 @@ from core.rules import (
 from handlers.context import Context
 from handlers.lookup import is_not_found, load_approval
 from handlers.notifications import update_other_cards
-from handlers.records import find_linked_record
+from handlers.records import find_linked_record, in_state
 from handlers.replies import present, tell_requester
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ def _judge(ctx: Context, request: ActionRequest, approval: Approval) -> tuple[Ou
     verdict = check_kind(approval.kind, request.action, approval.approval_type, state, request.actor,
                          _roles(ctx, request, approval), ctx.admins)
     if isinstance(verdict, Refused):
-        return _refuse(ctx, request, verdict, dataclasses.replace(approval, status=state)), record
+        return _refuse(ctx, request, verdict, in_state(approval, state)), record
     return None, record
 
 
@@ -205,7 +205,7 @@ def _send_process(ctx: Context, request: ActionRequest, approval: Approval) -> O
         log_id = err.log_id  # applied, answer lost: the record says it is done
     now = ctx.clock()
     _audit_applied(ctx, request, approval_type=approval.approval_type.value, log_id=log_id, at=now, intent=intent)
-    final = dataclasses.replace(approval, status=rule.results_in, raw_status=rule.results_in.value)
+    final = in_state(approval, rule.results_in)
     return Outcome(Status.DONE, request.action, approval.instance_code, final, at=now, reason=request.reason,
                    approval_type=approval.approval_type.value, actor=request.actor, log_id=log_id)
 
@@ -284,8 +284,7 @@ def _refuse(ctx: Context, request: ActionRequest, refused: Refused, approval: Ap
 def _already_done(ctx: Context, request: ActionRequest, previous: AuditRecord, approval: Approval) -> Outcome:
     """The second click after success: say who did it, without calling Feishu."""
     _audit(ctx, request, "refused", message="already_done")
-    target = RULES[Action(previous.action)].results_in
-    final = dataclasses.replace(approval, status=target, raw_status=target.value)
+    final = in_state(approval, RULES[Action(previous.action)].results_in)
     return Outcome(Status.ALREADY, request.action, request.approval_id, final, previous=previous)
 
 

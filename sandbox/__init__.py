@@ -1,6 +1,6 @@
 """A local Feishu Open Platform emulator for approval-bot (DESIGN.md, "Sandbox").
 
-- `sandbox.data`: the legacy sample world (`SAMPLES`, users, chats, instances, attendance records).
+- `sandbox.data`: the sales team (users, chats, native instances `INSTANCES`, attendance records `RECORD_IDS`).
 - `sandbox.state.SandboxState`: the world, the call log, fault injection, issued tokens.
 - `sandbox.app.create_sandbox_app(state)`: the Flask app the real lark-oapi client talks to.
 - `sandbox.sender.EventSender`: Feishu's side of the webhook (events and callbacks, encrypted and signed).

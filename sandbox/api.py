@@ -388,7 +388,9 @@ def _task_entry(state: SandboxState, inst: Mapping[str, Any], task: Mapping[str,
 # -- attendance -----------------------------------------------------------------------------------------------
 
 
-def process(state: SandboxState, req: Request, notify: Callable[[str, str, str], None] | None = None) -> Reply:
+def process(state: SandboxState, req: Request) -> Reply:
+    """Seed 000: changes one attendance record, found by its attendance id. An approval v4 instance code names no
+    record (the two id spaces are apart), so it is answered like any unknown id, and no instance ever changes."""
     body = _body(req, "process")
     approval_id = _field(body, "approval_id", str, "process")
     approval_type = _field(body, "approval_type", str, "process")
@@ -400,19 +402,10 @@ def process(state: SandboxState, req: Request, notify: Callable[[str, str, str],
     if refusal is not None:
         raise ApiError(refusal.code, refusal.msg, refusal.http_status)
     assert record is not None  # noqa: S101 - check_process refuses a missing record
-    now = state.now_ms()
     record["status"] = rules.RESULT[status]
-    record["update_time"] = now
-    reply = ok({"approval_info": {"approval_id": approval_id, "approval_type": approval_type,
-                                  "status": record["status"]}})
-    code = record.get("instance_code")
-    inst = state.instances.get(code) if code else None
-    if inst is not None:
-        rules.apply_to_instance(inst, status, now)
-        if notify is not None:
-            status_text, approval_code = inst["status"], inst["approval_code"]
-            reply.after = lambda: notify(code, status_text, approval_code)
-    return reply
+    record["update_time"] = state.now_ms()
+    return ok({"approval_info": {"approval_id": approval_id, "approval_type": approval_type,
+                                 "status": record["status"]}})
 
 
 # -- IM -----------------------------------------------------------------------------------------------------------

@@ -102,12 +102,9 @@ def create_sandbox_app(state: SandboxState | None = None) -> Flask:
 
 
 def _handlers(state: SandboxState) -> dict[str, Handler]:
-    def process(st: SandboxState, req: api.Request) -> api.Reply:
-        return api.process(st, req, notify=lambda code, status, approval_code: _notify(st, code, status,
-                                                                                         approval_code))
-
+    # process changes attendance records only: it pushes no approval event (those follow task changes, flow.py)
     return {"token": api.tenant_token, "app_token": api.app_token, "instance_get": api.instance_get,
-            "tasks_query": api.tasks_query, "process": process, "message_create": api.message_create,
+            "tasks_query": api.tasks_query, "process": api.process, "message_create": api.message_create,
             "message_reply": api.message_reply, "message_patch": api.message_patch, "card_update": api.card_update,
             "bot_info": api.bot_info, **WORLD_HANDLERS}
 
@@ -268,34 +265,6 @@ def _drop(state: SandboxState, call: Call, outcome: str) -> Response:
     raise ConnectionDropped(f"sandbox dropped the connection ({outcome})")
 
 
-# -- notifications (legacy) -------------------------------------------------------------------------------------
-
-
-def _notify(state: SandboxState, instance_code: str, status: str, approval_code: str) -> None:
-    target = state.event_target
-    if target is None:
-        return
-    epoch = state.epoch
-    thread = threading.Thread(target=_post_event, args=(state, target, epoch, instance_code, status, approval_code),
-                              name=f"sandbox-notify-{instance_code}", daemon=True)
-    thread.start()
-
-
-def _post_event(state: SandboxState, target: EventTarget, epoch: int, instance_code: str, status: str,
-                approval_code: str) -> None:
-    from sandbox.sender import EventSender  # the sender imports the state; import late to keep modules apart
-
-    sender = EventSender(target.url, encrypt_key=target.encrypt_key, verification_token=target.verification_token,
-                         app_id=target.app_id, clock=state.now)
-    entry: dict[str, Any] = {"instance_code": instance_code, "status": status, "time": time.time()}
-    try:
-        sent = sender.approval_instance(instance_code, status, approval_code=approval_code, path=target.path)
-        entry.update(http_status=sent.status, event_id=sent.event_id, error=sent.error)
-    except Exception as err:  # a notification failure must not break the sandbox; tests read the entry
-        entry.update(http_status=None, error=repr(err))
-    state.record_notification(entry, epoch)
-
-
 # -- approval events of subscribed definitions ------------------------------------------------------------------
 
 
@@ -426,8 +395,8 @@ def _control_routes(app: Flask, state: SandboxState) -> None:
 
     @app.get("/_sandbox/samples")
     def samples() -> Response:
-        return _json({"samples": data.SAMPLES, "app_id": state.app_id, "tenant_key": state.tenant_key,
-                      "bot_open_id": data.BOT_OPEN_ID, "native": dict(worlds.NATIVE),
+        return _json({"instances": data.INSTANCES, "records": data.RECORD_IDS, "app_id": state.app_id,
+                      "tenant_key": state.tenant_key, "bot_open_id": data.BOT_OPEN_ID, "native": dict(worlds.NATIVE),
                       "attendance": dict(worlds.RECORDS)})
 
     @app.post("/_sandbox/event_target")

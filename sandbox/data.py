@@ -1,5 +1,10 @@
-"""The sandbox's legacy sample world (sandbox/worlds.py keeps the two worlds apart): app, bot, users, chats,
-departments, approval instances in the seed-004 shape, and the attendance records that `approval_infos/process` acts on.
+"""The sales team's sample world: app, bot, users (manager, manager2, admin, employee, stranger), chats,
+departments, native approval instances in the seed-004 shape, and the team's attendance records.
+
+Feishu's two worlds stay apart here as in sandbox/worlds.py (DESIGN.md, "Where an approval lives"): instances
+(`INSTANCES`) have UUID codes and move only through the approval v4 task APIs; attendance records (`RECORD_IDS`)
+have numeric ids and change only through `approval_infos/process`. Nothing links an instance to a record except
+the attendance id a linked instance's form names in its `attendance_approval_id` widget.
 
 Everything here is built fresh by `build_world()` so that `SandboxState.reset()` can go back to the seed without
 sharing mutable structures between resets. Instance `form`s are JSON *strings* (as Feishu sends them); times are
@@ -10,9 +15,12 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid as uuidlib
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Protocol
+
+from sandbox import records
 
 APP_ID = "cli_sandbox_app"
 APP_SECRET = "sandbox-app-secret"  # noqa: S105 - the sandbox's published test secret
@@ -24,15 +32,12 @@ BOT_AVATAR = "https://s1-imfile.feishucdn.com/static-resource/v1/sandbox-approva
 
 CN = timezone(timedelta(hours=8))
 
-# Attendance record status (seed 000 / attendance v1 enums).
-PENDING, REJECTED, APPROVED, CANCELED, REVERTED = 0, 1, 2, 3, 4
-RECORD_FOR_INSTANCE = {"PENDING": PENDING, "REJECTED": REJECTED, "APPROVED": APPROVED,
-                       "CANCELED": CANCELED, "REVERTED": REVERTED}
-
 ATTENDANCE_FIELD = "attendance_approval_id"
+# the attendance id the attendance_field instance's form names; attendance lists no record under it
 ATTENDANCE_FIELD_ID = "6737202939523236113"
 
-SAMPLES: dict[str, str] = {
+# Each native sample's own number: its task, comment and serial numbers derive from it (Feishu's are numeric).
+_NUMBERS: dict[str, str] = {
     "remedy_pending": "7300491536801234561",
     "remedy_pending_2": "7300491536801234562",
     "remedy_pending_3": "7300491536801234563",
@@ -48,10 +53,25 @@ SAMPLES: dict[str, str] = {
     "own_request": "7300491536801234581",
     "every_widget": "7300491536801234591",
     "attendance_field": "7300491536801234592",
-    # the attendance id the attendance_field instance's form names (not its instance code)
-    "attendance_field_id": ATTENDANCE_FIELD_ID,
-    "attendance_only_remedy": "6800000000000000001",
-    "attendance_only_leave": "6800000000000000002",
+}
+# built through sandbox.flow by the state (their routes need the whole contact): a two-step purchase and
+# linked remedy/leave instances whose forms name the team's attendance records
+FLOW_NAMES = ("purchase_two_step", "linked_remedy", "linked_leave")
+
+
+def instance_code(name: str) -> str:
+    """A stable UUID-shaped instance code, upper case like Feishu's."""
+    return str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, f"sandbox/sales/{name}")).upper()
+
+
+# name -> instance code (approval v4)
+INSTANCES: dict[str, str] = {name: instance_code(name) for name in (*_NUMBERS, *FLOW_NAMES)}
+# name -> attendance approval_id (attendance v1): a remedy and a leave with no instance, and the linked ones' records
+RECORD_IDS: dict[str, str] = {
+    "remedy_pending": "6800000000000000001",
+    "leave_approved": "6800000000000000002",
+    "remedy_linked": "6800000000000000003",
+    "leave_linked": "6800000000000000004",
 }
 
 # -- people and places -------------------------------------------------------------------------------------------
@@ -252,7 +272,7 @@ def _every_widget_form() -> list[dict[str, Any]]:
         {"id": "widget_department", "name": "所属部门 Department", "type": "department",
          "value": [{"open_id": "od-sales"}]},
         {"id": "widget_connect", "name": "关联审批 Related approvals", "type": "connect",
-         "value": [SAMPLES["remedy_approved"]]},
+         "value": [INSTANCES["remedy_approved"]]},
         {"id": "widget_document", "name": "说明文档 Document", "type": "document",
          "value": {"token": "doxcnSandboxRemedyPolicy01", "type": "docx", "title": "补卡制度 Remedy policy",
                    "url": "https://sandbox.feishu.cn/docx/doxcnSandboxRemedyPolicy01"}},
@@ -327,8 +347,8 @@ def _entry(kind: str, at: str, user: str = "", task_id: str = "", comment: str =
 
 
 def _instance(code: str, kind: str, status: str, *, requester: str, start: str, form: list[dict[str, Any]],
-              tasks: list[dict[str, Any]], timeline: list[dict[str, Any]], end: str = "0",
-              comments: Iterable[dict[str, Any]] = (), serial: str = "") -> dict[str, Any]:
+              tasks: list[dict[str, Any]], timeline: list[dict[str, Any]], serial: str, end: str = "0",
+              comments: Iterable[dict[str, Any]] = (), reverted: bool = False) -> dict[str, Any]:
     definition = DEFINITIONS[kind]
     user = USERS[requester]
     return {
@@ -337,10 +357,10 @@ def _instance(code: str, kind: str, status: str, *, requester: str, start: str, 
         "end_time": end,
         "user_id": user["user_id"],
         "open_id": user["open_id"],
-        "serial_number": serial or f"20241118{code[-4:]}",
+        "serial_number": serial,
         "department_id": user["department_ids"][0],
         "status": status,
-        "uuid": f"{int(code) % 16**8:08x}",
+        "uuid": code.split("-")[0].lower(),
         "form": json.dumps(form, ensure_ascii=False),
         "task_list": tasks,
         "comment_list": list(comments),
@@ -348,39 +368,37 @@ def _instance(code: str, kind: str, status: str, *, requester: str, start: str, 
         "modified_instance_code": "",
         "reverted_instance_code": "",
         "approval_code": definition["approval_code"],
-        "reverted": status == "REVERTED",
+        "reverted": reverted,
         "instance_code": code,
     }
 
 
 def _simple(name: str, kind: str, status: str, form: list[dict[str, Any]], day: str, *, reason: str = "",
-            requester: str = "employee") -> dict[str, Any]:
-    """An instance with one approver (manager) and the timeline its status implies."""
-    code = SAMPLES[name]
+            requester: str = "employee", reverted: bool = False) -> dict[str, Any]:
+    """An instance with one approver (manager) and the timeline its status implies. `reverted`: the submitter
+    withdrew it after approval in Feishu Approval (instance GET keeps APPROVED and says `reverted: true`)."""
+    code, number = INSTANCES[name], _NUMBERS[name]
     start = ms(rfc3339(day, "09:30"))
     decided = ms(rfc3339(day, "11:05"))
-    task_id = f"{code[:-1]}9"
+    task_id = f"{number[:-1]}9"
     done = status != "PENDING"
-    task_status = {"PENDING": "PENDING", "APPROVED": "APPROVED", "REJECTED": "REJECTED",
-                   "REVERTED": "APPROVED"}.get(status, "DONE")
+    task_status = {"PENDING": "PENDING", "APPROVED": "APPROVED", "REJECTED": "REJECTED"}.get(status, "DONE")
     tasks = [_task(task_id, "manager", task_status, "直属上级审批 Manager approval", start,
                    decided if done else "0")]
     timeline = [_entry("START", start, requester)]
-    if status in ("APPROVED", "REVERTED"):
+    if status == "APPROVED":
         timeline.append(_entry("PASS", decided, "manager", task_id, "同意 Approved", node_key="APPROVAL_MANAGER"))
     if status == "REJECTED":
         timeline.append(_entry("REJECT", decided, "manager", task_id, reason or "理由不充分 Not enough detail",
                                node_key="APPROVAL_MANAGER"))
-    end = "0"
-    if status == "REVERTED":
-        reverted = ms(rfc3339(day, "16:40"))
-        timeline.append(_entry("REVERTED", reverted, comment="考勤撤销 Revoked in attendance",
-                               ext=json.dumps({"source": "attendance"})))
-        end = decided
-    elif done:
-        end = decided
+    if reverted:
+        timeline.append(_entry("CANCEL", ms(rfc3339(day, "16:40")), requester))
     return _instance(code, kind, status, requester=requester, start=start, form=form, tasks=tasks,
-                     timeline=timeline, end=end)
+                     timeline=timeline, end=decided if done else "0", serial=_serial(name), reverted=reverted)
+
+
+def _serial(name: str) -> str:
+    return f"20241118{_NUMBERS[name][-4:]}"
 
 
 def _remedy_form(day: str, clock: str, reason: str, note: str) -> list[dict[str, Any]]:
@@ -400,8 +418,9 @@ def _instances() -> list[dict[str, Any]]:
         _simple("remedy_rejected", "remedy", "REJECTED",
                 _remedy_form("2024-11-06", "09:00", "睡过头 Overslept", ""), "2024-11-07",
                 reason="不符合补卡规定 Not covered by the remedy policy"),
-        _simple("remedy_reverted", "remedy", "REVERTED",
-                _remedy_form("2024-11-04", "18:00", "系统故障 System outage", "打卡机故障。"), "2024-11-05"),
+        _simple("remedy_reverted", "remedy", "APPROVED",
+                _remedy_form("2024-11-04", "18:00", "系统故障 System outage", "打卡机故障。"), "2024-11-05",
+                reverted=True),
         _simple("leave_pending", "leave", "PENDING", [
             {"id": "widget_leave_v2", "name": "请假", "type": "leaveGroupV2",
              "value": _leave_value("年假 Annual leave", rfc3339("2024-11-25"), rfc3339("2024-11-26"), 2.0, "DAY",
@@ -434,29 +453,29 @@ def _instances() -> list[dict[str, Any]]:
 
 
 def _two_approvers() -> dict[str, Any]:
-    code = SAMPLES["remedy_pending_2"]
+    code, number = INSTANCES["remedy_pending_2"], _NUMBERS["remedy_pending_2"]
     start = ms(rfc3339("2024-11-18", "10:10"))
     node = "部门负责人或签 Department heads (either)"
     return _instance(code, "remedy", "PENDING", requester="employee", start=start,
                      form=_remedy_form("2024-11-18", "08:58", "打卡机故障 Clock broken", "两位经理任一审批即可。"),
-                     tasks=[_task(f"{code[:-1]}8", "manager", "PENDING", node, start, kind="OR"),
-                            _task(f"{code[:-1]}9", "manager2", "PENDING", node, start, kind="OR")],
-                     timeline=[_entry("START", start, "employee")])
+                     tasks=[_task(f"{number[:-1]}8", "manager", "PENDING", node, start, kind="OR"),
+                            _task(f"{number[:-1]}9", "manager2", "PENDING", node, start, kind="OR")],
+                     timeline=[_entry("START", start, "employee")], serial=_serial("remedy_pending_2"))
 
 
 def _own_request() -> dict[str, Any]:
-    code = SAMPLES["own_request"]
+    code, number = INSTANCES["own_request"], _NUMBERS["own_request"]
     start = ms(rfc3339("2024-11-18", "13:20"))
     node = "上级审批 Approvers"
     return _instance(code, "remedy", "PENDING", requester="manager", start=start,
                      form=_remedy_form("2024-11-18", "09:00", "出差返程 Returning from a trip", "高铁晚点。"),
-                     tasks=[_task(f"{code[:-1]}8", "manager2", "PENDING", node, start, kind="OR"),
-                            _task(f"{code[:-1]}9", "admin", "PENDING", node, start, kind="OR")],
-                     timeline=[_entry("START", start, "manager")])
+                     tasks=[_task(f"{number[:-1]}8", "manager2", "PENDING", node, start, kind="OR"),
+                            _task(f"{number[:-1]}9", "admin", "PENDING", node, start, kind="OR")],
+                     timeline=[_entry("START", start, "manager")], serial=_serial("own_request"))
 
 
 def _attendance_field() -> dict[str, Any]:
-    code = SAMPLES["attendance_field"]
+    code, number = INSTANCES["attendance_field"], _NUMBERS["attendance_field"]
     start = ms(rfc3339("2024-11-18", "15:00"))
     form = [
         remedy_widget(rfc3339("2024-11-18", "18:05"), "加班后忘记打卡 Forgot after working late"),
@@ -464,19 +483,19 @@ def _attendance_field() -> dict[str, Any]:
          "type": "input", "value": ATTENDANCE_FIELD_ID},
         _note("考勤系统中的审批编号见上。"),
     ]
-    task_id = f"{code[:-1]}9"
+    task_id = f"{number[:-1]}9"
     return _instance(code, "remedy", "PENDING", requester="employee", start=start, form=form,
                      tasks=[_task(task_id, "manager", "PENDING", "直属上级审批 Manager approval", start)],
-                     timeline=[_entry("START", start, "employee")])
+                     timeline=[_entry("START", start, "employee")], serial=_serial("attendance_field"))
 
 
 def _every_widget() -> dict[str, Any]:
-    code = SAMPLES["every_widget"]
+    code, number = INSTANCES["every_widget"], _NUMBERS["every_widget"]
     start = ms(rfc3339("2024-11-18", "08:45"))
     first = ms(rfc3339("2024-11-18", "09:40"))
     note = ms(rfc3339("2024-11-18", "10:15"))
     img = "https://p3-approval-sign.byteimg.com/lark-approval-attachment/image/20241118/1/"
-    done_task, open_task = f"{code[:-1]}7", f"{code[:-1]}9"
+    done_task, open_task = f"{number[:-1]}7", f"{number[:-1]}9"
     tasks = [
         _task(done_task, "manager2", "APPROVED", "证明人确认 Witness check", start, first, custom="witness"),
         _task(open_task, "manager", "PENDING", "直属上级审批 Manager approval", first),
@@ -484,87 +503,112 @@ def _every_widget() -> dict[str, Any]:
     timeline = [
         _entry("START", start, "employee"),
         _entry("CC", start, "employee", user_id_list=["u_admin"], open_id_list=["ou_admin"],
-               cc_user_list=[{"user_id": "u_admin", "cc_id": f"{code[:-1]}6", "open_id": "ou_admin"}]),
+               cc_user_list=[{"user_id": "u_admin", "cc_id": f"{number[:-1]}6", "open_id": "ou_admin"}]),
         _entry("PASS", first, "manager2", done_task, "情况属实 Confirmed", node_key="APPROVAL_WITNESS",
                files=[{"url": f"{img}witness.png", "file_size": 48213, "title": "witness.png", "type": "image"}]),
     ]
     comments = [
-        {"id": f"{code[:-1]}1", "user_id": "u_employee", "open_id": "ou_employee",
+        {"id": f"{number[:-1]}1", "user_id": "u_employee", "open_id": "ou_employee",
          "comment": "补充门禁截图 Badge screenshot attached", "create_time": note,
          "files": [{"url": f"{img}badge-2.png", "file_size": 186823, "title": "门禁截图2.png", "type": "image"},
                    {"url": f"{img}log.pdf", "file_size": 20480, "title": "log.pdf", "type": "attachment"}]},
-        {"id": f"{code[:-1]}2", "user_id": "u_manager2", "open_id": "ou_manager2",
+        {"id": f"{number[:-1]}2", "user_id": "u_manager2", "open_id": "ou_manager2",
          "comment": "已核实 <b>verified</b> [link](https://example.com)", "create_time": first, "files": []},
     ]
     return _instance(code, "every_widget", "PENDING", requester="employee", start=start,
-                     form=_every_widget_form(), tasks=tasks, timeline=timeline, comments=comments)
+                     form=_every_widget_form(), tasks=tasks, timeline=timeline, comments=comments,
+                     serial=_serial("every_widget"))
 
 
 # -- attendance records -------------------------------------------------------------------------------------------
 
 
-def _record(approval_id: str, approval_type: str, status: int, user: str, instance_code: str | None,
-            detail: Mapping[str, Any], created: str) -> dict[str, Any]:
-    return {"approval_id": approval_id, "approval_type": approval_type, "status": status,
-            "user_id": f"u_{user}", "open_id": f"ou_{user}", "instance_code": instance_code,
-            "detail": dict(detail), "create_time": created, "update_time": created}
+def build_records(today: date) -> dict[str, dict[str, Any]]:
+    """The sales team's attendance records (their own numeric ids), dated relative to `today`: a pending remedy
+    and an approved leave that no instance names, and the records the linked instances name."""
+    def ago(days: int) -> date:
+        return today - timedelta(days=days)
+
+    def at(day: date, clock: str) -> str:
+        return ms(rfc3339(day.isoformat(), clock))
+
+    def remedy(name: str, days: int, clock: str, reason: str) -> dict[str, Any]:
+        day = ago(days)
+        return records.remedy(RECORD_IDS[name], USERS["employee"]["user_id"], remedy_date=records.yyyymmdd(day),
+                              punch_no=0, work_type=1, remedy_time=f"{day.isoformat()} {clock}", reason=reason,
+                              created_ms=at(day, "20:00"))
+
+    def leave(name: str, days: int, zh: str, en: str) -> dict[str, Any]:
+        day = ago(days)
+        item = {"uniq_id": "6852582717813440527", "unit": 2, "interval": 8 * 3600,
+                "start_time": f"{day.isoformat()} 09:00:00", "end_time": f"{day.isoformat()} 18:00:00",
+                "i18n_names": {"ch": zh, "en": en, "ja": ""}, "default_locale": "ch", "reason": f"{zh} {en}",
+                "approve_pass_time": f"{ago(days + 1).isoformat()} 10:00:00",
+                "approve_apply_time": f"{ago(days + 1).isoformat()} 09:00:00", "idempotent_id": ""}
+        return records.user_approval(RECORD_IDS[name], "leave", USERS["employee"]["user_id"],
+                                     day.strftime("%Y%m%d"), item, at(ago(days + 1), "19:00"))
+
+    built = [
+        remedy("remedy_pending", 2, "09:00", "第三方系统提交的补卡 remedy from a third-party system"),
+        leave("leave_approved", 3, "年假", "Annual leave"),
+        remedy("remedy_linked", 1, "18:05", "加班后忘记打卡 forgot after working late"),
+        leave("leave_linked", 5, "事假", "Personal leave"),
+    ]
+    return {r["approval_id"]: r for r in built}
 
 
-_TYPE_OF_KIND = {"remedy": "remedy", "every_widget": "remedy", "leave": "leave", "out": "out",
-                 "overtime": "overtime", "trip": "trip"}
-_KIND_OF_CODE = {code: kind for code, kind in (
-    (SAMPLES["remedy_pending"], "remedy"), (SAMPLES["remedy_pending_2"], "remedy"),
-    (SAMPLES["remedy_pending_3"], "remedy"), (SAMPLES["remedy_approved"], "remedy"),
-    (SAMPLES["remedy_rejected"], "remedy"), (SAMPLES["remedy_reverted"], "remedy"),
-    (SAMPLES["leave_pending"], "leave"), (SAMPLES["leave_approved"], "leave"), (SAMPLES["out_approved"], "out"),
-    (SAMPLES["overtime_approved"], "overtime"), (SAMPLES["trip_approved"], "trip"),
-    (SAMPLES["own_request"], "remedy"), (SAMPLES["every_widget"], "every_widget"),
-)}
+def flow_samples(today: date) -> list[tuple[str, str, str, list[dict[str, Any]], str, tuple[str, ...]]]:
+    """The sales team's instances built through sandbox.flow: (name, definition kind, requester, form, day,
+    verbs the first open tasks were given). Forms are the worlds' (linked ones name a record of RECORD_IDS)."""
+    def day(days: int) -> str:
+        return (today - timedelta(days=days)).isoformat()
+
+    remedy_day, leave_day = today - timedelta(days=1), today - timedelta(days=5)
+    return [
+        ("purchase_two_step", "purchase", "employee", [
+            {"id": "widget_item", "custom_id": "item", "name": "物品 Item", "type": "input",
+             "value": "笔记本电脑 Laptop"},
+            {"id": "widget_amount", "custom_id": "amount", "name": "金额 Amount", "type": "amount", "value": 8999.0,
+             "ext": {"currency": "CNY"}},
+            {"id": "widget_reason", "custom_id": "reason", "name": "用途 Purpose", "type": "textarea",
+             "value": "旧电脑无法开机 the old one no longer starts"}], day(1), ()),
+        ("linked_remedy", "native_remedy", "employee", [
+            remedy_widget(rfc3339(remedy_day.isoformat(), "18:05"), "加班后忘记打卡 forgot after working late"),
+            _attendance_id(RECORD_IDS["remedy_linked"])], day(1), ()),
+        ("linked_leave", "native_leave", "employee", [
+            {"id": "widget_leave_v2", "custom_id": "leave", "name": "请假 Leave", "type": "leaveGroupV2",
+             "value": _leave_value("事假 Personal leave", rfc3339(leave_day.isoformat()),
+                                   rfc3339(leave_day.isoformat(), "18:00"), 1.0, "DAY", "家中有事 family matters")},
+            _attendance_id(RECORD_IDS["leave_linked"])], day(6), ("approve",)),
+    ]
 
 
-def _records(instances: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    records: dict[str, dict[str, Any]] = {}
-    for code, kind in _KIND_OF_CODE.items():
-        inst = instances[code]
-        requester = str(inst["open_id"]).removeprefix("ou_")
-        records[code] = _record(code, _TYPE_OF_KIND[kind], RECORD_FOR_INSTANCE[inst["status"]], requester, code,
-                                {"form_widget": kind}, inst["start_time"])
-    field_inst = instances[SAMPLES["attendance_field"]]
-    records[ATTENDANCE_FIELD_ID] = _record(
-        ATTENDANCE_FIELD_ID, "remedy", PENDING, "employee", SAMPLES["attendance_field"],
-        {"remedy_date": 20241118, "punch_no": 0, "work_type": 2, "remedy_time": "2024-11-18 18:05",
-         "reason": "加班后忘记打卡"}, field_inst["start_time"])
-    records[SAMPLES["attendance_only_remedy"]] = _record(
-        SAMPLES["attendance_only_remedy"], "remedy", PENDING, "employee", None,
-        {"remedy_date": 20241119, "punch_no": 0, "work_type": 1, "remedy_time": "2024-11-19 09:00",
-         "reason": "第三方系统提交的补卡 remedy from a third-party system"}, ms(rfc3339("2024-11-19", "10:00")))
-    records[SAMPLES["attendance_only_leave"]] = _record(
-        SAMPLES["attendance_only_leave"], "leave", APPROVED, "employee", None,
-        {"leave_type": "年假 Annual leave", "start_time": "2024-11-27 09:00:00", "end_time": "2024-11-27 18:00:00",
-         "interval": 28800, "unit": 1, "reason": "第三方系统写入的请假 leave from a third-party system"},
-        ms(rfc3339("2024-11-19", "10:05")))
-    return records
+def _attendance_id(approval_id: str) -> dict[str, Any]:
+    return {"id": "widget_attendance", "custom_id": ATTENDANCE_FIELD, "name": "考勤审批ID Attendance id",
+            "type": "input", "value": approval_id}
 
 
-def build_world() -> dict[str, Any]:
-    """A fresh, independent copy of the whole sample world."""
-    instances = {inst["instance_code"]: inst for inst in _instances()}
+def build_world(today: date | None = None) -> dict[str, Any]:
+    """A fresh, independent copy of the whole sample world (records dated relative to `today`)."""
+    today = today or datetime.now(CN).date()
     return {
         "users": build_users(),
         "departments": build_departments(),
         "chats": build_chats(),
-        "instances": instances,
-        "records": _records(instances),
+        "instances": {inst["instance_code"]: inst for inst in _instances()},
+        "attendance": build_records(today),
     }
 
 
 # -- benchmarks -------------------------------------------------------------------------------------------------
 
-def pending_remedy(code: str, approver: str, requester: str = "employee", index: int = 0) -> dict[str, Any]:
-    """One extra PENDING remedy instance with a PENDING task for `approver` (a sample user name)."""
+def pending_remedy(code: str, approver: str, requester: str = "employee", index: int = 0,
+                   number: str = "7400000000000000001") -> dict[str, Any]:
+    """One extra PENDING remedy instance with a PENDING task for `approver` (a sample user name); its task id
+    derives from `number`."""
     day = (datetime(2024, 11, 18, tzinfo=CN) - timedelta(days=index % 28)).date().isoformat()
     start = str(int(ms(rfc3339(day, "09:30"))) + index)
-    task = _task(f"{code[:-1]}9", approver, "PENDING",
+    task = _task(f"{number[:-1]}9", approver, "PENDING",
                  "直属上级审批 Manager approval", start)
     return _instance(code, "remedy", "PENDING", requester=requester, start=start,
                      form=_remedy_form(day, "09:00", f"批量样例 {index} Bulk sample {index}", ""),
@@ -577,23 +621,23 @@ class World(Protocol):
     lock: threading.RLock
     instances: dict[str, dict[str, Any]]
 
-    def put_instance(self, instance: Mapping[str, Any], record: Mapping[str, Any] | None = None) -> None: ...
+    def put_instance(self, instance: Mapping[str, Any]) -> None: ...
 
 
 def seed_pending(state: World, approver: str = "manager", n: int = 1000,
                  requester: str = "employee") -> list[str]:
-    """Add `n` PENDING remedy approvals for `approver` (with attendance records); returns their codes."""
+    """Add `n` PENDING native remedy approvals (UUID codes, no attendance record) for `approver`; their codes."""
     if approver not in USERS or requester not in USERS:
         raise ValueError(f"unknown sample user: {approver!r} / {requester!r}")
     codes: list[str] = []
     with state.lock:
         base = 7400000000000000000 + len(state.instances) * 10_000
         for i in range(n):
-            code = str(base + i * 10 + 1)
+            number = str(base + i * 10 + 1)
+            code = instance_code(f"bench/{number}")
             while code in state.instances:
-                code = str(int(code) + 1_000_000)
-            inst = pending_remedy(code, approver, requester, i)
-            record = _record(code, "remedy", PENDING, requester, code, {"form_widget": "remedy"}, inst["start_time"])
-            state.put_instance(inst, record)
+                number = str(int(number) + 1_000_000)
+                code = instance_code(f"bench/{number}")
+            state.put_instance(pending_remedy(code, approver, requester, i, number))
             codes.append(code)
     return codes

@@ -31,7 +31,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request, send_from_directory
 
-from sandbox import data, flow, worlds
+from sandbox import data, worlds
 from sandbox.sender import CALLBACK_DEADLINE_S, EventSender, SentEvent
 from sandbox.state import ENDPOINTS, SandboxState
 
@@ -142,7 +142,7 @@ def world() -> Response:
         "users": users,
         "bot": {"name": data.BOT_NAME, "open_id": data.BOT_OPEN_ID},
         "group": {"chat_id": data.GROUP_CHAT, "name": group.get("name", "")},
-        "samples": data.SAMPLES,
+        "samples": samples(),
         "endpoints": list(ENDPOINTS),
         "locale": pg.locale,
         "attached": pg.sender is not None,
@@ -151,6 +151,17 @@ def world() -> Response:
         "definitions": sorted(worlds.FLOWS),
         "digest": pg.digest is not None,
     })
+
+
+def samples() -> dict[str, str]:
+    """The sales team's samples of each kind by name: native instances (UUID codes; `purchase_two_step` has two
+    steps and is no attendance type), linked ones (`linked_*`, acted on through the record their form names) and
+    attendance records with no instance (`record_*`, numeric ids)."""
+    return {**data.INSTANCES, **{f"record_{name}": approval_id for name, approval_id in data.RECORD_IDS.items()
+                                 if name not in LINKED_RECORDS}}
+
+
+LINKED_RECORDS = ("remedy_linked", "leave_linked")  # reached through their linked instances
 
 
 # -- sending and clicking -------------------------------------------------------------------------------------
@@ -502,25 +513,6 @@ def submit() -> tuple[Response, int] | Response:
     return jsonify({"instance_code": code})
 
 
-def _decide(state: SandboxState, instance_code: str, approve: bool, comment: str) -> dict[str, Any]:
-    """The first pending task of the instance decided in Feishu by its holder (as `tasks/approve` would)."""
-    with state.lock:
-        instance = state.instances.get(instance_code)
-        if instance is None:
-            raise LookupError(f"no native instance {instance_code[:64]!r} (attendance records change only "
-                              "through approval_infos/process)")
-        tasks = flow.open_tasks(instance)
-        if instance["status"] != "PENDING" or not tasks:
-            raise ValueError(f"instance {instance_code} is {instance['status']}: nothing left to decide")
-        task, now = tasks[0], state.now_ms()
-        events = (flow.approve(instance, task, comment, now, state.new_task_id) if approve
-                  else flow.reject(instance, task, comment, now))
-        decided_by = task.get("open_id", "")
-    state.emit(events)
-    return {"instance_code": instance_code, "task_id": task.get("id", ""), "by": decided_by,
-            "status": state.snapshot(instance_code)["instance"]["status"]}
-
-
 @bp.post("/_playground/api/decide")
 def decide() -> tuple[Response, int] | Response:
     body = _body()
@@ -532,7 +524,7 @@ def decide() -> tuple[Response, int] | Response:
     if not isinstance(comment, str) or len(comment) > MAX_COMMENT:
         return _error(f"comment must be text of at most {MAX_COMMENT} characters")
     try:
-        return jsonify(_decide(_pg().state, code.strip(), action == "approve", comment))
+        return jsonify(_pg().state.decide(code.strip(), action == "approve", comment))
     except LookupError as err:
         return _error(str(err), 404)
     except ValueError as err:

@@ -9,12 +9,12 @@ What the page says, as the sandbox enforces it:
 Errors: parameter problems are 1220001 (HTTP 400); state problems and unknown ids are 1220600, the generic
 attendance error whose message says what went wrong (HTTP 400).
 
-Pure: no I/O, no locks. `apply_to_instance` mutates the dict it is given (the caller holds the state lock).
+Pure: no I/O, no locks. Nothing here knows about approval v4: process changes attendance records only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,9 +31,10 @@ RECORD_STATUS_NAMES: Mapping[int, str] = {PENDING: "pending", REJECTED: "rejecte
 # which record status a process status leads to, and which one it requires
 RESULT: Mapping[int, int] = {REJECT: REJECTED, APPROVE: APPROVED, REVOKE: REVERTED}
 REQUIRES: Mapping[int, int] = {REJECT: PENDING, APPROVE: PENDING, REVOKE: APPROVED}
-
+# a record status by the name the bot's rules give it (core.rules.InstanceStatus), for the differential test
 INSTANCE_STATUS: Mapping[int, str] = {PENDING: "PENDING", REJECTED: "REJECTED", APPROVED: "APPROVED",
                                       CANCELED: "CANCELED", REVERTED: "REVERTED"}
+
 
 PARAM_INVALID = 1220001
 GENERIC = 1220600
@@ -104,38 +105,3 @@ def accepts(approval_type: str, status: int, record_status: int) -> bool:
     """Would a process call with these values succeed on a record of this type and status?"""
     record = {"approval_type": approval_type, "status": record_status}
     return check_process("x", approval_type, status, record) is None
-
-
-# -- what a successful call does to the linked approval instance ---------------------------------------------------
-
-
-def apply_to_instance(instance: MutableMapping[str, Any], status: int, now_ms: str) -> None:
-    """Move the v4 instance along with its attendance record: the legacy coupling of the two worlds, kept until
-    the bot acts on each through its own API.
-
-    2 -> APPROVED: pending tasks APPROVED, a PASS attributed to the first pending task's approver.
-    1 -> REJECTED: pending tasks REJECTED, a REJECT attributed the same way.
-    4 -> REVERTED: `reverted` set, a REVERTED entry (the attendance API names no operator).
-    """
-    pending = [t for t in instance.get("task_list") or () if t.get("status") == "PENDING"]
-    first = pending[0] if pending else {}
-    if status in (APPROVE, REJECT):
-        task_status = "APPROVED" if status == APPROVE else "REJECTED"
-        for task in pending:
-            task["status"] = task_status
-            task["end_time"] = now_ms
-        instance["timeline"].append({
-            "type": "PASS" if status == APPROVE else "REJECT",
-            "create_time": now_ms,
-            "user_id": first.get("user_id", ""),
-            "open_id": first.get("open_id", ""),
-            "task_id": first.get("id", ""),
-            "ext": '{"source":"attendance"}',
-            "node_key": "",
-        })
-        instance["end_time"] = now_ms
-    elif status == REVOKE:
-        instance["reverted"] = True
-        instance["timeline"].append({"type": "REVERTED", "create_time": now_ms, "user_id": "", "open_id": "",
-                                     "ext": '{"source":"attendance"}', "node_key": ""})
-    instance["status"] = INSTANCE_STATUS[RESULT[status]]

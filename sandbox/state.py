@@ -1,7 +1,7 @@
 """Everything the sandbox remembers: the sample world, what the bot sent, issued credentials, the call log and
-the injected faults. The world holds Feishu's two worlds apart (sandbox.worlds): native instances in
-`instances`, attendance records in `attendance`, the contact directory in `people`; the legacy sample of
-sandbox.data (instance codes that double as attendance ids, in `records`) lives beside them until it is removed.
+the injected faults. The world holds Feishu's two worlds apart (sandbox.worlds, sandbox.data): native instances
+(UUID codes) in `instances`, attendance records (numeric ids) in `attendance`, the contact directory in `people`.
+No id of one world is ever looked up in the other (DESIGN.md, "Where an approval lives").
 One lock (`state.lock`, re-entrant) guards all of it; the Flask app holds it while a request changes the world,
 never while a request is delayed or held.
 
@@ -172,7 +172,7 @@ class ContactScope:
 
 @dataclass(frozen=True)
 class EventTarget:
-    """Where the sandbox pushes `approval_instance` events after a process call changes an instance."""
+    """Where the sandbox pushes the `approval_task` / `approval_instance` events of subscribed definitions."""
 
     url: str  # the bot's base URL
     encrypt_key: str
@@ -226,17 +226,17 @@ class SandboxState:
     # -- world ----------------------------------------------------------------------------------------------------
 
     def _load_world(self) -> None:
-        world = data.build_world()
+        world = data.build_world(worlds.today_in_tenant(self.now()))
         self.users: dict[str, dict[str, Any]] = world["users"]
         self.chats: dict[str, dict[str, Any]] = world["chats"]
         self.instances: dict[str, dict[str, Any]] = world["instances"]
-        # legacy: attendance records keyed by the instance code they mirror (process moves both); see worlds
-        self.records: dict[str, dict[str, Any]] = world["records"]
         self._load_worlds()
+        self.attendance.update(world["attendance"])
+        self._load_sales_flows()
 
     def _load_worlds(self) -> None:
         """The contact tree, the native instances and the attendance records of sandbox.worlds."""
-        # the team lives beside the legacy users: `users` stays the legacy sample (the playground lists it),
+        # the support team lives beside the sales team: `users` stays the sales team (the playground lists it),
         # `people` is the whole contact directory every endpoint reads
         self.team: dict[str, dict[str, Any]] = worlds.build_team_users(first_order=len(self.users) + 1)
         self.people: ChainMap[str, dict[str, Any]] = ChainMap(self.team, self.users)
@@ -264,6 +264,24 @@ class SandboxState:
         members = [self.team[p[0]]["open_id"] for p in worlds.TEAM]
         self.chats[worlds.TEAM_CHAT] = {"chat_id": worlds.TEAM_CHAT, "chat_type": "group",
                                         "name": "客服运维群 Support & Ops", "members": members + [data.BOT_OPEN_ID]}
+
+    def _load_sales_flows(self) -> None:
+        """The sales team's instances that move through sandbox.flow (their routes name support-team approvers)."""
+        ids = iter(range(7_440_000_000_000_000_001, 7_440_000_000_000_001_000))
+        today = worlds.today_in_tenant(self.now())
+        for name, kind, requester, form, day, verbs in data.flow_samples(today):
+            user = self.people[requester]
+            inst = worlds.new_instance(data.INSTANCES[name], kind, user, form, self.people,
+                                       serial=f"{day.replace('-', '')}{len(self.instances):04d}")
+            flow.start(inst, user, data.ms(data.rfc3339(day, "09:30")), lambda: str(next(ids)))
+            for verb in verbs:
+                task = flow.open_tasks(inst)[0]
+                when = data.ms(data.rfc3339(day, "14:00"))
+                if verb == "approve":
+                    flow.approve(inst, task, "同意 OK", when, lambda: str(next(ids)))
+                else:
+                    flow.reject(inst, task, "不同意 No", when)
+            self.instances[inst["instance_code"]] = inst
 
     def reset(self) -> None:
         """Back to the seed: world, messages, calls, faults, holds, card tokens, clock. Tenant tokens survive."""
@@ -302,7 +320,7 @@ class SandboxState:
             return copy.deepcopy(found) if found is not None else None
 
     def record(self, approval_id: str) -> dict[str, Any] | None:
-        """A copy of an attendance record, legacy or of the attendance world (test helper)."""
+        """A copy of an attendance record (test helper)."""
         with self.lock:
             found = self.find_record(approval_id)
             return copy.deepcopy(found) if found is not None else None
@@ -310,49 +328,39 @@ class SandboxState:
     def find_record(self, approval_id: str) -> dict[str, Any] | None:
         """The live attendance record `approval_infos/process` acts on (hold the lock while using it)."""
         with self.lock:
-            return self.records.get(approval_id) or self.attendance.get(approval_id)
+            return self.attendance.get(approval_id)
 
-    def record_for_instance(self, instance_code: str) -> dict[str, Any] | None:
-        with self.lock:
-            return next((copy.deepcopy(r) for r in self.records.values() if r.get("instance_code") == instance_code),
-                        None)
-
-    def put_instance(self, instance: Mapping[str, Any], record: Mapping[str, Any] | None = None) -> None:
-        """Add or replace an instance (and its attendance record) in the world."""
+    def put_instance(self, instance: Mapping[str, Any]) -> None:
+        """Add or replace a native instance in the world (attendance is never touched)."""
         with self.lock:
             self.instances[str(instance["instance_code"])] = copy.deepcopy(dict(instance))
-            if record is not None:
-                self.records[str(record["approval_id"])] = copy.deepcopy(dict(record))
 
-    def set_status(self, any_id: str, status: str) -> None:
-        """Force an instance and its attendance record into `status` (PENDING, APPROVED, …) for a test set-up."""
-        status = status.upper()
+    def decide(self, instance_code: str, approve: bool = True, comment: str = "") -> dict[str, Any]:
+        """The first pending task of a native instance decided in Feishu by its holder (as `tasks/approve` or
+        `tasks/reject` would: the timeline and next node follow, events of subscribed definitions are pushed).
+        LookupError for an id that names no instance, ValueError when nothing is left to decide."""
         with self.lock:
-            inst = self.find_instance(any_id)
-            record = self.records.get(any_id)
-            if inst is None and record is not None and record.get("instance_code"):
-                inst = self.instances.get(record["instance_code"])
-            if inst is not None:
-                inst["status"] = status
-                inst["reverted"] = status == "REVERTED"
-                record = record or next((r for r in self.records.values()
-                                         if r.get("instance_code") == inst["instance_code"]), None)
-            if record is not None and status in data.RECORD_FOR_INSTANCE:
-                record["status"] = data.RECORD_FOR_INSTANCE[status]
-            if inst is None and record is None:
-                raise KeyError(any_id)
+            instance = self.instances.get(instance_code)
+            if instance is None:
+                raise LookupError(f"no native instance {instance_code[:64]!r} (attendance records change only "
+                                  "through approval_infos/process)")
+            tasks = flow.open_tasks(instance)
+            if instance["status"] != "PENDING" or not tasks:
+                raise ValueError(f"instance {instance_code} is {instance['status']}: nothing left to decide")
+            task, now = tasks[0], self.now_ms()
+            events = (flow.approve(instance, task, comment, now, self.new_task_id) if approve
+                      else flow.reject(instance, task, comment, now))
+            decided = {"instance_code": instance_code, "task_id": task.get("id", ""), "by": task.get("open_id", ""),
+                       "status": instance["status"]}
+        self.emit(events)
+        return decided
 
     def snapshot(self, any_id: str) -> dict[str, Any]:
-        """The instance and attendance record an id names (either an instance code or an attendance id)."""
+        """What an id names in each world: a native instance by its code, an attendance record by its id (the two
+        id spaces are apart, so at most one of them is found)."""
         with self.lock:
             inst = self.find_instance(any_id)
-            record = self.find_record(any_id)
-            if record is None and inst is not None:
-                record = next((r for r in self.records.values() if r.get("instance_code") == inst["instance_code"]),
-                              None)
-            if inst is None and record is not None and record.get("instance_code"):
-                inst = self.instances.get(record["instance_code"])
-            return {"instance": copy.deepcopy(inst), "attendance": copy.deepcopy(record)}
+            return {"instance": copy.deepcopy(inst), "attendance": copy.deepcopy(self.attendance.get(any_id))}
 
     # -- the two worlds: definitions, subscriptions, submissions, contact ---------------------------------------
 
@@ -376,7 +384,7 @@ class SandboxState:
 
     def new_attendance_id(self) -> str:
         with self.lock:
-            return self._new_number(lambda c: c in self.attendance or c in self.records)
+            return self._new_number(self.attendance.__contains__)
 
     def admit(self, endpoint: str) -> tuple[int, float] | None:
         """Count a call against the endpoint's rate limits; (limit, seconds until a slot frees) when over one."""

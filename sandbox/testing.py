@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import pytest
 
 from sandbox.app import create_sandbox_app
-from sandbox.data import APP_ID, APP_SECRET, SAMPLES
+from sandbox.data import APP_ID, APP_SECRET, INSTANCES, RECORD_IDS
 from sandbox.longconn import LongConnHub
 from sandbox.sender import EventSender
 from sandbox.server import ServerThread
@@ -34,8 +34,14 @@ class Sandbox:
         return self.state.calls
 
     @property
-    def data(self) -> dict[str, str]:
-        return SAMPLES
+    def instances(self) -> dict[str, str]:
+        """The sales team's native instances by name (UUID codes)."""
+        return INSTANCES
+
+    @property
+    def records(self) -> dict[str, str]:
+        """The sales team's attendance records by name (numeric ids, another id space)."""
+        return RECORD_IDS
 
     app_id: ClassVar[str] = APP_ID
     app_secret: ClassVar[str] = APP_SECRET

@@ -10,8 +10,7 @@
   weeks (sandbox.records), changed only by `approval_infos/process`.
 
 Dates are relative to the day the world is built (the sandbox clock), so that a bot looking back N days finds
-them. The legacy sample world of sandbox.data (numeric instance codes that double as attendance ids) is left as it
-was; nothing here refers to it.
+them. The sales team of sandbox.data keeps the same separation (UUID instance codes, its own attendance records).
 """
 
 from __future__ import annotations

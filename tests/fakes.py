@@ -291,6 +291,7 @@ class FakeSettings:
     digest_time: str = ""
     settle_window_s: float = 600.0
     approval_codes: tuple[str, ...] = ()
+    base_url: str = "https://open.feishu.cn"
 
 
 def make_context(gateway: FakeGateway | None = None, store: FakeStore | None = None, *,

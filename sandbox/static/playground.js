@@ -11,8 +11,10 @@
   const POLL_FAULTS_MS = 2000;
   const TOAST_MS = 3500;
   const MAX_CALL_ROWS = 300;
-  const COMMON_SAMPLES = ["remedy_pending", "remedy_pending_2", "remedy_pending_3", "remedy_approved",
-    "leave_pending", "trip_approved", "own_request", "every_widget"];
+  // one of each kind and state: native (one step, two approvers, two steps and no attendance type, approved,
+  // the manager's own), linked (acted on through its attendance record) and an attendance record alone
+  const FEATURED = ["remedy_pending", "remedy_pending_2", "purchase_two_step", "remedy_approved", "own_request",
+    "every_widget", "linked_remedy", "linked_leave", "record_remedy_pending", "record_leave_approved"];
   const PRESETS = [
     { label: "process slow 1.5 s", fault: { endpoint: "process", latency_s: 1.5 } },
     { label: "process slow 3 s (times out)", fault: { endpoint: "process", latency_s: 3 } },
@@ -26,7 +28,7 @@
     zh_cn: {
       bot: "机器人", ok: "确定", cancel: "取消", updated: "已编辑", reply: "回复", you_are: "当前身份", chats: "会话",
       unreachable: "无法连接沙箱，正在重试…", waiting: "正在等待机器人启动…", samples: "示例：", send: "发送",
-      placeholder: "发送命令，例如 /approval 7300491536801234561 — Enter 发送，Shift+Enter 换行",
+      placeholder: "发送命令，例如 /approval 654D6ABA-3EC6-5AE3-BB73-EF9F1B9D7E45 — Enter 发送，Shift+Enter 换行",
       simulate: "飞书中的其他操作", definition: "审批定义", requester: "申请人", submit_new: "收到一条新提交",
       instance_code: "审批实例 Code", instance_hint: "新提交会显示其 Code", decide_approve: "在飞书中通过",
       decide_reject: "在飞书中拒绝", digest_now: "立即发送每日汇总", faults: "注入飞书故障", endpoint: "接口",
@@ -41,7 +43,7 @@
       bot: "Bot", ok: "Confirm", cancel: "Cancel", updated: "edited", reply: "Reply to", you_are: "You are",
       chats: "Chats", unreachable: "Sandbox unreachable — retrying…", waiting: "Waiting for the bot to start…",
       samples: "Samples:", send: "Send",
-      placeholder: "Send a command, e.g. /approval 7300491536801234561 — Enter to send, Shift+Enter for a new line",
+      placeholder: "Send a command, e.g. /approval 654D6ABA-3EC6-5AE3-BB73-EF9F1B9D7E45 — Enter to send, Shift+Enter for a new line",
       simulate: "Happens elsewhere in Feishu", definition: "Approval definition", requester: "Requester",
       submit_new: "New submission arrives", instance_code: "Instance code",
       instance_hint: "the code a submission shows", decide_approve: "Approved in Feishu",
@@ -211,7 +213,7 @@
     };
     chip("/help", "/help");
     chip("/pending", "/pending");
-    for (const name of COMMON_SAMPLES) {
+    for (const name of FEATURED) {
       if (S.world.samples[name]) chip(name, "/approval " + S.world.samples[name], S.world.samples[name]);
     }
     const select = el("select", "chip-select");

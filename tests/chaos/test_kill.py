@@ -19,12 +19,12 @@ import pytest
 from bot.app import build_services, shutdown
 from bot.config import load_config
 from handlers import maintenance
-from sandbox.data import SAMPLES
+from sandbox.data import INSTANCES
 from tests.integration.harness import card_text, find_buttons
 from tests.procs.test_processes import ENCRYPT_KEY, TOKEN, BotProcess
 
 pytestmark = pytest.mark.slow
-PENDING = SAMPLES["remedy_pending"]
+PENDING = INSTANCES["remedy_pending"]
 
 
 def worker_pid(master: int) -> int:

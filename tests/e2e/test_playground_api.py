@@ -18,8 +18,8 @@ from sandbox.state import SandboxState
 from tests.e2e.playground_client import action_of, button_path, button_paths, card_text
 from tests.integration.harness import wait_until
 
-PENDING = data.SAMPLES["remedy_pending"]
-SAMPLES = data.SAMPLES
+PENDING = data.INSTANCES["remedy_pending"]
+INSTANCES = data.INSTANCES
 LOCALE = "zh_cn"  # the demo's default (BOT_LOCALE is cleared for tests)
 HTML_SINKS = re.compile(r"\.(innerHTML|outerHTML)\s*=|insertAdjacentHTML|document\.write|\beval\(|new Function")
 TOKEN_LIKE = re.compile(r"\b(t-g|a-g|c-)[0-9a-f]{12,}")
@@ -46,6 +46,14 @@ def test_world_names_the_sample_users_chats_and_endpoints(client, demo):
     assert [u["key"] for u in world["users"]] == ["manager", "manager2", "admin", "employee", "stranger"]
     assert world["group"]["chat_id"] == data.GROUP_CHAT
     assert world["samples"]["remedy_pending"] == PENDING
+    # one of each kind: native (two steps, no attendance type), linked, and attendance records alone
+    samples = world["samples"]
+    assert samples["purchase_two_step"] == INSTANCES["purchase_two_step"]
+    assert (samples["linked_remedy"], samples["linked_leave"]) == (INSTANCES["linked_remedy"],
+                                                                   INSTANCES["linked_leave"])
+    assert (samples["record_remedy_pending"], samples["record_leave_approved"]) == (
+        data.RECORD_IDS["remedy_pending"], data.RECORD_IDS["leave_approved"])
+    assert set(samples.values()) <= set(demo.state.instances) | set(demo.state.attendance)
     assert "process" in world["endpoints"] and world["attached"] is True
     assert world["locale"] == LOCALE
 
@@ -81,7 +89,7 @@ def test_a_command_shows_a_card_and_a_click_updates_it_in_place(client, demo):
 
 
 def test_reject_sends_only_the_forms_fields(client, demo):
-    approval_id = data.SAMPLES["remedy_pending_3"]
+    approval_id = data.INSTANCES["remedy_pending_3"]
     card = client.ask("manager", f"/approval {approval_id}")
     answer = client.click("manager", card, "reject",
                           form_value={"reason": "Badge log shows no entry", "injected": "ignored"})
@@ -148,8 +156,8 @@ def test_group_messages_mention_the_bot(client):
 
 
 def test_the_stranger_is_refused(client, demo):
-    reply = client.ask("stranger", f"/approval {data.SAMPLES['remedy_pending_2']}")
-    not_found = cards.text("refusal.not_found", LOCALE, id=data.SAMPLES["remedy_pending_2"])
+    reply = client.ask("stranger", f"/approval {data.INSTANCES['remedy_pending_2']}")
+    not_found = cards.text("refusal.not_found", LOCALE, id=data.INSTANCES["remedy_pending_2"])
     assert not_found in card_text(reply["content"])  # the same answer as for an id that does not exist
     assert button_paths(reply["content"]) == []
     assert demo.state.action_calls() == []
@@ -289,8 +297,8 @@ def test_simulations_refuse_what_cannot_be(client, demo):
     assert client.post("submit", {"definition": "nope", "requester": "employee"})[0] == 400
     assert client.post("submit", {"definition": "native_remedy", "requester": "nobody"})[0] == 400
     assert client.post("decide", {"instance_code": "no-such-code", "action": "approve"})[0] == 404
-    assert client.post("decide", {"instance_code": SAMPLES["remedy_approved"], "action": "maybe"})[0] == 400
-    status, answer = client.post("decide", {"instance_code": SAMPLES["remedy_approved"], "action": "approve"})
+    assert client.post("decide", {"instance_code": INSTANCES["remedy_approved"], "action": "maybe"})[0] == 400
+    status, answer = client.post("decide", {"instance_code": INSTANCES["remedy_approved"], "action": "approve"})
     assert status == 409 and "APPROVED" in answer["error"]
 
 

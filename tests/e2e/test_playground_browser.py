@@ -76,11 +76,11 @@ def test_manager_approves_rejects_with_confirm_and_stranger_is_refused(page, dem
     assert page.locator("[data-user='manager'][aria-checked='true']").count() == 1
 
     # /approval <id> as the manager: the card, orange, with Approve and Reject
-    card = say(page, f"/approval {data.SAMPLES['remedy_pending']}")
+    card = say(page, f"/approval {data.INSTANCES['remedy_pending']}")
     wait_template(card, "orange")
     message_id = card.get_attribute("data-message-id")
     expect(card.locator(".fc-header .fc-title")).to_have_text("补卡申请")
-    expect(card.locator(".msg-quote")).to_contain_text(f"/approval {data.SAMPLES['remedy_pending']}")
+    expect(card.locator(".msg-quote")).to_contain_text(f"/approval {data.INSTANCES['remedy_pending']}")
     approve = card.locator("button[data-action='approve']")
     expect(approve).to_have_text(cards.text("button.approve", LOCALE))
     expect(card.locator("button[data-action='reject']")).to_have_class(re.compile("fc-button-danger"))
@@ -99,7 +99,7 @@ def test_manager_approves_rejects_with_confirm_and_stranger_is_refused(page, dem
     assert page.locator(".msg-bot").count() == 1, "updated in place, not a new message"
 
     # Reject with a reason: the confirm dialog; Cancel sends nothing, Confirm rejects
-    card = say(page, f"/approval {data.SAMPLES['remedy_pending_3']}")
+    card = say(page, f"/approval {data.INSTANCES['remedy_pending_3']}")
     wait_template(card, "orange")
     card.locator("input[data-name='reason']").fill("Badge log shows no entry")
     card.locator("button[data-action='reject']").click()
@@ -128,8 +128,8 @@ def test_manager_approves_rejects_with_confirm_and_stranger_is_refused(page, dem
     page.click("[data-user='stranger']")
     expect(page.locator("#chat-subtitle")).to_contain_text("Stranger Sun")
     expect(page.locator(".msg")).to_have_count(0)
-    refusal = say(page, f"/approval {data.SAMPLES['remedy_pending_2']}")
-    not_found = cards.text("refusal.not_found", LOCALE, id=data.SAMPLES["remedy_pending_2"])
+    refusal = say(page, f"/approval {data.INSTANCES['remedy_pending_2']}")
+    not_found = cards.text("refusal.not_found", LOCALE, id=data.INSTANCES["remedy_pending_2"])
     expect(refusal.locator(".fc-body")).to_contain_text(not_found)
     expect(refusal.locator("button[data-action]")).to_have_count(0)
     assert len(demo.state.action_calls()) == 2
@@ -150,13 +150,13 @@ def test_an_injected_error_shows_in_the_toast_and_the_call_log(page, demo, tmp_p
     page.click("#fault-add")
     expect(page.locator("#faults")).to_contain_text("code 1390001")
 
-    card = say(page, f"/approval {data.SAMPLES['remedy_pending_2']}")
+    card = say(page, f"/approval {data.INSTANCES['remedy_pending_2']}")
     card.locator("button[data-action='approve']").click()
     if page.locator("#modal").is_visible():
         page.click("#modal-ok")
     expect(page.locator(".toast[data-type='error']")).to_be_visible()
     expect(page.locator(".call[data-endpoint='task_approve'] .call-status")).to_contain_text("1390001")
-    assert demo.state.snapshot(data.SAMPLES["remedy_pending_2"])["instance"]["status"] == "PENDING"
+    assert demo.state.snapshot(data.INSTANCES["remedy_pending_2"])["instance"]["status"] == "PENDING"
 
     page.click("#fault-clear")
     expect(page.locator("#faults")).to_contain_text("无故障")  # the page speaks the bot's locale (zh_cn here)

@@ -20,3 +20,6 @@ def bot(sandbox: Sandbox, tmp_path) -> Iterator[Bot]:
         sandbox.release_holds()
         running.server.stop()
         shutdown(running.app)
+    # DESIGN.md: an id of one world is never sent to the other world's API
+    sent = [c.json.get("approval_id") for c in sandbox.process_calls() if isinstance(c.json, dict)]
+    assert not set(sent) & set(sandbox.state.instances), "the bot sent approval_infos/process an instance code"

@@ -6,11 +6,12 @@ import threading
 
 import pytest
 
+import cards
 from sandbox import worlds
-from sandbox.data import SAMPLES
+from sandbox.data import INSTANCES, RECORD_IDS
 from tests.integration.harness import card_text, find_buttons, wait_until
 
-PENDING = SAMPLES["remedy_pending"]  # a native approval (no attendance widget): acted on through its tasks
+PENDING = INSTANCES["remedy_pending"]  # a native approval (no attendance widget): acted on through its tasks
 LINKED = worlds.NATIVE  # instances whose form names an attendance record: acted on through process
 RECORD = worlds.RECORDS
 
@@ -46,7 +47,7 @@ def test_second_click_after_approval_does_not_call_process(bot, sandbox):
     first = bot.click("manager", reply, "approve")
     assert first.toast["type"] == "success"
     # the same (old) button clicked again, e.g. on another copy of the card
-    value = {"action": "approve", "approval_id": PENDING, "approval_type": "remedy", "v": 1}
+    value = {"action": "approve", "approval_id": PENDING, "approval_type": "remedy", "v": cards.CARD_VERSION}
     again = bot.sender.click("manager", value, message_id=reply["message_id"], chat_id=reply["chat_id"])
     assert again.status == 200
     assert "Manager Wang" in again.toast["content"]
@@ -88,8 +89,8 @@ def test_a_linked_leave_is_revoked_on_its_record_and_its_instance_is_left_alone(
 
 
 def test_a_native_approval_is_not_revoked_by_the_bot(bot, sandbox):
-    reply = bot.say("admin", f"/revoke {SAMPLES['remedy_approved']}")
-    assert "withdrawn by its submitter" in card_text(reply["content"])
+    reply = bot.say("admin", f"/revoke {INSTANCES['remedy_approved']}")
+    assert "can withdraw it in Feishu Approval" in card_text(reply["content"])
     assert sandbox.action_calls() == []
 
 
@@ -103,11 +104,11 @@ def test_chinese_aliases(bot, sandbox):
     [
         ("stranger", PENDING, "approve", "not_found"),  # not a participant: told nothing about it
         ("employee", PENDING, "approve", "own_request"),
-        ("manager", SAMPLES["own_request"], "approve", "own_request"),
-        ("admin", SAMPLES["remedy_pending_2"], "approve", "not_your_task"),  # native: only as the task's holder
-        ("manager2", SAMPLES["remedy_pending_2"], "reject", "done"),
-        ("manager", SAMPLES["leave_pending"], "approve", "done"),  # native: any definition
-        ("manager", SAMPLES["remedy_approved"], "revoke", "native_revoke"),
+        ("manager", INSTANCES["own_request"], "approve", "own_request"),
+        ("admin", INSTANCES["remedy_pending_2"], "approve", "not_your_task"),  # native: only as the task's holder
+        ("manager2", INSTANCES["remedy_pending_2"], "reject", "done"),
+        ("manager", INSTANCES["leave_pending"], "approve", "done"),  # native: any definition
+        ("manager", INSTANCES["remedy_approved"], "revoke", "native_revoke"),
         ("lead", LINKED["linked_remedy_pending"], "approve", "done"),
         ("agent1", LINKED["linked_remedy_pending"], "approve", "own_request"),
         ("lead", LINKED["linked_leave_approved"], "approve", "only_revoke"),  # seed 000, on the record
@@ -115,7 +116,7 @@ def test_chinese_aliases(bot, sandbox):
         ("admin", LINKED["linked_leave_approved"], "revoke", "done"),
         ("designlead", LINKED["linked_leave_approved"], "revoke", "not_found"),
         ("lead", LINKED["linked_leave_revoked"], "revoke", "already_revoked"),  # the record says so
-        ("manager", SAMPLES["remedy_rejected"], "approve", "already_rejected"),
+        ("manager", INSTANCES["remedy_rejected"], "approve", "already_rejected"),
     ],
 )
 def test_who_may_act(bot, sandbox, user, approval, action, expected):
@@ -138,7 +139,7 @@ def test_refusal_says_what_is_possible(bot):
 
 
 def test_type_named_in_command_must_match(bot, sandbox):
-    reply = bot.say("admin", f"/revoke {SAMPLES['trip_approved']} leave")
+    reply = bot.say("admin", f"/revoke {INSTANCES['trip_approved']} leave")
     assert sandbox.action_calls() == []
     assert "trip" in card_text(reply["content"]).lower()
 
@@ -149,21 +150,21 @@ def test_attendance_id_widget_is_what_process_acts_on(bot, sandbox):
     assert all(not c.json["approval_id"].count("-") for c in sandbox.process_calls())  # never an instance code
 
 
-def test_attendance_only_records_are_for_admins(bot, sandbox):
-    bot.say("manager", f"/approve {SAMPLES['attendance_only_remedy']}")
+def test_attendance_records_without_an_instance_are_acted_on_by_admins_not_strangers(bot, sandbox):
+    bot.say("stranger", f"/approve {RECORD_IDS['remedy_pending']}")  # neither an admin nor the requester's leader
     assert sandbox.action_calls() == []
-    bot.say("admin", f"/approve {SAMPLES['attendance_only_remedy']}")
+    bot.say("admin", f"/approve {RECORD_IDS['remedy_pending']}")
     assert [c.json for c in sandbox.action_calls()] == [
-        {"approval_id": SAMPLES["attendance_only_remedy"], "approval_type": "remedy", "status": 2}]
-    reply = bot.say("admin", f"/revoke {SAMPLES['attendance_only_leave']}")
+        {"approval_id": RECORD_IDS["remedy_pending"], "approval_type": "remedy", "status": 2}]
+    reply = bot.say("admin", f"/revoke {RECORD_IDS['leave_approved']}")
     assert "type" in card_text(reply["content"]).lower()  # the type is required without an instance
-    bot.say("admin", f"/revoke {SAMPLES['attendance_only_leave']} leave")
-    assert sandbox.action_calls()[-1].json == {"approval_id": SAMPLES["attendance_only_leave"],
+    bot.say("admin", f"/revoke {RECORD_IDS['leave_approved']} leave")
+    assert sandbox.action_calls()[-1].json == {"approval_id": RECORD_IDS["leave_approved"],
                                                  "approval_type": "leave", "status": 4}
 
 
 def test_batch_approve_answers_one_summary(bot, sandbox):
-    ids = [SAMPLES["remedy_pending"], SAMPLES["remedy_pending_3"], SAMPLES["remedy_approved"]]
+    ids = [INSTANCES["remedy_pending"], INSTANCES["remedy_pending_3"], INSTANCES["remedy_approved"]]
     reply = bot.say("manager", "/approve " + " ".join(ids))
     text = card_text(reply["content"])
     assert all(i in text for i in ids)
@@ -172,7 +173,7 @@ def test_batch_approve_answers_one_summary(bot, sandbox):
 
 def test_concurrent_clicks_send_one_process_call(bot, sandbox):
     reply = bot.say("manager", f"/approval {PENDING}")
-    value = {"action": "approve", "approval_id": PENDING, "approval_type": "remedy", "v": 1}
+    value = {"action": "approve", "approval_id": PENDING, "approval_type": "remedy", "v": cards.CARD_VERSION}
     answers = []
     barrier = threading.Barrier(16)
 
@@ -192,7 +193,7 @@ def test_concurrent_clicks_send_one_process_call(bot, sandbox):
 
 def test_click_and_command_at_once_act_once(bot, sandbox):
     reply = bot.say("manager", f"/approval {PENDING}")
-    value = {"action": "approve", "approval_id": PENDING, "approval_type": "remedy", "v": 1}
+    value = {"action": "approve", "approval_id": PENDING, "approval_type": "remedy", "v": cards.CARD_VERSION}
     threads = [
         threading.Thread(target=lambda: bot.sender.click("manager", value, message_id=reply["message_id"],
                                                          chat_id=reply["chat_id"])),
@@ -216,7 +217,7 @@ def test_every_copy_of_the_card_is_updated(bot, sandbox):
 
 def test_legacy_callback_acts_the_same(bot, sandbox):
     reply = bot.say("manager", f"/approval {PENDING}")
-    value = {"action": "approve", "approval_id": PENDING, "approval_type": "remedy", "v": 1}
+    value = {"action": "approve", "approval_id": PENDING, "approval_type": "remedy", "v": cards.CARD_VERSION}
     answer = bot.sender.legacy_click("manager", value, message_id=reply["message_id"], chat_id=reply["chat_id"])
     assert answer.status == 200
     assert sandbox.state.snapshot(PENDING)["instance"]["status"] == "APPROVED"
@@ -235,7 +236,7 @@ def test_stale_card_is_refreshed_not_acted_on(bot, sandbox):
 
 def test_forged_action_gets_a_toast(bot, sandbox):
     reply = bot.say("manager", f"/approval {PENDING}")
-    answer = bot.sender.click("manager", {"action": "delete_everything", "v": 1}, message_id=reply["message_id"],
-                              chat_id=reply["chat_id"])
+    answer = bot.sender.click("manager", {"action": "delete_everything", "v": cards.CARD_VERSION},
+                              message_id=reply["message_id"], chat_id=reply["chat_id"])
     assert answer.status == 200 and answer.toast is not None
     assert sandbox.action_calls() == []

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from sandbox.data import SAMPLES
+import cards
+from sandbox.data import INSTANCES, RECORD_IDS
 from tests.integration.harness import card_text, find_buttons
 
 
@@ -32,8 +33,8 @@ def test_group_messages_need_a_mention(bot, sandbox):
 def test_pending_lists_my_tasks_with_buttons(bot):
     reply = bot.say("manager", "/pending")
     values = find_buttons(reply["content"])
-    assert {"action": "approve", "approval_id": SAMPLES["remedy_pending"], "approval_type": "remedy",
-            "list": {"page_token": "", "page": 1}, "v": 1} in values
+    assert {"action": "approve", "approval_id": INSTANCES["remedy_pending"], "approval_type": "remedy",
+            "list": {"page_token": "", "page": 1}, "v": cards.CARD_VERSION} in values
 
 
 def test_approve_all_shown(bot, sandbox):
@@ -43,14 +44,19 @@ def test_approve_all_shown(bot, sandbox):
     answer = bot.sender.click("manager", all_button[0], message_id=reply["message_id"], chat_id=reply["chat_id"])
     assert answer.status == 200
     ids = all_button[0]["approval_ids"]
-    linked_without_record = SAMPLES["attendance_field"]  # names an attendance record attendance does not list
-    assert linked_without_record in ids
-    assert {c.json["instance_code"] for c in sandbox.action_calls()} == set(ids) - {linked_without_record}
-    assert bot.store.history(linked_without_record)[-1].message == "record_not_found"
+    linked_without_record = INSTANCES["attendance_field"]  # names an attendance record attendance does not list
+    linked = INSTANCES["linked_remedy"]  # acted on through the record its form names
+    assert linked_without_record not in ids  # its record's state is unknown: nothing is offered for it
+    assert {linked, INSTANCES["purchase_two_step"]} <= set(ids)
+    instances = {i for i in ids if i in sandbox.state.instances}
+    records = set(ids) - instances  # attendance records the list shows, if any
+    assert {c.json["instance_code"] for c in sandbox.calls_for("task_approve")} == instances - {linked}
+    assert {c.json["approval_id"] for c in sandbox.process_calls()} == records | {RECORD_IDS["remedy_linked"]}
+    assert bot.store.history(linked_without_record) == []
 
 
 def test_redelivered_message_acts_once(bot, sandbox):
-    sent = bot.sender.message("manager", f"/approve {SAMPLES['remedy_pending']}")
+    sent = bot.sender.message("manager", f"/approve {INSTANCES['remedy_pending']}")
     assert bot.reply_to(sent.message_id) is not None
     again = bot.sender.resend(sent)
     assert again.status == 200
@@ -59,12 +65,12 @@ def test_redelivered_message_acts_once(bot, sandbox):
 
 
 def test_strangers_cannot_read_approvals(bot):
-    reply = bot.say("stranger", f"/approval {SAMPLES['remedy_pending']}")
+    reply = bot.say("stranger", f"/approval {INSTANCES['remedy_pending']}")
     assert "Employee Zhang" not in card_text(reply["content"])
 
 
 def test_every_widget_card_renders(bot):
-    reply = bot.say("admin", f"/approval {SAMPLES['every_widget']}")
+    reply = bot.say("admin", f"/approval {INSTANCES['every_widget']}")
     assert reply is not None and reply["content"]["schema"] == "2.0"
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import cards
-from sandbox.data import SAMPLES
+from sandbox.data import INSTANCES
 from tests.integration.harness import card_text
 
-PENDING = SAMPLES["remedy_pending"]
+PENDING = INSTANCES["remedy_pending"]
 
 
 def database(bot) -> Path:

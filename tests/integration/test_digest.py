@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.app import shutdown
 from handlers import digest
+from sandbox.data import INSTANCES
 from tests.integration.harness import card_text, start_bot
 
 
@@ -22,7 +23,7 @@ def test_digest_goes_once_to_approvers_with_pending_tasks(sandbox, tmp_path):
         ctx.store.remember_approvers(["ou_manager", "ou_stranger"], ctx.clock())
         assert digest.maybe_send(ctx) == 1
         to_manager = sandbox.messages("oc_p2p_manager")
-        assert len(to_manager) == 1 and "7300491536801234561" in card_text(to_manager[0]["content"])
+        assert len(to_manager) == 1 and INSTANCES["remedy_pending"] in card_text(to_manager[0]["content"])
         assert sandbox.messages("oc_p2p_stranger") == []
         assert digest.maybe_send(ctx) == 0  # today's lease is taken
         other = start_bot(sandbox, tmp_path)  # a second instance on the same store
@@ -38,6 +39,6 @@ def test_digest_goes_once_to_approvers_with_pending_tasks(sandbox, tmp_path):
 
 
 def test_looking_at_an_approval_makes_its_approvers_known(bot):
-    bot.say("manager", "/approval 7300491536801234562")
+    bot.say("manager", f"/approval {INSTANCES['remedy_pending_2']}")
     ctx = bot.app.extensions["approval_bot"].ctx
     assert set(ctx.store.approvers(0)) == {"ou_manager", "ou_manager2"}

@@ -6,13 +6,14 @@ import time
 
 import pytest
 
+import cards
 from sandbox import worlds
-from sandbox.data import SAMPLES
+from sandbox.data import INSTANCES
 from tests.integration.harness import card_text, wait_until
 
-PENDING = SAMPLES["remedy_pending"]  # native: tasks/approve as the manager
+PENDING = INSTANCES["remedy_pending"]  # native: tasks/approve as the manager
 LINKED = worlds.NATIVE["linked_remedy_pending"]  # linked: process on its attendance record, by its approver "lead"
-VALUE = {"action": "approve", "approval_id": PENDING, "approval_type": "remedy", "v": 1}
+VALUE = {"action": "approve", "approval_id": PENDING, "approval_type": "remedy", "v": cards.CARD_VERSION}
 
 
 

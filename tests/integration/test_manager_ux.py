@@ -4,11 +4,11 @@ card shows what they may do, and toasts carry both languages."""
 
 from __future__ import annotations
 
-from sandbox.data import SAMPLES, p2p_chat
+from sandbox.data import INSTANCES, p2p_chat
 from tests import cardwalk
 from tests.integration.harness import card_text, find_buttons, wait_until
 
-PENDING = SAMPLES["remedy_pending"]
+PENDING = INSTANCES["remedy_pending"]
 
 
 def _approvable(card) -> list[str]:
@@ -70,7 +70,7 @@ def _pasted_link(card, code: str) -> str:
 
 
 def test_the_requester_sees_no_button_on_their_own_request_and_toasts_are_bilingual(bot, sandbox):
-    own = bot.say("employee", f"/approval {SAMPLES['remedy_approved']}")
+    own = bot.say("employee", f"/approval {INSTANCES['remedy_approved']}")
     assert [v for v in find_buttons(own["content"]) if v.get("action") == "revoke"] == []
     listed = bot.say("manager", "/pending")
     details = bot.click("manager", listed, "show", approval_id=PENDING)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from sandbox.data import SAMPLES
+from sandbox.data import INSTANCES
 from sandbox.state import EventTarget
 from tests.integration.harness import ENCRYPT_KEY, TOKEN, card_text, find_buttons, wait_until
 
@@ -14,7 +14,7 @@ def _pending_tasks(sandbox, approval):
 
 
 def test_each_approver_whose_task_is_pending_gets_the_card_once(bot, sandbox):
-    approval = SAMPLES["remedy_pending_2"]
+    approval = INSTANCES["remedy_pending_2"]
     code = sandbox.state.instances[approval]["approval_code"]
     for task in _pending_tasks(sandbox, approval):
         sent = bot.sender.approval_task(approval, task["id"], "PENDING", approval_code=code,
@@ -31,7 +31,7 @@ def test_each_approver_whose_task_is_pending_gets_the_card_once(bot, sandbox):
 
 
 def test_an_instance_event_pushes_no_new_cards(bot, sandbox):
-    approval = SAMPLES["remedy_pending_2"]
+    approval = INSTANCES["remedy_pending_2"]
     sent = bot.sender.approval_instance(approval, "PENDING")
     assert sent.status == 200
     bot.settled.wait(sent.event_id)
@@ -39,20 +39,24 @@ def test_an_instance_event_pushes_no_new_cards(bot, sandbox):
 
 
 def test_status_changed_elsewhere_updates_cards_already_sent(bot, sandbox):
-    approval = SAMPLES["remedy_pending"]
+    approval = INSTANCES["remedy_pending"]
     reply = bot.say("manager", f"/approval {approval}")
     assert find_buttons(reply["content"])
-    sandbox.state.set_status(approval, "APPROVED")  # approved in the Feishu app, not through the bot
+    sandbox.state.decide(approval, approve=True)  # approved in the Feishu app, not through the bot
     bot.sender.approval_instance(approval, "APPROVED")
     assert wait_until(lambda: not [v for v in find_buttons(bot.card(reply)) if v["action"] == "approve"])
 
 
 def test_sandbox_events_after_the_bots_own_action_keep_the_final_card(bot, sandbox):
     sandbox.state.event_target = EventTarget(bot.server.url, ENCRYPT_KEY, TOKEN)
-    approval = SAMPLES["remedy_pending"]
+    approval = INSTANCES["remedy_pending"]
+    sandbox.state.subscribe(sandbox.state.instances[approval]["approval_code"])
     reply = bot.say("manager", f"/approval {approval}")
     bot.click("manager", reply, "approve")
-    assert wait_until(lambda: len(sandbox.calls_for("instance_get")) >= 3)
+    # Feishu pushes the task's APPROVED and the instance's APPROVED after the bot's own tasks/approve
+    assert sandbox.state.wait_notifications(2)
+    assert [(n["type"], n["status"], n["http_status"]) for n in sandbox.state.notifications] == [
+        ("approval_task", "APPROVED", 200), ("approval_instance", "APPROVED", 200)]
     time.sleep(0.5)
     assert "Manager Wang" in card_text(bot.card(reply))
     assert len(sandbox.action_calls()) == 1

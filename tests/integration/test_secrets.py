@@ -10,7 +10,7 @@ import urllib.parse
 import requests
 
 from bot.app import shutdown
-from sandbox.data import SAMPLES
+from sandbox.data import INSTANCES
 from tests.integration.harness import card_text, start_bot
 
 
@@ -26,7 +26,7 @@ def test_canaries_stay_hidden(sandbox, tmp_path, caplog):
     app, server, config, sender = bot.app, bot.server, bot.config, bot.sender
     seen: list[str] = []
     try:
-        reply = bot.say("manager", f"/approval {SAMPLES['remedy_pending']}")
+        reply = bot.say("manager", f"/approval {INSTANCES['remedy_pending']}")
         click = bot.click("manager", reply, "reject", reason="no badge")
         card_token = click.token
         seen += [card_text(reply["content"]), click.text]

@@ -9,9 +9,10 @@ import time
 
 import pytest
 
+import cards
 from bot.app import create_app, shutdown
 from bot.store import HealthReport
-from sandbox.data import SAMPLES
+from sandbox.data import INSTANCES
 from sandbox.server import ServerThread
 from tests.integration.harness import ENCRYPT_KEY, TOKEN, bot_config
 
@@ -54,7 +55,7 @@ def test_timestamp_window_both_ways(bot, offset, status):
 
 
 def test_replayed_event_has_one_effect(bot, sandbox):
-    sent = bot.sender.message("manager", f"/approve {SAMPLES['remedy_pending']}")
+    sent = bot.sender.message("manager", f"/approve {INSTANCES['remedy_pending']}")
     bot.reply_to(sent.message_id)
     for _ in range(2):
         assert bot.sender.post(sent.request_headers, sent.request_body).status == 200
@@ -130,8 +131,9 @@ def test_url_verification_with_wrong_token_is_refused(bot):
 
 
 def test_legacy_card_signature_and_replay(bot, sandbox):
-    reply = bot.say("manager", f"/approval {SAMPLES['remedy_pending']}")
-    value = {"action": "approve", "approval_id": SAMPLES["remedy_pending"], "approval_type": "remedy", "v": 1}
+    reply = bot.say("manager", f"/approval {INSTANCES['remedy_pending']}")
+    value = {"action": "approve", "approval_id": INSTANCES["remedy_pending"], "approval_type": "remedy",
+             "v": cards.CARD_VERSION}
     headers, body = bot.sender.build_legacy_click("manager", value, message_id=reply["message_id"],
                                                   chat_id=reply["chat_id"])
     forged = dict(headers, **{"X-Lark-Signature": "0" * 40})
@@ -202,7 +204,7 @@ def test_metrics_move(bot):
 
 
 def test_concurrent_duplicate_delivery_acts_once(bot, sandbox):
-    payload = bot.sender.message_payload("manager", f"/approve {SAMPLES['remedy_pending']}")
+    payload = bot.sender.message_payload("manager", f"/approve {INSTANCES['remedy_pending']}")
     message = payload["event"]["message"]
     sandbox.state.record_user_message("ou_manager", message["chat_id"], "", message_id=message["message_id"],
                                       content=message["content"])
@@ -250,8 +252,9 @@ def test_healthz_reports_an_unreachable_store(bot, monkeypatch):
 def test_delivery_left_unfinished_by_a_dead_worker_is_processed_on_retry(bot, sandbox):
     """A click whose claim is held (its worker died) is told to wait, with 200 (Feishu never re-sends a callback
     and shows error 200671 for anything else); once the lease runs out, the next delivery takes it over."""
-    reply = bot.say("manager", f"/approval {SAMPLES['remedy_pending']}")
-    value = {"action": "approve", "approval_id": SAMPLES["remedy_pending"], "approval_type": "remedy", "v": 1}
+    reply = bot.say("manager", f"/approval {INSTANCES['remedy_pending']}")
+    value = {"action": "approve", "approval_id": INSTANCES["remedy_pending"], "approval_type": "remedy",
+             "v": cards.CARD_VERSION}
     payload = bot.sender.click_payload("manager", value, message_id=reply["message_id"], chat_id=reply["chat_id"])
     key = "evt:" + payload["header"]["event_id"]
     assert bot.store.claim(key, 1.0, time.time()).value == "new"  # a worker took it (1 s lease), then died

@@ -15,12 +15,12 @@ import pytest
 
 from bot.app import shutdown
 from bot.longconn import pipeline_handle
-from sandbox.data import SAMPLES
+from sandbox.data import INSTANCES
 from sandbox.longconn import long_connection_sender
 from tests.integration.harness import Bot, card_text, find_buttons, start_bot
 from tests.longconn.conftest import wait_until
 
-PENDING = SAMPLES["remedy_pending"]
+PENDING = INSTANCES["remedy_pending"]
 
 
 @pytest.fixture
@@ -58,7 +58,7 @@ def test_approval_command_then_button_approval(over_ws, hub, sandbox):
 
 
 def test_an_approval_event_sends_the_approvers_their_cards(over_ws, sandbox):
-    approval = SAMPLES["remedy_pending_2"]
+    approval = INSTANCES["remedy_pending_2"]
     code = sandbox.state.instances[approval]["approval_code"]
     for task in [t for t in sandbox.state.instances[approval]["task_list"] if t["status"] == "PENDING"]:
         assert over_ws.sender.approval_task(approval, task["id"], "PENDING", approval_code=code,

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+import cards
 from bot.delivery import status_for
 from core.errors import FeishuError
 from handlers.pipeline import REPLY_PAUSES_S, dispatch
@@ -19,7 +20,7 @@ from tests.fakes import FakeStore, click, make_context, message
 from tests.faults import FlakyGateway, down
 
 PENDING = "7100000000000000001"
-APPROVE = {"action": "approve", "approval_id": PENDING, "approval_type": "remedy", "v": 1}
+APPROVE = {"action": "approve", "approval_id": PENDING, "approval_type": "remedy", "v": cards.CARD_VERSION}
 RECALLED = FeishuError(230011, "The message is recalled.", log_id="log-recalled")
 
 

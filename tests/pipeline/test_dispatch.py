@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+import cards
 from core.inbound import ApprovalEvent, OtherEvent, Unreadable
 from handlers.pipeline import dispatch
 from handlers.registry import build_registry
@@ -16,7 +17,7 @@ from tests import cardwalk, samples
 from tests.fakes import FakeGateway, FakeStore, click, make_context, message
 
 PENDING = "7100000000000000001"
-APPROVE = {"action": "approve", "approval_id": PENDING, "approval_type": "remedy", "v": 1}
+APPROVE = {"action": "approve", "approval_id": PENDING, "approval_type": "remedy", "v": cards.CARD_VERSION}
 
 
 def soon() -> float:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+import cards
 from core.inbound import ApprovalEvent
 from handlers.pipeline import dispatch
 from tests import cardwalk, samples
@@ -123,6 +124,7 @@ def test_a_list_follows_an_approval_decided_elsewhere(gateway):
     ctx = make_context(gateway)
     listed = _say(ctx, gateway, "manager", "/pending")
     gateway.instances[FIRST]["status"] = "APPROVED"
+    next(r for r in gateway.records if r["approval_id"] == FIRST)["status"] = 2  # its record: the truth
     dispatch(ctx, ApprovalEvent("ev_elsewhere", "approval_instance", FIRST, "APPROVED"), soon())
     card = dict(gateway.patched)[listed["message_id"]]
     assert _title(card) == "Pending approvals"
@@ -135,7 +137,7 @@ def test_a_list_follows_an_approval_decided_elsewhere(gateway):
 def test_a_reject_click_without_a_reason_is_a_prompt_and_nothing_else(gateway):
     store = FakeStore()
     ctx = make_context(gateway, store)
-    reject = {"action": "reject", "approval_id": FIRST, "approval_type": "remedy", "v": 1}
+    reject = {"action": "reject", "approval_id": FIRST, "approval_type": "remedy", "v": cards.CARD_VERSION}
     answer = dispatch(ctx, click("manager", reject, reason="   "), soon())
     assert answer.body["toast"]["type"] == "warning" and "reason" in answer.body["toast"]["content"]
     assert "理由" in answer.body["toast"]["i18n"]["zh_cn"]
@@ -252,7 +254,7 @@ def test_details_answers_with_the_details_toast(gateway):
 
 def test_a_refusal_toast_carries_both_languages(gateway):
     ctx = make_context(gateway)
-    approve = {"action": "approve", "approval_id": FIRST, "approval_type": "remedy", "v": 1}
+    approve = {"action": "approve", "approval_id": FIRST, "approval_type": "remedy", "v": cards.CARD_VERSION}
     answer = dispatch(ctx, click("employee", approve), soon())  # their own request
     toast = answer.body["toast"]
     assert toast["content"] == "You cannot act on your own request."
@@ -262,7 +264,7 @@ def test_a_refusal_toast_carries_both_languages(gateway):
 def test_the_approve_buttons_comment_is_recorded_and_told(gateway):
     store = FakeStore()
     ctx = make_context(gateway, store)
-    approve = {"action": "approve", "approval_id": FIRST, "approval_type": "remedy", "v": 1}
+    approve = {"action": "approve", "approval_id": FIRST, "approval_type": "remedy", "v": cards.CARD_VERSION}
     answer = dispatch(ctx, click("manager", approve, reason="checked the gate log"), soon())
     assert answer.body["toast"]["type"] == "success"
     assert [r.reason for r in store.audit] == ["checked the gate log"]

@@ -20,7 +20,7 @@ from tests.fakes import FakeGateway, click, make_context, message
 from tests.faults import BrokenStore
 
 PENDING = "7100000000000000001"
-APPROVE = {"action": "approve", "approval_id": PENDING, "approval_type": "remedy", "v": 1}
+APPROVE = {"action": "approve", "approval_id": PENDING, "approval_type": "remedy", "v": cards.CARD_VERSION}
 NOT_RECORDED = cards.text("toast.store_unavailable", "en_us")
 
 

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from sandbox.data import SAMPLES
+import cards
+from sandbox.data import INSTANCES
 from tests.integration.harness import ENCRYPT_KEY, TOKEN
 
 pytestmark = pytest.mark.slow
@@ -124,13 +125,13 @@ def test_procfile_runs_and_same_event_on_two_workers_acts_once(sandbox, tmp_path
     try:
         bot.wait_healthy()
         sender = sandbox.sender(bot.url, encrypt_key=ENCRYPT_KEY, verification_token=TOKEN)
-        payload = sender.message_payload("manager", f"/approve {SAMPLES['remedy_pending']}")
+        payload = sender.message_payload("manager", f"/approve {INSTANCES['remedy_pending']}")
         message = payload["event"]["message"]
         sandbox.state.record_user_message("ou_manager", message["chat_id"], "", message_id=message["message_id"],
                                           content=message["content"])
         statuses = deliver_concurrently(sender, payload, 8)
         assert set(statuses) <= {200, 503}
-        wait_for(lambda: sandbox.state.snapshot(SAMPLES["remedy_pending"])["instance"]["status"] == "APPROVED")
+        wait_for(lambda: sandbox.state.snapshot(INSTANCES["remedy_pending"])["instance"]["status"] == "APPROVED")
         time.sleep(0.5)
         assert len(sandbox.action_calls()) == 1
         metrics = requests.get(bot.url + "/metrics", timeout=5).text
@@ -156,8 +157,8 @@ def test_two_instances_sharing_one_store_act_once(sandbox, shared_store):
         time.sleep(0.5)
         assert len([m for m in sandbox.messages() if m.get("parent_id") == message["message_id"]]) == 1
         # concurrent clicks on one approval, spread over both instances
-        approval = SAMPLES["remedy_pending_3"]
-        value = {"action": "approve", "approval_id": approval, "approval_type": "remedy", "v": 1}
+        approval = INSTANCES["remedy_pending_3"]
+        value = {"action": "approve", "approval_id": approval, "approval_type": "remedy", "v": cards.CARD_VERSION}
         sent = sandbox.state.add_message(chat_id="oc_p2p_manager", msg_type="interactive", body="{}", content={},
                                          from_bot=True)
         barrier = threading.Barrier(8)
@@ -232,11 +233,11 @@ def test_sigterm_lets_an_in_flight_action_finish(sandbox, tmp_path):
     try:
         bot.wait_healthy()
         sender = sandbox.sender(bot.url, encrypt_key=ENCRYPT_KEY, verification_token=TOKEN)
-        approval = SAMPLES["remedy_pending"]
+        approval = INSTANCES["remedy_pending"]
         sandbox.inject("task_approve", hold=True, times=1)
         sent = sandbox.state.add_message(chat_id="oc_p2p_manager", msg_type="interactive", body="{}", content={},
                                          from_bot=True)
-        value = {"action": "approve", "approval_id": approval, "approval_type": "remedy", "v": 1}
+        value = {"action": "approve", "approval_id": approval, "approval_type": "remedy", "v": cards.CARD_VERSION}
         clicker = threading.Thread(target=lambda: sender.click("manager", value, message_id=sent["message_id"],
                                                                chat_id="oc_p2p_manager"))
         clicker.start()

@@ -15,6 +15,7 @@ from tests.sandbox.conftest import Api
 
 TOKEN_URL = "/open-apis/auth/v3/tenant_access_token/internal"
 MESSAGES = "/open-apis/im/v1/messages"
+RECORD = data.RECORD_IDS["remedy_pending"]  # an attendance record: process changes records only
 PROCESS = "/open-apis/attendance/v1/approval_infos/process"
 
 
@@ -90,7 +91,7 @@ def test_token_endpoint_rejects_non_json(api):
     ({"Authorization": "Bearer"}, 99991661), ({"Authorization": "Bearer t-forged"}, 99991663),
 ])
 def test_every_api_needs_a_valid_bearer_token(api, headers, code):
-    for path in (f"/open-apis/approval/v4/instances/{data.SAMPLES['remedy_pending']}", "/open-apis/bot/v3/info",
+    for path in (f"/open-apis/approval/v4/instances/{data.INSTANCES['remedy_pending']}", "/open-apis/bot/v3/info",
                  "/open-apis/contact/v3/users/ou_manager"):
         response = api.client.get(path, headers=headers)
         assert response.status_code == 400
@@ -99,14 +100,14 @@ def test_every_api_needs_a_valid_bearer_token(api, headers, code):
 
 def test_revoked_tokens_fail_until_reset(api, state):
     state.revoke_tokens()
-    assert api.process(data.SAMPLES["remedy_pending"], "remedy", 2).code == 99991663
-    assert state.instance(data.SAMPLES["remedy_pending"])["status"] == "PENDING"
+    assert api.process(RECORD, "remedy", 2).code == 99991663
+    assert state.record(RECORD)["status"] == 0
     state.reset()
     assert api.get("/open-apis/bot/v3/info").code == 0  # reset keeps issued tokens valid
 
 
 def test_every_response_carries_a_log_id_matching_the_error(api):
-    ok = api.instance(data.SAMPLES["remedy_pending"])
+    ok = api.instance(data.INSTANCES["remedy_pending"])
     bad = api.instance("7300000000000000000")
     assert ok.headers["X-Tt-Logid"] and "error" not in ok.json
     assert bad.json["error"]["log_id"] == bad.headers["X-Tt-Logid"]
@@ -117,7 +118,7 @@ def test_every_response_carries_a_log_id_matching_the_error(api):
 
 
 def test_instance_lookup_has_the_seed_004_shape(api):
-    answer = api.instance(data.SAMPLES["every_widget"], locale="zh-CN", user_id_type="open_id")
+    answer = api.instance(data.INSTANCES["every_widget"], locale="zh-CN", user_id_type="open_id")
     assert (answer.status, answer.code, answer.json["msg"]) == (200, 0, "success")
     inst = answer.json["data"]
     assert list(inst) == ["approval_name", "start_time", "end_time", "user_id", "open_id", "serial_number",
@@ -131,7 +132,7 @@ def test_instance_lookup_has_the_seed_004_shape(api):
 
 
 def test_instance_lookup_by_uuid_and_locale(api, state):
-    code = data.SAMPLES["remedy_pending"]
+    code = data.INSTANCES["remedy_pending"]
     uuid = state.instance(code)["uuid"]
     assert api.instance(uuid).json["data"]["instance_code"] == code
     assert api.instance(code, locale="en-US").json["data"]["approval_name"] == "Punch Correction"
@@ -142,7 +143,7 @@ def test_instance_lookup_by_uuid_and_locale(api, state):
     ({"locale": "fr-FR"}, 1390001), ({"user_id_type": "email"}, 1390001), ({"user_id": "ou_nobody"}, 1390004),
 ])
 def test_instance_lookup_param_errors(api, query, code):
-    answer = api.instance(data.SAMPLES["remedy_pending"], **query)
+    answer = api.instance(data.INSTANCES["remedy_pending"], **query)
     assert (answer.status, answer.code) == (400, code)
 
 
@@ -160,9 +161,10 @@ def test_task_query_lists_a_users_pending_tasks(api):
     assert answer.code == 0
     tasks = answer.json["data"]["tasks"]
     codes = {t["process_code"] for t in tasks}
-    assert {data.SAMPLES[n] for n in ("remedy_pending", "remedy_pending_2", "remedy_pending_3", "leave_pending",
-                                      "every_widget", "attendance_field")} == codes
-    assert data.SAMPLES["own_request"] not in codes  # manager requested it: not their task
+    assert {data.INSTANCES[n] for n in ("remedy_pending", "remedy_pending_2", "remedy_pending_3", "leave_pending",
+                                        "every_widget", "attendance_field", "purchase_two_step",
+                                        "linked_remedy")} == codes
+    assert data.INSTANCES["own_request"] not in codes  # manager requested it: not their task
     first = tasks[0]
     assert set(first) >= {"topic", "user_id", "title", "urls", "process_external_id", "task_external_id", "status",
                           "process_status", "definition_code", "initiators", "initiator_names", "task_id",
@@ -176,8 +178,8 @@ def test_task_query_lists_a_users_pending_tasks(api):
 def test_task_query_for_other_approvers(api):
     manager2 = {t["process_code"] for t in todo(api, "ou_manager2").json["data"]["tasks"]}
     admin = {t["process_code"] for t in todo(api, "u_admin", user_id_type="user_id").json["data"]["tasks"]}
-    assert manager2 == {data.SAMPLES["remedy_pending_2"], data.SAMPLES["own_request"]}
-    assert admin == {data.SAMPLES["own_request"]}
+    assert manager2 == {data.INSTANCES["remedy_pending_2"], data.INSTANCES["own_request"]}
+    assert admin == {data.INSTANCES["own_request"]}
     assert todo(api, "ou_stranger").json["data"]["tasks"] == []
 
 
@@ -216,9 +218,9 @@ def test_page_token_belongs_to_its_query(api, state):
     assert todo(api, "ou_manager", page_size=1, page_token=token).code == 1390001
 
 
-def test_approved_task_leaves_the_todo_list_and_enters_done(api):
-    code = data.SAMPLES["remedy_pending"]
-    assert api.process(code, "remedy", 2).code == 0
+def test_approved_task_leaves_the_todo_list_and_enters_done(api, state):
+    code = data.INSTANCES["remedy_pending"]
+    state.decide(code, approve=True)  # approved in Feishu by the task's holder
     assert code not in {t["process_code"] for t in todo(api, "ou_manager").json["data"]["tasks"]}
     done = api.get("/open-apis/approval/v4/tasks/query", user_id="ou_manager", topic="2").json["data"]["tasks"]
     entry = next(t for t in done if t["process_code"] == code)
@@ -453,14 +455,14 @@ def test_unknown_open_api_route_is_a_json_404_and_logged(api, state):
 
 
 def test_call_log_records_every_call_exactly(api, state):
-    api.instance(data.SAMPLES["remedy_pending"])
-    api.process(data.SAMPLES["remedy_pending"], "remedy", 2)
-    api.process(data.SAMPLES["remedy_pending"], "remedy", 2)
+    api.instance(data.INSTANCES["remedy_pending"])
+    api.process(RECORD, "remedy", 2)
+    api.process(RECORD, "remedy", 2)
     assert [c.endpoint for c in state.calls] == ["token", "instance_get", "process", "process"]
     calls = state.process_calls()
     assert [c.status for c in calls] == [200, 400]
     assert [c.code for c in calls] == [0, 1220600]
-    assert calls[0].json == {"approval_id": data.SAMPLES["remedy_pending"], "approval_type": "remedy", "status": 2}
+    assert calls[0].json == {"approval_id": RECORD, "approval_type": "remedy", "status": 2}
     assert calls[0]["method"] == "POST" and calls[0]["path"] == PROCESS
     assert calls[0].applied and calls[0].outcome == "ok" and calls[1].outcome == "error"
     assert calls[0].log_id and calls[0].duration_s is not None
@@ -470,14 +472,14 @@ def test_call_log_records_every_call_exactly(api, state):
 
 def test_reset_restores_the_seed_and_empties_the_log(api, state):
     calls = state.calls
-    api.process(data.SAMPLES["remedy_pending"], "remedy", 2)
+    api.process(RECORD, "remedy", 2)
     send(api, "ou_manager", card2())
     state.inject("process", code=1220001)
     state.reset()
     assert state.calls is calls and calls == []
     assert state.faults == [] and state.bot_messages() == []
-    assert state.instance(data.SAMPLES["remedy_pending"])["status"] == "PENDING"
-    assert api.process(data.SAMPLES["remedy_pending"], "remedy", 2).code == 0
+    assert state.record(RECORD)["status"] == 0
+    assert api.process(RECORD, "remedy", 2).code == 0
 
 
 # -- faults -------------------------------------------------------------------------------------------------------
@@ -485,8 +487,8 @@ def test_reset_restores_the_seed_and_empties_the_log(api, state):
 
 def test_injected_5xx_once_then_normal(api, state):
     fault = state.inject("instance_get", http_status=500, times=1)
-    first = api.instance(data.SAMPLES["remedy_pending"])
-    second = api.instance(data.SAMPLES["remedy_pending"])
+    first = api.instance(data.INSTANCES["remedy_pending"])
+    second = api.instance(data.INSTANCES["remedy_pending"])
     assert (first.status, first.code) == (500, 1395001)
     assert first.json["error"]["log_id"] == first.headers["X-Tt-Logid"]
     assert (second.status, second.code) == (200, 0)
@@ -498,9 +500,9 @@ def test_injected_5xx_once_then_normal(api, state):
 @pytest.mark.parametrize(("status", "code"), [(500, 1225000), (502, 1225000), (503, 1225000)])
 def test_process_5xx_does_not_apply(api, state, status, code):
     state.inject("process", http_status=status)
-    answer = api.process(data.SAMPLES["remedy_pending"], "remedy", 2)
+    answer = api.process(RECORD, "remedy", 2)
     assert (answer.status, answer.code) == (status, code)
-    assert state.instance(data.SAMPLES["remedy_pending"])["status"] == "PENDING"
+    assert state.record(RECORD)["status"] == 0
     assert state.process_calls()[0].applied is False
 
 
@@ -515,7 +517,7 @@ def test_rate_limit_429_with_reset_header(api, state):
 
 def test_rate_limit_as_400_with_reset_header(api, state):
     state.inject("process", http_status=400, code=99991400, rate_limit_reset_s=1)
-    answer = api.process(data.SAMPLES["remedy_pending"], "remedy", 2)
+    answer = api.process(RECORD, "remedy", 2)
     assert (answer.status, answer.code, answer.headers["x-ogw-ratelimit-reset"]) == (400, 99991400, "1")
 
 
@@ -523,27 +525,27 @@ def test_rate_limit_as_400_with_reset_header(api, state):
                                               (1220600, 400), (1225000, 500), (1226500, 500), (1227500, 500)])
 def test_every_seed_000_code_can_be_injected(api, state, code, status):
     state.inject("process", code=code, msg="injected")
-    answer = api.process(data.SAMPLES["remedy_pending"], "remedy", 2)
+    answer = api.process(RECORD, "remedy", 2)
     assert (answer.status, answer.code, answer.json["msg"]) == (status, code, "injected")
 
 
 def test_non_json_body(api, state):
     state.inject("instance_get", body="<html><body>502 Bad Gateway</body></html>")
-    answer = api.instance(data.SAMPLES["remedy_pending"])
+    answer = api.instance(data.INSTANCES["remedy_pending"])
     assert answer.status == 502 and answer.json is None and "Bad Gateway" in answer.text
     assert answer.headers["Content-Type"].startswith("text/html")
 
 
 def test_fault_for_one_id_only(api, state):
-    state.inject("instance_get", id=data.SAMPLES["remedy_approved"], code=1390009)
-    assert api.instance(data.SAMPLES["remedy_approved"]).code == 1390009
-    assert api.instance(data.SAMPLES["remedy_pending"]).code == 0
+    state.inject("instance_get", id=data.INSTANCES["remedy_approved"], code=1390009)
+    assert api.instance(data.INSTANCES["remedy_approved"]).code == 1390009
+    assert api.instance(data.INSTANCES["remedy_pending"]).code == 0
 
 
 def test_wildcard_fault_and_clear(api, state):
     state.inject("*", http_status=503)
     assert api.get("/open-apis/bot/v3/info").status == 503
-    assert api.instance(data.SAMPLES["remedy_pending"]).status == 503
+    assert api.instance(data.INSTANCES["remedy_pending"]).status == 503
     state.clear_faults()
     assert api.get("/open-apis/bot/v3/info").status == 200
 
@@ -558,8 +560,8 @@ def test_latency(api, state):
 def test_drop_without_applying(api, state):
     state.inject("process", drop=True)
     with pytest.raises(ConnectionDropped):
-        api.process(data.SAMPLES["remedy_pending"], "remedy", 2)
-    assert state.instance(data.SAMPLES["remedy_pending"])["status"] == "PENDING"
+        api.process(RECORD, "remedy", 2)
+    assert state.record(RECORD)["status"] == 0
     call = state.process_calls()[0]
     assert (call.outcome, call.applied, call.status) == ("dropped", False, None)
 
@@ -567,11 +569,11 @@ def test_drop_without_applying(api, state):
 def test_drop_after_apply_changes_state_and_loses_the_answer(api, state):
     state.inject("process", drop_after_apply=True, times=1)
     with pytest.raises(ConnectionDropped):
-        api.process(data.SAMPLES["remedy_pending"], "remedy", 2)
-    assert state.instance(data.SAMPLES["remedy_pending"])["status"] == "APPROVED"
+        api.process(RECORD, "remedy", 2)
+    assert state.record(RECORD)["status"] == 2
     call = state.process_calls()[0]
     assert (call.outcome, call.applied, call.status, call.response) == ("dropped", True, None, None)
-    assert api.process(data.SAMPLES["remedy_pending"], "remedy", 2).code == 1220600  # a blind retry is refused
+    assert api.process(RECORD, "remedy", 2).code == 1220600  # a blind retry is refused
 
 
 def _in_thread(state: SandboxState, action):
@@ -590,22 +592,22 @@ def _in_thread(state: SandboxState, action):
 
 def test_hold_until_released(state):
     state.inject("process", hold=True, times=1)
-    thread, result = _in_thread(state, lambda a: a.process(data.SAMPLES["remedy_pending"], "remedy", 2))
+    thread, result = _in_thread(state, lambda a: a.process(RECORD, "remedy", 2))
     assert state.wait_held(1, timeout=5)
-    assert state.instance(data.SAMPLES["remedy_pending"])["status"] == "PENDING"
+    assert state.record(RECORD)["status"] == 0
     assert state.process_calls()[0].outcome == "pending"
     state.release_holds()
     thread.join(5)
     assert result["answer"].code == 0
     assert state.held == 0
-    assert state.instance(data.SAMPLES["remedy_pending"])["status"] == "APPROVED"
+    assert state.record(RECORD)["status"] == 2
 
 
 def test_hold_after_apply(state):
     state.inject("process", hold_after_apply=True, times=1)
-    thread, result = _in_thread(state, lambda a: a.process(data.SAMPLES["remedy_pending"], "remedy", 2))
+    thread, result = _in_thread(state, lambda a: a.process(RECORD, "remedy", 2))
     assert state.wait_held(1, timeout=5)
-    assert state.instance(data.SAMPLES["remedy_pending"])["status"] == "APPROVED"  # applied, answer not yet sent
+    assert state.record(RECORD)["status"] == 2  # applied, answer not yet sent
     state.release_holds()
     thread.join(5)
     assert result["answer"].code == 0
@@ -613,12 +615,12 @@ def test_hold_after_apply(state):
 
 def test_reset_abandons_held_requests(state):
     state.inject("process", hold=True)
-    thread, result = _in_thread(state, lambda a: a.process(data.SAMPLES["remedy_pending"], "remedy", 2))
+    thread, result = _in_thread(state, lambda a: a.process(RECORD, "remedy", 2))
     assert state.wait_held(1, timeout=5)
     state.reset()
     thread.join(5)
     assert isinstance(result.get("error"), ConnectionDropped)
-    assert state.instance(data.SAMPLES["remedy_pending"])["status"] == "PENDING"
+    assert state.record(RECORD)["status"] == 0
     assert state.calls == [] or all(c.endpoint == "token" for c in state.calls)
 
 
@@ -636,13 +638,14 @@ def test_inject_validates_its_arguments(state):
 
 def test_control_endpoints(api, state):
     client = api.client
-    api.process(data.SAMPLES["remedy_pending"], "remedy", 2)
+    api.process(RECORD, "remedy", 2)
     calls = client.get("/_sandbox/calls?endpoint=process").get_json()["calls"]
     assert len(calls) == 1 and calls[0]["code"] == 0 and calls[0]["endpoint"] == "process"
-    snap = client.get(f"/_sandbox/state/{data.SAMPLES['remedy_pending']}").get_json()
-    assert snap["instance"]["status"] == "APPROVED" and snap["attendance"]["status"] == 2
-    field = client.get(f"/_sandbox/state/{data.ATTENDANCE_FIELD_ID}").get_json()
-    assert field["instance"]["instance_code"] == data.SAMPLES["attendance_field"]
+    snap = client.get(f"/_sandbox/state/{RECORD}").get_json()
+    assert snap["attendance"]["status"] == 2 and snap["instance"] is None  # an id names one world only
+    native = client.get(f"/_sandbox/state/{data.INSTANCES['remedy_pending']}").get_json()
+    assert native["instance"]["status"] == "PENDING" and native["attendance"] is None
+    assert client.get(f"/_sandbox/state/{data.ATTENDANCE_FIELD_ID}").status_code == 404  # attendance lists none
     assert client.get("/_sandbox/state/123").status_code == 404
     added = client.post("/_sandbox/faults", json={"endpoint": "process", "code": 1220001, "times": 1})
     assert added.status_code == 200 and added.get_json()["fault"]["code"] == 1220001
@@ -655,13 +658,15 @@ def test_control_endpoints(api, state):
     send(api, "ou_manager", card2())
     chats = client.get("/_sandbox/messages").get_json()["chats"]
     assert list(chats) == ["oc_p2p_manager"] and chats["oc_p2p_manager"][0]["content"]["schema"] == "2.0"
-    assert client.get("/_sandbox/samples").get_json()["samples"]["every_widget"] == data.SAMPLES["every_widget"]
+    samples = client.get("/_sandbox/samples").get_json()
+    assert samples["instances"]["every_widget"] == data.INSTANCES["every_widget"]
+    assert samples["records"]["remedy_pending"] == RECORD
     target = {"url": "http://127.0.0.1:9", "encrypt_key": "k", "verification_token": "v"}
     assert client.post("/_sandbox/event_target", json=target).status_code == 200
     assert state.event_target.url == "http://127.0.0.1:9"
     assert client.post("/_sandbox/event_target", json={}).get_json() == {"event_target": None}
     assert client.post("/_sandbox/reset").status_code == 200
-    assert state.calls == [] and state.instance(data.SAMPLES["remedy_pending"])["status"] == "PENDING"
+    assert state.calls == [] and state.record(RECORD)["status"] == 0
 
 
 def test_flask_level_answers_carry_a_log_id_too(api):
@@ -670,13 +675,15 @@ def test_flask_level_answers_carry_a_log_id_too(api):
 
 
 def test_state_helpers_for_test_set_ups(state):
-    code = data.SAMPLES["remedy_pending"]
-    state.set_status(code, "approved")
-    assert state.instance(code)["status"] == "APPROVED" and state.record(code)["status"] == 2
-    state.set_status(data.ATTENDANCE_FIELD_ID, "REJECTED")
-    snap = state.snapshot(data.ATTENDANCE_FIELD_ID)
-    assert snap["attendance"]["status"] == 1 and snap["instance"]["status"] == "REJECTED"
-    assert state.record_for_instance(data.SAMPLES["attendance_field"])["approval_id"] == data.ATTENDANCE_FIELD_ID
-    with pytest.raises(KeyError):
-        state.set_status("123", "APPROVED")
+    code = data.INSTANCES["remedy_pending_2"]
+    decided = state.decide(code, approve=True, comment="ok")  # the first pending task's holder, in Feishu
+    assert (decided["by"], decided["status"]) == ("ou_manager", "APPROVED")
+    inst = state.instance(code)
+    assert [t["status"] for t in inst["task_list"]] == ["APPROVED", "DONE"]  # an OR node: the other task is done
+    assert inst["timeline"][-1]["type"] == "PASS" and inst["timeline"][-1]["comment"] == "ok"
+    with pytest.raises(ValueError):
+        state.decide(code)
+    with pytest.raises(LookupError):
+        state.decide(RECORD)  # an attendance id names no instance
+    assert state.record(RECORD)["status"] == 0
     assert state.find_user("Employee Zhang") is None and state.find_user("u_employee")["name"] == "张三"

@@ -13,8 +13,8 @@ from sandbox.state import SandboxState
 
 REQUIRED = ("remedy_pending", "remedy_pending_2", "remedy_pending_3", "remedy_approved", "remedy_rejected",
             "remedy_reverted", "leave_pending", "leave_approved", "out_approved", "overtime_approved", "trip_approved",
-            "shift_approved", "own_request", "every_widget", "attendance_field", "attendance_only_remedy",
-            "attendance_only_leave")
+            "shift_approved", "own_request", "every_widget", "attendance_field")
+UUID = re.compile(r"[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}")
 WIDGET_TYPES = ("input", "textarea", "number", "amount", "formula", "date", "dateInterval", "radio", "radioV2",
                 "checkbox", "checkboxV2", "contact", "department", "connect", "document", "attachment",
                 "attachmentV2", "image", "imageV2", "fieldList", "telephone", "address", "remedyGroup", "leaveGroup",
@@ -30,15 +30,17 @@ def world():
 
 
 def form(world, name):
-    return json.loads(world["instances"][data.SAMPLES[name]]["form"])
+    return json.loads(world["instances"][data.INSTANCES[name]]["form"])
 
 
-def test_every_required_sample_exists_with_19_digit_ids():
-    for name in REQUIRED:
-        assert re.fullmatch(r"\d{19}", data.SAMPLES[name]), name
-    assert data.SAMPLES["attendance_only_remedy"] == "6800000000000000001"
-    assert data.SAMPLES["attendance_only_leave"] == "6800000000000000002"
-    assert len(set(data.SAMPLES.values())) == len(data.SAMPLES)
+def test_every_required_sample_exists_instances_with_uuid_codes_records_with_numeric_ids():
+    for name in (*REQUIRED, *data.FLOW_NAMES):
+        assert UUID.fullmatch(data.INSTANCES[name]), name
+    for approval_id in data.RECORD_IDS.values():
+        assert re.fullmatch(r"\d{19}", approval_id)
+    assert data.RECORD_IDS["remedy_pending"] == "6800000000000000001"
+    assert data.RECORD_IDS["leave_approved"] == "6800000000000000002"
+    assert len(set(data.INSTANCES.values())) == len(data.INSTANCES)
 
 
 def test_app_bot_users_chats_and_departments():
@@ -57,51 +59,47 @@ def test_app_bot_users_chats_and_departments():
     assert world["departments"]["od-rd"]["i18n_name"] == {"zh_cn": "研发部", "en_us": "R&D"}
 
 
-@pytest.mark.parametrize(("name", "status", "widget", "record_status"), [
-    ("remedy_pending", "PENDING", "remedyGroup", 0), ("remedy_pending_2", "PENDING", "remedyGroup", 0),
-    ("remedy_pending_3", "PENDING", "remedyGroup", 0), ("remedy_approved", "APPROVED", "remedyGroup", 2),
-    ("remedy_rejected", "REJECTED", "remedyGroup", 1), ("remedy_reverted", "REVERTED", "remedyGroup", 4),
-    ("leave_pending", "PENDING", "leaveGroupV2", 0), ("leave_approved", "APPROVED", "leaveGroup", 2),
-    ("out_approved", "APPROVED", "outGroup", 2), ("overtime_approved", "APPROVED", "workGroup", 2),
-    ("trip_approved", "APPROVED", "tripGroup", 2), ("shift_approved", "APPROVED", "shiftGroup", None),
-    ("own_request", "PENDING", "remedyGroup", 0), ("every_widget", "PENDING", "remedyGroup", 0),
+@pytest.mark.parametrize(("name", "status", "widget"), [
+    ("remedy_pending", "PENDING", "remedyGroup"), ("remedy_pending_2", "PENDING", "remedyGroup"),
+    ("remedy_pending_3", "PENDING", "remedyGroup"), ("remedy_approved", "APPROVED", "remedyGroup"),
+    ("remedy_rejected", "REJECTED", "remedyGroup"), ("remedy_reverted", "APPROVED", "remedyGroup"),
+    ("leave_pending", "PENDING", "leaveGroupV2"), ("leave_approved", "APPROVED", "leaveGroup"),
+    ("out_approved", "APPROVED", "outGroup"), ("overtime_approved", "APPROVED", "workGroup"),
+    ("trip_approved", "APPROVED", "tripGroup"), ("shift_approved", "APPROVED", "shiftGroup"),
+    ("own_request", "PENDING", "remedyGroup"), ("every_widget", "PENDING", "remedyGroup"),
 ])
-def test_statuses_types_and_linked_records(world, name, status, widget, record_status):
-    code = data.SAMPLES[name]
+def test_statuses_and_types_and_no_record_under_an_instance_code(world, name, status, widget):
+    code = data.INSTANCES[name]
     inst = world["instances"][code]
     assert inst["status"] == status
     assert inst["instance_code"] == code
     assert form(world, name)[0]["type"] == widget
-    record = world["records"].get(code)
-    if record_status is None:
-        assert record is None  # shift approvals are read-only: nothing for process to act on
-    else:
-        assert record["status"] == record_status
-        assert record["approval_type"] == ATTENDANCE_WIDGETS[widget]
-        assert record["instance_code"] == code
+    assert code not in world["attendance"]  # the two id spaces are apart
 
 
 def test_pending_tasks_and_requesters(world):
     def pending(name):
-        return [t["open_id"] for t in world["instances"][data.SAMPLES[name]]["task_list"] if t["status"] == "PENDING"]
+        return [t["open_id"] for t in world["instances"][data.INSTANCES[name]]["task_list"] if t["status"] == "PENDING"]
 
     assert pending("remedy_pending") == ["ou_manager"]
     assert pending("remedy_pending_2") == ["ou_manager", "ou_manager2"]
     assert pending("remedy_pending_3") == ["ou_manager"]
     assert pending("own_request") == ["ou_manager2", "ou_admin"]
-    assert world["instances"][data.SAMPLES["own_request"]]["open_id"] == "ou_manager"
+    assert world["instances"][data.INSTANCES["own_request"]]["open_id"] == "ou_manager"
     for name in REQUIRED[:14]:
         if name != "own_request":
-            assert world["instances"][data.SAMPLES[name]]["open_id"] == "ou_employee", name
+            assert world["instances"][data.INSTANCES[name]]["open_id"] == "ou_employee", name
 
 
 def test_approved_samples_name_who_passed_them(world):
-    timeline = world["instances"][data.SAMPLES["remedy_approved"]]["timeline"]
+    timeline = world["instances"][data.INSTANCES["remedy_approved"]]["timeline"]
     passes = [e for e in timeline if e["type"] == "PASS"]
     assert [(e["open_id"], e["user_id"]) for e in passes] == [("ou_manager", "u_manager")]
-    assert world["instances"][data.SAMPLES["remedy_rejected"]]["timeline"][-1]["type"] == "REJECT"
-    reverted = world["instances"][data.SAMPLES["remedy_reverted"]]
-    assert reverted["timeline"][-1]["type"] == "REVERTED" and reverted["reverted"] is True
+    assert world["instances"][data.INSTANCES["remedy_rejected"]]["timeline"][-1]["type"] == "REJECT"
+    reverted = world["instances"][data.INSTANCES["remedy_reverted"]]
+    # withdrawn by its submitter after approval: GET keeps APPROVED and says reverted
+    assert (reverted["status"], reverted["reverted"]) == ("APPROVED", True)
+    assert reverted["timeline"][-1]["type"] == "CANCEL" and reverted["timeline"][-1]["open_id"] == "ou_employee"
 
 
 def test_every_widget_holds_every_widget_type_with_remedy_first(world):
@@ -116,7 +114,7 @@ def test_every_widget_holds_every_widget_type_with_remedy_first(world):
     assert by_type["department"]["value"] == [{"open_id": "od-sales"}]
     assert len(by_type["tripGroup"]["value"]["schedule"]) == 2
     assert set(by_type["telephone"]["value"]) == {"country_code", "national_number"}
-    inst = world["instances"][data.SAMPLES["every_widget"]]
+    inst = world["instances"][data.INSTANCES["every_widget"]]
     assert any(c["files"] for c in inst["comment_list"])
     assert len(inst["timeline"]) >= 3
 
@@ -134,26 +132,44 @@ def test_forms_are_json_strings_with_rfc3339_dates_and_ms_timestamps(world):
     assert datetime.fromisoformat(remedy["time"]).utcoffset().total_seconds() == 8 * 3600
 
 
-def test_attendance_field_names_a_different_attendance_id(world):
+def test_attendance_field_names_an_attendance_id_attendance_does_not_list(world):
     widgets = form(world, "attendance_field")
     field = next(w for w in widgets if w.get("custom_id") == "attendance_approval_id")
-    assert field["value"] == "6737202939523236113" != data.SAMPLES["attendance_field"]
-    assert world["records"]["6737202939523236113"]["instance_code"] == data.SAMPLES["attendance_field"]
-    assert data.SAMPLES["attendance_field"] not in world["records"]
+    assert field["value"] == "6737202939523236113" != data.INSTANCES["attendance_field"]
+    assert "6737202939523236113" not in world["attendance"]
+    assert data.INSTANCES["attendance_field"] not in world["attendance"]
 
 
-def test_attendance_only_records_have_no_instance(world):
-    remedy = world["records"][data.SAMPLES["attendance_only_remedy"]]
-    leave = world["records"][data.SAMPLES["attendance_only_leave"]]
-    assert (remedy["approval_type"], remedy["status"], remedy["instance_code"]) == ("remedy", 0, None)
-    assert (leave["approval_type"], leave["status"], leave["instance_code"]) == ("leave", 2, None)
-    assert data.SAMPLES["attendance_only_remedy"] not in world["instances"]
+def test_records_carry_no_instance_code(world):
+    remedy = world["attendance"][data.RECORD_IDS["remedy_pending"]]
+    leave = world["attendance"][data.RECORD_IDS["leave_approved"]]
+    assert (remedy["approval_type"], remedy["status"], remedy["employee_id"]) == ("remedy", 0, "u_employee")
+    assert (leave["approval_type"], leave["status"], leave["employee_id"]) == ("leave", 2, "u_employee")
+    codes = set(data.INSTANCES.values())
+    for record in world["attendance"].values():
+        assert not codes & set(json.dumps(record).split('"')), record["approval_id"]
+    assert data.RECORD_IDS["remedy_pending"] not in world["instances"]
+
+
+def test_the_flow_samples_route_through_their_definitions():
+    state = SandboxState()
+    purchase = state.instance(data.INSTANCES["purchase_two_step"])
+    assert [t["open_id"] for t in purchase["task_list"]] == ["ou_manager"]  # the second step opens after it
+    assert len(purchase["_nodes"]) == 2
+    linked = {name: json.loads(state.instance(data.INSTANCES[name])["form"]) for name in ("linked_remedy",
+                                                                                         "linked_leave")}
+    assert [w["value"] for w in linked["linked_remedy"] if w.get("custom_id") == data.ATTENDANCE_FIELD] == [
+        data.RECORD_IDS["remedy_linked"]]
+    assert [w["value"] for w in linked["linked_leave"] if w.get("custom_id") == data.ATTENDANCE_FIELD] == [
+        data.RECORD_IDS["leave_linked"]]
+    assert state.instance(data.INSTANCES["linked_leave"])["status"] == "APPROVED"
+    assert state.record(data.RECORD_IDS["leave_linked"])["status"] == 2
 
 
 def test_build_world_returns_independent_copies():
     a, b = data.build_world(), data.build_world()
-    a["instances"][data.SAMPLES["remedy_pending"]]["status"] = "APPROVED"
-    assert b["instances"][data.SAMPLES["remedy_pending"]]["status"] == "PENDING"
+    a["instances"][data.INSTANCES["remedy_pending"]]["status"] = "APPROVED"
+    assert b["instances"][data.INSTANCES["remedy_pending"]]["status"] == "PENDING"
 
 
 def test_seed_pending_adds_actionable_remedies():
@@ -164,10 +180,10 @@ def test_seed_pending_adds_actionable_remedies():
     assert len(state.instances) == before + 50
     for code in codes[:3]:
         inst = state.instance(code)
-        assert re.fullmatch(r"\d{19}", code)
+        assert UUID.fullmatch(code)
         assert inst["status"] == "PENDING"
         assert [t["open_id"] for t in inst["task_list"]] == ["ou_manager2"]
-        assert state.record(code)["status"] == 0
+        assert state.record(code) is None  # a native approval: attendance knows nothing of it
     more = data.seed_pending(state, approver="manager2", n=5)
     assert not set(more) & set(codes)
     state.reset()

@@ -172,10 +172,11 @@ def test_control_endpoint_submits_to_both_worlds(api, state):
 def test_deleting_a_definition_closes_its_pending_instances(api, state, bot):
     api.post(f"/open-apis/approval/v4/approvals/{PURCHASE}/subscribe")
     closed = state.delete_definition("purchase")
-    assert set(closed) == {worlds.NATIVE["purchase_step1"], worlds.NATIVE["purchase_step2"]}
-    wait(state, 5)  # step1: one open task; step2: two open tasks; an instance event each
+    assert set(closed) == {worlds.NATIVE["purchase_step1"], worlds.NATIVE["purchase_step2"],
+                           data.INSTANCES["purchase_two_step"]}
+    wait(state, 7)  # step1 and the sales team's: one open task each; step2: two; an instance event each
     assert sorted((e["type"], e["status"]) for e in bot.events) == sorted(
-        [("approval_task", "DONE")] * 3 + [("approval_instance", "DELETED")] * 2)
+        [("approval_task", "DONE")] * 4 + [("approval_instance", "DELETED")] * 3)
     assert api.instance(worlds.NATIVE["purchase_step1"]).json["data"]["status"] == "DELETED"
     assert api.post(f"/open-apis/approval/v4/approvals/{PURCHASE}/subscribe").code == 1390002
     task = state.instance(worlds.NATIVE["purchase_step2"])["task_list"][1]

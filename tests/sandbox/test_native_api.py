@@ -133,14 +133,15 @@ def test_bad_bodies(api):
     assert api.post(APPROVE, {"approval_code": 1, "instance_code": "x", "user_id": "y", "task_id": "z"}).code == 9499
 
 
-def test_tasks_work_on_the_legacy_instances_without_touching_their_records(api, state):
-    code = data.SAMPLES["remedy_pending"]
+def test_tasks_work_on_the_sales_teams_instances_and_attendance_knows_nothing_of_them(api, state):
+    code = data.INSTANCES["remedy_pending"]
     inst = state.instance(code)
     task = inst["task_list"][0]
     assert api.post(APPROVE, {"approval_code": inst["approval_code"], "instance_code": code,
                               "user_id": "ou_manager", "task_id": task["id"]}).code == 0
     assert state.instance(code)["status"] == "APPROVED"
-    assert state.records[code]["status"] == 0  # a native action never reaches attendance
+    assert state.record(code) is None  # a native instance code names no attendance record
+    assert api.process(code, "remedy", 4).code == 1220600
 
 
 # -- cancel -------------------------------------------------------------------------------------------------------

@@ -25,12 +25,14 @@ from lark_oapi.api.im.v1 import (
 )
 from lark_oapi.core.model import BaseRequest
 
-from sandbox import data
+from sandbox import data, worlds
 
 CARD = {"schema": "2.0", "config": {"update_multi": True},
         "header": {"title": {"tag": "plain_text", "content": "补卡申请 Remedy"}},
         "body": {"elements": [{"tag": "markdown", "content": "**张三** 2024-11-15 09:00"}]}}
 
+
+RECORD = data.RECORD_IDS["remedy_pending"]  # an attendance record (process changes records only)
 
 def get_instance(client, instance_id):
     return client.approval.v4.instance.get(GetInstanceRequest.builder().instance_id(instance_id).build())
@@ -59,10 +61,10 @@ def raw_request(client, method, uri, body=None):
 
 
 def test_instance_lookup_round_trip(lark_client, sandbox):
-    response = get_instance(lark_client, data.SAMPLES["every_widget"])
+    response = get_instance(lark_client, data.INSTANCES["every_widget"])
     assert response.success(), response.msg
     inst = response.data
-    assert inst.instance_code == data.SAMPLES["every_widget"]
+    assert inst.instance_code == data.INSTANCES["every_widget"]
     assert inst.status == "PENDING" and inst.open_id == "ou_employee"
     assert isinstance(inst.form, str) and json.loads(inst.form)[0]["type"] == "remedyGroup"
     assert [t.open_id for t in inst.task_list if t.status == "PENDING"] == ["ou_manager"]
@@ -96,22 +98,25 @@ def test_task_query_round_trip_and_paging(lark_client, sandbox):
     assert len(codes) == 5
 
 
-def test_process_round_trip_changes_the_lookup(lark_client, sandbox):
-    code = data.SAMPLES["remedy_pending"]
-    response = process(lark_client, code, "remedy", 2)
+def test_process_round_trip_changes_the_record_only(lark_client, sandbox):
+    response = process(lark_client, RECORD, "remedy", 2)
     assert response.success(), response.msg
     info = response.data.approval_info
-    assert (info.approval_id, info.approval_type, info.status) == (code, "remedy", 2)
-    assert get_instance(lark_client, code).data.status == "APPROVED"
-    assert len(sandbox.process_calls()) == 1
+    assert (info.approval_id, info.approval_type, info.status) == (RECORD, "remedy", 2)
+    assert sandbox.state.record(RECORD)["status"] == 2
+    code = data.INSTANCES["remedy_pending"]
+    refused = process(lark_client, code, "remedy", 2)  # an instance code is no attendance id
+    assert (refused.code, refused.raw.status_code) == (1220600, 400) and "not found" in refused.msg
+    assert get_instance(lark_client, code).data.status == "PENDING"
+    assert len(sandbox.process_calls()) == 2
 
 
 @pytest.mark.parametrize(("sample", "approval_type", "status", "code"), [
-    ("leave_pending", "leave", 2, 1220001), ("remedy_pending", "remedy", 3, 1220001),
+    ("leave_approved", "leave", 2, 1220001), ("remedy_pending", "remedy", 3, 1220001),
     ("remedy_pending", "remedy", 4, 1220600), ("remedy_approved", "remedy", 2, 1220600),
 ])
 def test_process_errors(lark_client, sample, approval_type, status, code):
-    response = process(lark_client, data.SAMPLES[sample], approval_type, status)
+    response = process(lark_client, worlds.RECORDS[sample], approval_type, status)
     assert (response.code, response.raw.status_code) == (code, 400)
     assert response.msg and response.get_log_id()
 
@@ -183,15 +188,15 @@ def test_user_lookup_and_bot_info(lark_client):
 
 def test_the_token_is_fetched_once(lark_client, sandbox):
     for _ in range(3):
-        assert get_instance(lark_client, data.SAMPLES["remedy_pending"]).success()
+        assert get_instance(lark_client, data.INSTANCES["remedy_pending"]).success()
     assert len(sandbox.calls_for("token")) == 1
     assert sandbox.calls_for("token")[0].json == {"app_id": data.APP_ID, "app_secret": data.APP_SECRET}
 
 
 def test_invalid_token_is_99991663(lark_client, sandbox):
-    assert get_instance(lark_client, data.SAMPLES["remedy_pending"]).success()  # caches a token
+    assert get_instance(lark_client, data.INSTANCES["remedy_pending"]).success()  # caches a token
     sandbox.state.revoke_tokens()
-    response = get_instance(lark_client, data.SAMPLES["remedy_pending"])
+    response = get_instance(lark_client, data.INSTANCES["remedy_pending"])
     assert (response.code, response.raw.status_code) == (99991663, 400)
 
 
@@ -211,7 +216,7 @@ def test_wrong_app_secret_fails_token_fetch(sandbox):
         client = (lark.Client.builder().app_id(data.APP_ID).app_secret("wrong").domain(sandbox.url).timeout(5)
                   .cache(Empty()).log_level(lark.LogLevel.ERROR).build())
         with pytest.raises(lark.core.exception.ObtainAccessTokenException) as info:
-            get_instance(client, data.SAMPLES["remedy_pending"])
+            get_instance(client, data.INSTANCES["remedy_pending"])
         assert info.value.code == 10014
     finally:
         TokenManager.cache = previous
@@ -219,69 +224,69 @@ def test_wrong_app_secret_fails_token_fetch(sandbox):
 
 def test_rate_limit_429_with_reset_header(lark_client, sandbox):
     sandbox.inject("instance_get", rate_limit_reset_s=2, times=1)
-    limited = get_instance(lark_client, data.SAMPLES["remedy_pending"])
+    limited = get_instance(lark_client, data.INSTANCES["remedy_pending"])
     assert (limited.code, limited.raw.status_code) == (99991400, 429)
     headers = {k.lower(): v for k, v in limited.raw.headers.items()}
     assert headers["x-ogw-ratelimit-reset"] == "2"
-    assert get_instance(lark_client, data.SAMPLES["remedy_pending"]).success()
+    assert get_instance(lark_client, data.INSTANCES["remedy_pending"]).success()
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])
 def test_injected_5xx(lark_client, sandbox, status):
     sandbox.inject("process", http_status=status)
-    response = process(lark_client, data.SAMPLES["remedy_pending"], "remedy", 2)
+    response = process(lark_client, RECORD, "remedy", 2)
     assert (response.code, response.raw.status_code) == (1225000, status)
-    assert sandbox.state.instance(data.SAMPLES["remedy_pending"])["status"] == "PENDING"
+    assert sandbox.state.record(RECORD)["status"] == 0
 
 
 def test_non_json_answer_breaks_typed_parsing(lark_client, sandbox):
-    get_instance(lark_client, data.SAMPLES["remedy_pending"])  # fetch the token before the fault
+    get_instance(lark_client, data.INSTANCES["remedy_pending"])  # fetch the token before the fault
     sandbox.inject("*", body="<html>502 Bad Gateway</html>", http_status=502)
     with pytest.raises(ValueError):
-        get_instance(lark_client, data.SAMPLES["remedy_pending"])
+        get_instance(lark_client, data.INSTANCES["remedy_pending"])
 
 
 def test_latency_is_felt_and_timeouts_fire(lark_client, sandbox):
-    get_instance(lark_client, data.SAMPLES["remedy_pending"])  # token first
+    get_instance(lark_client, data.INSTANCES["remedy_pending"])  # token first
     sandbox.inject("instance_get", latency_s=0.3, times=1)
     started = time.monotonic()
-    assert get_instance(lark_client, data.SAMPLES["remedy_pending"]).success()
+    assert get_instance(lark_client, data.INSTANCES["remedy_pending"]).success()
     assert time.monotonic() - started >= 0.3
     fast = (lark.Client.builder().app_id(data.APP_ID).app_secret(data.APP_SECRET).domain(sandbox.url).timeout(0.5)
             .log_level(lark.LogLevel.ERROR).build())
     sandbox.inject("instance_get", latency_s=1.5, times=1)
     with pytest.raises(requests.exceptions.Timeout):
-        get_instance(fast, data.SAMPLES["remedy_pending"])
+        get_instance(fast, data.INSTANCES["remedy_pending"])
 
 
 def test_applied_but_answer_lost(lark_client, sandbox):
-    get_instance(lark_client, data.SAMPLES["remedy_pending"])
+    get_instance(lark_client, data.INSTANCES["remedy_pending"])
     sandbox.inject("process", drop_after_apply=True, times=1)
     with pytest.raises(requests.exceptions.ConnectionError):
-        process(lark_client, data.SAMPLES["remedy_pending"], "remedy", 2)
-    assert get_instance(lark_client, data.SAMPLES["remedy_pending"]).data.status == "APPROVED"
+        process(lark_client, RECORD, "remedy", 2)
+    assert sandbox.state.record(RECORD)["status"] == 2
     calls = sandbox.process_calls()
     assert len(calls) == 1 and calls[0].outcome == "dropped" and calls[0].applied
 
 
 def test_connection_reset_without_applying(lark_client, sandbox):
-    get_instance(lark_client, data.SAMPLES["remedy_pending"])
+    get_instance(lark_client, data.INSTANCES["remedy_pending"])
     sandbox.inject("process", drop=True, times=1)
     with pytest.raises(requests.exceptions.ConnectionError):
-        process(lark_client, data.SAMPLES["remedy_pending"], "remedy", 2)
-    assert sandbox.state.instance(data.SAMPLES["remedy_pending"])["status"] == "PENDING"
+        process(lark_client, RECORD, "remedy", 2)
+    assert sandbox.state.record(RECORD)["status"] == 0
 
 
 def test_hold_and_release(lark_client, sandbox):
-    get_instance(lark_client, data.SAMPLES["remedy_pending"])
+    get_instance(lark_client, data.INSTANCES["remedy_pending"])
     sandbox.inject("process", hold=True, times=1)
     result = {}
     thread = threading.Thread(
-        target=lambda: result.setdefault("r", process(lark_client, data.SAMPLES["remedy_pending"], "remedy", 2)),
+        target=lambda: result.setdefault("r", process(lark_client, RECORD, "remedy", 2)),
         daemon=True)
     thread.start()
     assert sandbox.state.wait_held(1, timeout=5)
-    assert sandbox.state.instance(data.SAMPLES["remedy_pending"])["status"] == "PENDING"
+    assert sandbox.state.record(RECORD)["status"] == 0
     sandbox.release_holds()
     thread.join(5)
     assert result["r"].success()

@@ -134,7 +134,7 @@ def test_sdk_accepts_a_p2p_message_without_mentions(sender):
 
 def test_sdk_accepts_a_card_action_and_returns_its_answer(sender):
     seen = Seen()
-    value = {"action": "approve", "approval_id": data.SAMPLES["remedy_pending"], "approval_type": "remedy", "v": 1}
+    value = {"action": "approve", "approval_id": data.INSTANCES["remedy_pending"], "approval_type": "remedy", "v": 1}
     headers, body = sender.build_click("manager", value, message_id="om_x", chat_id="oc_p2p_manager",
                                        form_value={"reason": "ok"})
     response = dispatcher(seen).do(raw(headers, body))
@@ -149,11 +149,11 @@ def test_sdk_accepts_a_card_action_and_returns_its_answer(sender):
 
 def test_sdk_accepts_the_1_0_approval_instance_event(sender):
     seen = Seen()
-    headers, body = sender.build_approval_instance(data.SAMPLES["remedy_pending"], "APPROVED", approval_code="X")
+    headers, body = sender.build_approval_instance(data.INSTANCES["remedy_pending"], "APPROVED", approval_code="X")
     assert dispatcher(seen).do(raw(headers, body)).status_code == 200
     event = seen.approvals[0].event
     assert event["type"] == "approval_instance" and event["status"] == "APPROVED"
-    assert event["instance_code"] == data.SAMPLES["remedy_pending"] and event["approval_code"] == "X"
+    assert event["instance_code"] == data.INSTANCES["remedy_pending"] and event["approval_code"] == "X"
 
 
 @pytest.mark.parametrize("encrypted", [True, False])
@@ -243,7 +243,8 @@ class StubBot:
         handler = (lark.EventDispatcherHandler.builder(KEY, VT, lark.LogLevel.ERROR)
                    .register_p2_im_message_receive_v1(self.seen.messages.append)
                    .register_p2_card_action_trigger(self._click)
-                   .register_p1_customized_event("approval_instance", self.seen.approvals.append).build())
+                   .register_p1_customized_event("approval_instance", self.seen.approvals.append)
+                   .register_p1_customized_event("approval_task", self.seen.approvals.append).build())
         legacy = lark.CardActionHandler.builder("", VT, lark.LogLevel.ERROR).register(self._legacy).build()
 
         @app.post("/webhook/event")
@@ -357,19 +358,23 @@ def test_post_reports_a_bot_that_is_down():
     assert sent.status == 0 and sent.error and sent.late
 
 
-def test_process_pushes_an_approval_instance_event_to_the_target(bot, api, state):
+def test_process_pushes_no_approval_event_task_changes_do(bot, api, state):
     stub, url = bot
     state.event_target = EventTarget(url=url, encrypt_key=KEY, verification_token=VT)
-    assert api.process(data.SAMPLES["remedy_pending"], "remedy", 2).code == 0
-    assert api.process(data.SAMPLES["attendance_only_remedy"], "remedy", 2).code == 0  # no instance: no event
-    assert state.wait_notifications(1, timeout=5)
-    entry = state.notifications[0]
-    assert (entry["instance_code"], entry["status"], entry["http_status"]) == (data.SAMPLES["remedy_pending"],
-                                                                               "APPROVED", 200)
-    event = stub.seen.approvals[0].event
-    assert event["instance_code"] == data.SAMPLES["remedy_pending"] and event["status"] == "APPROVED"
-    assert event["approval_code"] == state.instance(data.SAMPLES["remedy_pending"])["approval_code"]
-    assert not state.wait_notifications(2, timeout=0.3)
+    for approval_code in state.definitions:
+        state.subscribe(approval_code)
+    assert api.process(data.RECORD_IDS["remedy_pending"], "remedy", 2).code == 0
+    assert api.process(data.RECORD_IDS["remedy_linked"], "remedy", 2).code == 0  # a linked instance's record
+    assert not state.wait_notifications(1, timeout=0.3)  # attendance changed; no instance did
+    code = data.INSTANCES["remedy_pending"]
+    state.decide(code, approve=True)  # the task's holder approves it in Feishu
+    assert state.wait_notifications(2, timeout=5)
+    assert [(e["type"], e["instance_code"], e["status"], e["http_status"]) for e in state.notifications] == [
+        ("approval_task", code, "APPROVED", 200), ("approval_instance", code, "APPROVED", 200)]
+    event = stub.seen.approvals[-1].event
+    assert event["instance_code"] == code and event["status"] == "APPROVED"
+    assert event["approval_code"] == state.instance(code)["approval_code"]
+    assert not state.wait_notifications(3, timeout=0.3)
 
 
 def test_a_template_card_answer_is_applied_as_a_template(bot):

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import cards
 from bot.app import create_app, shutdown
 from bot.config import load_config
 from bot.security import encrypt, event_signature
@@ -41,7 +42,8 @@ EVENTS = {
     "click": _v2("card.action.trigger", {
         "operator": {"open_id": "ou_manager", "user_id": "u_manager"}, "token": "c-x",
         "action": {"tag": "button", "value": {"action": "approve", "approval_id": PENDING,
-                                              "approval_type": "remedy", "v": 1}, "form_value": {"reason": "r"}},
+                                              "approval_type": "remedy", "v": cards.CARD_VERSION},
+                   "form_value": {"reason": "r"}},
         "context": {"open_message_id": "om_1", "open_chat_id": "oc_1"}}),
     "instance": {"uuid": "u1", "token": TOKEN, "ts": "1.0", "type": "event_callback",
                  "event": {"type": "approval_instance", "app_id": APP, "instance_code": PENDING,
