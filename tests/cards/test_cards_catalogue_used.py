@@ -13,6 +13,7 @@ import cards
 from cards import views, widgets
 from cards.environment import catalogue
 from cards.messages import KNOWN_CODES
+from core import records
 from core.rules import Action, ApprovalType, InstanceStatus
 from handlers import registry
 
@@ -65,7 +66,8 @@ def _dynamic(spelled: frozenset[str]) -> dict[str, set[str] | None]:
         "command.*.summary": commands, "command.*.usage": commands,
         "type.*": {t.value for t in ApprovalType}, "status.*": {s.value for s in InstanceStatus},
         "error.feishu.*": {str(code) for code in KNOWN_CODES},
-        "history.result.*": results, "summary.count.*": results, "summary.outcome.*": results,
+        "history.result.*": results | {records.NOT_REPLAYABLE},  # audit outcomes
+        "summary.count.*": results, "summary.outcome.*": results,
         # half hours are shown as hours (widgets.format_interval)
         "unit.*": (set(widgets._UNITS.values()) | set(widgets._PLURAL_KEYS.values())) - {"half_hour"},
         "refusal.*": spelled,  # Refused("<reason>") in core/ and handlers/
