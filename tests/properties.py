@@ -11,8 +11,14 @@ _quick = False
 
 
 def choose_tier(*, quick: bool) -> None:
+    """Also the default for property tests that name no count (Hypothesis tries 100)."""
     global _quick
     _quick = quick
+    if quick:
+        from hypothesis import settings
+
+        settings.register_profile("quick", max_examples=examples(100))
+        settings.load_profile("quick")
 
 
 def examples(n: int) -> int:
