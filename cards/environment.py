@@ -84,7 +84,7 @@ class Msg:
 
 
 def msg(key: str, **params: Any) -> Msg:
-    """``cards.msg("reply.processing")``: a text for a card context, worded in each reader's language."""
+    """``cards.msg("toast.processing")``: a text for a card context, worded in each reader's language."""
     return Msg(key, dict(params))
 
 

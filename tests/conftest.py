@@ -1,10 +1,22 @@
 """Shared fixtures: the sandbox Feishu (sandbox.testing) and a clean environment for every test."""
 
 import os
+import sys
 
 import pytest
 
+# The machines here set PYTHONDONTWRITEBYTECODE: without cached bytecode every run, and every xdist worker,
+# compiles and assertion-rewrites the whole suite again (about 8 s of CPU each).
+sys.dont_write_bytecode = False
+
+from tests import properties  # noqa: E402
+
 pytest_plugins = ["sandbox.testing"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # before the test modules are imported: their @settings(max_examples=examples(n)) read the tier
+    properties.choose_tier(quick=properties.leaves_out_slow(config.getoption("markexpr") or ""))
 
 
 @pytest.fixture(autouse=True)
@@ -13,3 +25,12 @@ def _clean_environment(monkeypatch):
     for name in list(os.environ):
         if name.startswith(("FEISHU_", "BOT_")) or name == "DATABASE_URL":
             monkeypatch.delenv(name, raising=False)
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The slow tests start processes, gunicorn and floods with timeouts of their own: under --dist loadgroup they
+    # run on one worker, one after another, while the other workers take the rest.
+    for item in items:
+        if item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.xdist_group("slow"))

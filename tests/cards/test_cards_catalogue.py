@@ -18,7 +18,7 @@ COMMANDS = ("help", "approval", "approve", "reject", "revoke", "pending", "histo
 REQUIRED: dict[str, set[str]] = {
     "toast.approved": set(), "toast.rejected": set(), "toast.revoked": set(), "toast.processing": set(),
     "toast.stale_card": set(), "toast.unknown_action": set(), "toast.already_done": {"action", "name", "time"},
-    "toast.busy": set(), "toast.failed": set(), "toast.details": set(),
+    "toast.busy": set(), "toast.details": set(),
     "action.approve": set(), "action.reject": set(), "action.revoke": set(),
     "outcome.approved": {"name", "time"}, "outcome.rejected": {"name", "time"}, "outcome.revoked": {"name", "time"},
     "outcome.reason": {"reason"},
@@ -29,14 +29,13 @@ REQUIRED: dict[str, set[str]] = {
     "refusal.canceled": set(), "refusal.deleted": set(), "refusal.not_approved_yet": set(),
     "refusal.unknown_status": {"status"}, "refusal.unknown_user": set(), "refusal.own_request": set(),
     "refusal.not_approver": set(), "refusal.not_revoker": set(), "refusal.type_mismatch": {"actual", "given"},
-    "refusal.type_required": set(), "refusal.not_found": {"id"}, "refusal.attendance_only_admin": set(),
+    "refusal.type_required": set(), "refusal.not_found": {"id"},
     "refusal.reason_required": set(), "refusal.bad_id": {"id"}, "refusal.bad_type": {"type"},
-    "refusal.not_related": set(),
     **{f"error.feishu.{code}": set() for code in FEISHU_CODES},
     "error.timeout": set(), "error.server": {"status"}, "error.unknown": {"code", "msg"},
     "error.log_id": {"log_id"}, "error.internal": {"ref"}, "error.unreachable": set(),
     **{f"command.{c}.{part}": set() for c in COMMANDS for part in ("summary", "usage")},
-    "title.notice": set(), "reply.processing": set(), "reply.done": set(), "reply.unknown_command": {"command"},
+    "title.notice": set(), "reply.unknown_command": {"command"},
 }
 
 

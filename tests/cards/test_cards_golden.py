@@ -38,8 +38,7 @@ def _outcome(action: str, reason: str = "") -> Callable[[str], dict[str, Any]]:
 
 
 def _processing(locale: str) -> dict[str, Any]:
-    return _approval("remedy_pending", processing=True,
-                     notice=cards.msg("reply.processing"))(locale)
+    return _approval("remedy_pending", processing=True)(locale)
 
 
 def _attendance_only(locale: str) -> dict[str, Any]:
@@ -82,7 +81,7 @@ def _help(locale: str) -> dict[str, Any]:
 
 
 def _notice_error(locale: str) -> dict[str, Any]:
-    return cards.render("notice", locale, title=cards.msg("title.error"),
+    return cards.render("notice", locale, title=cards.msg("title.notice"),
                         text=cards.msg("error.feishu.1220005"), tone="error",
                         log_id="20261120090300ABCDEF0123456789")
 

@@ -81,12 +81,12 @@ def test_the_summary_in_the_chat_list_is_in_both_languages() -> None:
 
 
 def test_msg_is_worded_in_each_locale_of_the_card() -> None:
-    card = cards.render("notice", "zh_cn", title=cards.msg("title.error"),
+    card = cards.render("notice", "zh_cn", title=cards.msg("title.notice"),
                         text=cards.msg("refusal.not_found", id="7100000000000000001"), tone="error")
     body = card["body"]["elements"][0]
     assert body["i18n_content"]["en_us"] == "No approval 7100000000000000001 was found."
     assert body["content"] == body["i18n_content"]["zh_cn"]
-    assert card["header"]["title"]["i18n_content"] == {"zh_cn": "出错了", "en_us": "Something went wrong"}
+    assert card["header"]["title"]["i18n_content"] == {"zh_cn": "审批机器人", "en_us": "Approval Bot"}
     with pytest.raises(KeyError):
         cards.msg("no.such.key")
 
@@ -128,7 +128,7 @@ def test_a_view_that_differs_in_shape_between_locales_still_sends_its_default(mo
         return {**view, "log_id": "Log ID: x" if locale == "en_us" else None}
 
     monkeypatch.setitem(views.VIEWS, "notice", uneven)
-    card = cards.render("notice", "zh_cn", title=cards.msg("title.error"), text="ok")
-    assert card["header"]["title"] == {"tag": "plain_text", "content": "出错了"}
+    card = cards.render("notice", "zh_cn", title=cards.msg("title.notice"), text="ok")
+    assert card["header"]["title"] == {"tag": "plain_text", "content": "审批机器人"}
     assert len(card["body"]["elements"]) == 1 and "i18n_content" not in str(card)
     assert "differs in shape between locales" in caplog.text

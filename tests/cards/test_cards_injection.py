@@ -19,6 +19,7 @@ from cards.environment import safe_url
 from core.approval import from_instance
 from core.rules import Action
 from tests import cardwalk
+from tests.properties import examples
 
 EVIL = [
     '"', "\\", "</font>", "<font color='red'>x</font>", "<at id=all></at>", "<AT ID=ALL></AT>", "<at id=ou_x></at>",
@@ -36,7 +37,7 @@ ANY_TEXT = st.one_of(SHORT, SHORT, HUGE)
 ALLOWED_URLS = {safe_url(u) for u in (samples.LINK["pc"], samples.LINK["mobile"], samples.FILE_URL, samples.PDF_URL,
                                       samples.DOC_URL)}
 LINK = re.compile(r"\]\(([^)\s]*)\)")
-SETTINGS = settings(max_examples=200, deadline=None,
+SETTINGS = settings(max_examples=examples(200), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 

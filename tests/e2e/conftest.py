@@ -29,6 +29,7 @@ def demo(sandbox: Sandbox, tmp_path: Path) -> Iterator[Demo]:
         yield running
     finally:
         running.stop()
+        running.bot_app.extensions["approval_bot"].maintenance.stop()  # else its rounds go on, failing, all session
         ctx = running.bot_app.extensions["approval_bot"].ctx
         ctx.pool.shutdown(wait=True, cancel_futures=True)
         ctx.store.close()

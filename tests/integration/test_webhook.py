@@ -154,6 +154,7 @@ def test_no_secret_or_exception_text_in_answers(bot):
         assert "Traceback" not in answer.text and "Error" not in answer.text
 
 
+@pytest.mark.slow  # a fresh process: imports lark-oapi (about 4 s)
 def test_missing_encrypt_key_stops_start_up(tmp_path):
     import subprocess
     import sys

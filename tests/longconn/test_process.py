@@ -53,7 +53,7 @@ def test_sigterm_lets_the_frame_in_flight_be_answered_then_exits_0(sandbox, hub)
     proc = subprocess.Popen([sys.executable, "-c", SCRIPT, sandbox.app_id, sandbox.app_secret, sandbox.url,
                              str(port)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert wait_until(lambda: healthy(port), 20), proc.stderr.read() if proc.poll() is not None else ""
+        assert wait_until(lambda: healthy(port), 90), proc.stderr.read() if proc.poll() is not None else ""
         assert hub.wait_for_clients(1)
         result: dict = {}
         pusher = threading.Thread(target=lambda: result.update(d=hub.push_event(message_event("ev-sigterm"))))
@@ -86,7 +86,7 @@ def test_approval_bot_connect_with_only_an_app_id_and_secret(sandbox, hub, tmp_p
     proc = subprocess.Popen([str(Path(sys.executable).parent / "approval-bot"), "connect"], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert wait_until(lambda: healthy(port), 30), proc.stderr.read() if proc.poll() is not None else ""
+        assert wait_until(lambda: healthy(port), 90), proc.stderr.read() if proc.poll() is not None else ""
         assert hub.wait_for_clients(1)
         sender = long_connection_sender(hub, sandbox.state, timeout=5)
         sent = sender.message("manager", "/help")

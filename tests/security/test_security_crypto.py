@@ -11,11 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.security import Rejected, decrypt, encrypt
+from tests.properties import examples
 
 from .conftest import KEY
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(text=st.text(max_size=2000), key=st.text(min_size=1, max_size=64))
 def test_encrypt_then_decrypt_round_trips_any_unicode(text: str, key: str) -> None:
     assert decrypt(key, encrypt(key, text.encode())) == text.encode()
@@ -63,7 +64,7 @@ def sdk_cipher():  # noqa: ANN201
     return decryptor.AESCipher
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(text=st.text(max_size=500), key=st.text(min_size=1, max_size=40))
 def test_lark_oapi_decrypts_what_we_encrypt(sdk_cipher, text: str, key: str) -> None:  # noqa: ANN001
     assert sdk_cipher(key).decrypt_str(encrypt(key, text.encode())) == text

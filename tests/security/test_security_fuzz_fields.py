@@ -22,6 +22,7 @@ from bot.config import load_config
 from bot.security import encrypt, event_signature
 from tests import samples
 from tests.fakes import FakeGateway
+from tests.properties import examples
 
 KEY, TOKEN, APP = "fuzz-encrypt-key", "fuzz-token", "cli_fuzz"
 PENDING = "7100000000000000001"
@@ -96,7 +97,7 @@ def _set(payload: dict[str, Any], path: tuple[Any, ...], value: Any) -> None:
     node[path[-1]] = value
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=st.sampled_from(CASES), value=JSON, event_id=st.uuids())
 def test_no_field_of_any_type_makes_a_server_error(client, case, value, event_id):
     name, path = case

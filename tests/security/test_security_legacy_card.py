@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from werkzeug.datastructures import Headers
 
 from bot.security import Rejected, legacy_signature, open_legacy_card
+from tests.properties import examples
 
 from .conftest import NOW, SKEW, TOKEN, Feishu
 
@@ -99,7 +100,7 @@ def test_duplicated_header_is_refused(feishu: Feishu) -> None:
     assert reject(body, headers).status == 401
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(data=st.data(), text=st.text(max_size=100), offset=st.integers(-SKEW, SKEW),
        nonce=st.text(alphabet=string.ascii_letters + string.digits, min_size=1, max_size=16))
 def test_tampered_legacy_callbacks_are_never_accepted(data: st.DataObject, text: str, offset: int, nonce: str) -> None:

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.security import MAX_JSON_DEPTH, Rejected, encrypt, event_signature, loads_strict, open_event
+from tests.properties import examples
 
 from .conftest import KEY, NOW, TOKEN, Feishu
 
@@ -98,14 +99,14 @@ def test_all_decryption_failures_share_one_answer(feishu: Feishu) -> None:
     assert len(distinct) == 1, distinct
 
 
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(500), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(blob=st.integers(0, 20).flatmap(lambda n: st.binary(min_size=n * 16, max_size=n * 16 + 15)))
 def test_random_ciphertexts_get_the_one_answer(feishu: Feishu, blob: bytes) -> None:
     """SDK probe #5 answered 2 distinct error texts to 3,000 random blobs; we answer one."""
     assert answer(feishu, outer(base64.b64encode(blob).decode()))[1:3] == (400, "undecryptable")
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.text(max_size=80))
 def test_random_encrypt_strings_get_the_one_answer(feishu: Feishu, text: str) -> None:
     assert answer(feishu, outer(text))[1:3] == (400, "undecryptable")
@@ -182,7 +183,7 @@ def test_loads_strict_accepts(raw: bytes, value: dict | None) -> None:
         assert parsed == value
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(raw=st.binary(max_size=200))
 def test_loads_strict_raises_only_rejected(raw: bytes) -> None:
     try:
@@ -238,7 +239,7 @@ def test_the_pure_sha256_is_sha256() -> None:
         assert sha256_from(None, 0, data) == hashlib.sha256(data).hexdigest()
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(suffix=st.sampled_from([b',"x":1}', b"}", b'{"schema":"2.0"}', b" ", b""]) | st.binary(max_size=40),
        nonce=st.text(alphabet="abcdef0123456789", min_size=1, max_size=16))
 def test_length_extended_body_is_refused(feishu: Feishu, suffix: bytes, nonce: str) -> None:

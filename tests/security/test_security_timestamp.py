@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.security import Rejected, WebhookKeys, open_event, open_legacy_card
+from tests.properties import examples
 
 from .conftest import APP_ID, KEY, NOW, SKEW, TOKEN, Feishu
 
@@ -53,14 +54,14 @@ def test_leading_zeros_within_eleven_digits_are_still_a_number(feishu: Feishu) -
     assert outcome(feishu, "0" + str(NOW)) == "accepted"
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(offset=st.integers(-100_000, 100_000))
 def test_accepted_iff_inside_the_window(feishu: Feishu, offset: int) -> None:
     accepted = outcome(feishu, str(NOW + offset)) == "accepted"
     assert accepted == (abs(offset) <= SKEW)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(skew=st.integers(1, 900), offset=st.integers(-2000, 2000))
 def test_window_follows_the_configured_skew(feishu: Feishu, skew: int, offset: int) -> None:
     keys = WebhookKeys(encrypt_key=KEY, verification_token=TOKEN, app_id=APP_ID, max_skew_s=skew)

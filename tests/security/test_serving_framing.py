@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from bot import app as bot_app
 from bot import serving, webhook
 from bot.serving import Framing, Refusal, fixed_answer, frame
+from tests.properties import examples
 
 GET = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
 
@@ -108,7 +109,7 @@ def test_fixed_answers_are_json_and_close_the_connection() -> None:
         assert json.loads(body)["code"] == status
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(body=st.binary(max_size=3000), sizes=st.lists(st.integers(1, 700), min_size=1, max_size=8),
        cut=st.integers(0, 5000))
 def test_any_split_of_a_valid_request_frames_exactly_once_at_its_end(body: bytes, sizes: list[int],

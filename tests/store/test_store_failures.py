@@ -255,6 +255,7 @@ def test_bugs_are_not_storage_failures(tmp_path: Path) -> None:
     store.close()
 
 
+@pytest.mark.slow  # a fresh process: imports lark-oapi (about 4 s)
 def test_sigbus_guard_runs_before_the_app_starts(tmp_path: Path) -> None:
     """create_app under gunicorn's preload: an unusable store ends the process with one line, no traceback."""
     directory = tmp_path / "missing-dir"

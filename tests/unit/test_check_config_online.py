@@ -4,7 +4,6 @@ saying what is wrong; exit non-zero on any problem."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +11,8 @@ from bot.config import load_config
 from bot.feishu import FeishuError
 from bot.preflight import FEATURE_SCOPES, check_scopes, check_store, check_subscriptions, run_online_checks
 from bot.store import open_store
+from tests.cli import run_cli
 
-ROOT = Path(__file__).resolve().parents[2]
 CODE_A = "6A1B3C5D-7E8F-4A0B-9C1D-2E3F4A5B6C01"
 CODE_B = "6A1B3C5D-7E8F-4A0B-9C1D-2E3F4A5B6C02"
 EVERY_SCOPE = frozenset(s for _, scopes in FEATURE_SCOPES for s in scopes)
@@ -109,11 +108,10 @@ def test_a_store_that_cannot_be_written_is_a_problem(tmp_path: Path) -> None:
 
 
 def _run(tmp_path: Path, sandbox: Any, **env: str) -> subprocess.CompletedProcess[str]:
-    base = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "FEISHU_APP_ID": sandbox.app_id,
+    base = {"PATH": "/usr/bin:/bin", "FEISHU_APP_ID": sandbox.app_id,
             "FEISHU_APP_SECRET": sandbox.app_secret, "FEISHU_VERIFICATION_TOKEN": "vt", "FEISHU_ENCRYPT_KEY": "ek",
             "FEISHU_BASE_URL": sandbox.url, "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.sqlite3'}"}
-    return subprocess.run([sys.executable, "-m", "bot.cli", "check-config", "--online"], env={**base, **env},
-                          cwd=tmp_path, capture_output=True, text=True, timeout=90)
+    return run_cli(["check-config", "--online"], {**base, **env}, tmp_path)
 
 
 def test_online_check_against_the_sandbox_reports_every_check(tmp_path: Path, sandbox: Any) -> None:

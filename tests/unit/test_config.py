@@ -1,13 +1,12 @@
 """Configuration: one clear line for every bad value, secrets never shown."""
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bot.config import ConfigError, Secret, load_config
+from tests.cli import run_cli
 
 GOOD = {
     "FEISHU_APP_ID": "cli_a1",
@@ -129,9 +128,7 @@ def test_secrets_never_show():
 
 
 def _check_config(tmp_path, env, *args):
-    return subprocess.run([sys.executable, "-m", "bot.cli", "check-config", *args],
-                          env={"PATH": "/usr/bin:/bin", **env}, cwd=tmp_path, capture_output=True, text=True,
-                          timeout=60)
+    return run_cli(["check-config", *args], {"PATH": "/usr/bin:/bin", **env}, tmp_path)
 
 
 def test_check_config_lists_every_problem_one_line_each(tmp_path):
@@ -146,8 +143,7 @@ def test_check_config_lists_every_problem_one_line_each(tmp_path):
 
 def test_check_config_reads_dotenv(tmp_path):
     (tmp_path / ".env").write_text("".join(f"{k}={v}\n" for k, v in GOOD.items()))
-    result = subprocess.run([sys.executable, "-m", "bot.cli", "check-config"], env={"PATH": "/usr/bin:/bin"},
-                            cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    result = run_cli(["check-config"], {"PATH": "/usr/bin:/bin"}, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "configuration OK" in result.stdout
     assert "ek-canary" not in result.stdout

@@ -18,6 +18,7 @@ from core.inbound import (
     valid_approval_id,
 )
 from core.rules import Actor
+from tests.properties import examples
 
 
 def message(text, chat_type="p2p", mentions=(), message_type="text"):
@@ -80,7 +81,7 @@ def test_ids_are_validated():
         assert not valid_approval_id(bad)
 
 
-@settings(max_examples=500)
+@settings(max_examples=examples(500))
 @given(st.text(max_size=300))
 def test_split_never_raises_and_keeps_every_word(text):
     line = split_command(text)
@@ -90,7 +91,7 @@ def test_split_never_raises_and_keeps_every_word(text):
         assert len(line.args) == max(0, len(text.strip()[1:].split()) - 1)
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(st.text(max_size=200), st.sampled_from(["p2p", "group"]), st.sampled_from(["text", "post", "image"]))
 def test_command_text_of_unreadable_content(text, chat_type, message_type):
     """Content that is not the JSON Feishu sends: silence in groups, an empty command (help) one-to-one."""

@@ -5,6 +5,7 @@ included, so a shortcut cannot hide in a function body."""
 from __future__ import annotations
 
 import ast
+import functools
 import subprocess
 import sys
 from collections import defaultdict
@@ -38,7 +39,8 @@ def _modules() -> dict[str, Path]:
     return found
 
 
-def _imports(path: Path, module: str) -> set[str]:
+@functools.cache  # three tests read every module's imports: parse each file once
+def _imports(path: Path, module: str) -> frozenset[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     names: set[str] = set()
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
@@ -55,7 +57,7 @@ def _imports(path: Path, module: str) -> set[str]:
             names.update(submodules or {base})
             if len(submodules) < len(node.names):
                 names.add(base)
-    return names
+    return frozenset(names)
 
 
 MODULES = _modules()

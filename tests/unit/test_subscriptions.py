@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 from core.errors import FeishuError
 from handlers.subscriptions import subscribe_configured
+from tests.cli import run_cli
 from tests.fakes import FakeGateway, FakeStore, make_context
 
 CODES = ("A7C3E1F0-2B4D-4E6F-8A9B-0C1D2E3F4A03", "A7C3E1F0-2B4D-4E6F-8A9B-0C1D2E3F4A04")
@@ -41,11 +38,11 @@ def test_an_unreachable_feishu_is_tried_again_and_a_wrong_code_is_not():
 def test_the_subscribe_command_says_a_line_per_code(sandbox_server, tmp_path):
     env = {"PATH": "/usr/bin:/bin", "FEISHU_APP_ID": sandbox_server.app_id,
            "FEISHU_APP_SECRET": sandbox_server.app_secret, "FEISHU_BASE_URL": sandbox_server.url}
-    command = [str(Path(sys.executable).parent / "approval-bot"), "subscribe", CODES[0], "NOT-A-REAL-CODE-0000"]
-    result = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    command = ["subscribe", CODES[0], "NOT-A-REAL-CODE-0000"]
+    result = run_cli(command, env, tmp_path)
     lines = result.stdout.strip().splitlines()
     assert result.returncode == 1, result.stderr
     assert lines[0].startswith(f"approval-bot: ok      subscribe {CODES[0]}: ")
     assert lines[1].startswith("approval-bot: PROBLEM subscribe NOT-A-REAL-CODE-0000: refused (code 1390002")
-    again = subprocess.run(command[:3], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    again = run_cli(command[:2], env, tmp_path)
     assert again.returncode == 0 and "already subscribed" in again.stdout
