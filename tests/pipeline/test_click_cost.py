@@ -59,7 +59,8 @@ def store(tmp_path):
 
 @pytest.fixture
 def gateway() -> FakeGateway:
-    return FakeGateway(instances={PENDING: {**samples.remedy_pending(), "instance_code": PENDING}}, names={"ou_manager": "Manager Wang"})
+    return FakeGateway(instances={PENDING: {**samples.remedy_pending(), "instance_code": PENDING}},
+                       names={"ou_manager": "Manager Wang"})
 
 
 def soon() -> float:
