@@ -72,7 +72,7 @@ def build_services(
     cards.preload()  # in the master under preload_app: one compiled copy of the templates, shared by the workers
     gateway: Any = feishu or FeishuGateway(
         config.app_id, config.app_secret.reveal(), config.base_url, config.api_timeout_s,
-        observer=metrics.observe_feishu,
+        observer=metrics.observe_feishu, task_calls_per_minute=config.task_calls_per_minute,
     )
     store = store or open_store_or_exit(config.database_url)
     pool = ThreadPoolExecutor(max_workers=POOL_THREADS, thread_name_prefix="bot-work")

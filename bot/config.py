@@ -82,6 +82,9 @@ class Config:
     settle_window_s: int = 600  # how long the bot keeps looking for an action whose answer was lost
     approval_codes: tuple[str, ...] = ()  # approval definitions whose events the bot subscribes
     attendance_lookback_days: int = 30
+    # approval v4 task calls a minute, each endpoint, per process: Feishu's documented limit; only an emulator
+    # with another limit (the bench's sandbox) is a reason to change it
+    task_calls_per_minute: int = 100
     metrics_token: Secret = field(default_factory=lambda: Secret(""))  # when set, /metrics needs it as Bearer
     health_port: int = 8001  # `approval-bot connect` serves /healthz and /metrics here
     host: str = "0.0.0.0"
@@ -307,6 +310,7 @@ def _values(environ: Mapping[str, str], take: _Collect, long_connection: bool = 
         "settle_window_s": take(_int, environ, "BOT_SETTLE_WINDOW_S", 600, 60, 86400),
         "approval_codes": take(_approval_codes, environ),
         "attendance_lookback_days": take(_int, environ, "BOT_ATTENDANCE_LOOKBACK_DAYS", 30, 1, 365, "days"),
+        "task_calls_per_minute": take(_int, environ, "BOT_TASK_CALLS_PER_MINUTE", 100, 1, 1_000_000, "calls"),
         "metrics_token": take(_metrics_token, environ),
         "health_port": take(_int, environ, "BOT_HEALTH_PORT", 8001, 1, 65535, "a port"),
         "host": take(_host, environ),

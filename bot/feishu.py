@@ -153,6 +153,7 @@ class FeishuGateway:
         write_timeout_s: float = 8.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        task_calls_per_minute: int = TASK_CALLS_PER_MINUTE,
     ) -> None:
         _pool_sdk_connections()
         self._app_id = app_id
@@ -168,7 +169,7 @@ class FeishuGateway:
         self._clock = clock
         self._patch_pacer = Pacer(PATCH_PER_MESSAGE_PER_S, clock, sleep)
         # per process: another process's calls are not counted here, and their 429s are what is sent again
-        self._task_pacer = Pacer(TASK_CALLS_PER_MINUTE, clock, sleep, period_s=60.0)
+        self._task_pacer = Pacer(task_calls_per_minute, clock, sleep, period_s=60.0)
         self.task_wait_s = TASK_WAIT_BUDGET_S
         self._names: dict[tuple[str, str], tuple[str, float]] = {}
         self._names_lock = threading.Lock()

@@ -3,6 +3,8 @@ failed and may be tried again; it is not "outcome unknown" (no settling lookups,
 
 from __future__ import annotations
 
+import pytest
+
 from core.errors import FeishuError
 from core.outcome import Status
 from core.rules import Action, Actor
@@ -26,3 +28,14 @@ def test_a_throttled_task_call_fails_as_rate_limited_and_settles_its_intent():
     assert [(r.outcome, r.code) for r in store.audit] == [("failed", 99991400)]
     assert data["status"] == "PENDING" and store.last_success(code) is None
     assert Status.UNKNOWN.value not in {r.outcome for r in store.audit}
+
+
+def test_the_task_call_limit_is_feishus_unless_set_and_a_bad_value_is_refused():
+    from bot.config import ConfigError, load_config
+
+    base = {"FEISHU_APP_ID": "cli_a", "FEISHU_APP_SECRET": "s", "FEISHU_VERIFICATION_TOKEN": "t",
+            "FEISHU_ENCRYPT_KEY": "k"}
+    assert load_config(base).task_calls_per_minute == 100
+    assert load_config({**base, "BOT_TASK_CALLS_PER_MINUTE": "500"}).task_calls_per_minute == 500
+    with pytest.raises(ConfigError, match="BOT_TASK_CALLS_PER_MINUTE"):
+        load_config({**base, "BOT_TASK_CALLS_PER_MINUTE": "0"})
