@@ -171,8 +171,6 @@ class FeishuGateway:
         # per process: another process's calls are not counted here, and their 429s are what is sent again
         self._task_pacer = Pacer(task_calls_per_minute, clock, sleep, period_s=60.0)
         self.task_wait_s = TASK_WAIT_BUDGET_S
-        self._names: dict[tuple[str, str], tuple[str, float]] = {}
-        self._names_lock = threading.Lock()
         self._bot_open_id = ""
         self._bot_info_retry_at = 0.0
 
@@ -334,27 +332,6 @@ class FeishuGateway:
             .build()
         )
         self._call("card_update", lambda: self._client.request(request), write=True)
-
-    def user_name(self, user_id: str, id_type: str = "open_id", locale: str = "zh_cn") -> str | None:
-        """A display name, cached for an hour; None when the contact API refuses (no scope, unknown)."""
-        key = (user_id, locale)
-        with self._names_lock:
-            cached = self._names.get(key)
-        if cached and cached[1] > time.monotonic():
-            return cached[0] or None
-        request = GetUserRequest.builder().user_id(user_id).user_id_type(id_type).build()
-        try:
-            body = self._call("user_get", lambda: self._client.contact.v3.user.get(request),
-                              deadline=time.monotonic() + self.timeout_s)
-        except FeishuError:
-            return None
-        user = (body.get("data") or {}).get("user") or {}
-        name = str((locale == "en_us" and user.get("en_name")) or user.get("name") or "")
-        with self._names_lock:
-            if len(self._names) > 10_000:
-                self._names.clear()
-            self._names[key] = (name, time.monotonic() + 3600)
-        return name or None
 
     def users_batch(self, user_ids: list[str], id_type: str = "open_id",
                     deadline: float | None = None) -> list[dict[str, Any]]:

@@ -16,12 +16,12 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import cards
 from core.errors import FeishuError
+from handlers.expiring import ExpiringCache
 from handlers.ports import Gateway
 
 USERS_PER_CALL = 50  # contact-v3_user_batch: at most 50 user_ids in one call
@@ -51,37 +51,22 @@ class NameCache:
 
     def __init__(self, max_entries: int = MAX_ENTRIES, ttl_s: float = TTL_S, missing_ttl_s: float = MISSING_TTL_S,
                  failed_pause_s: float = FAILED_PAUSE_S, clock: Callable[[], float] = time.monotonic) -> None:
-        self._max = max_entries
         self._ttl_s = ttl_s
         self._missing_ttl_s = missing_ttl_s
         self._failed_pause_s = failed_pause_s
         self._clock = clock
         self._lock = threading.Lock()
-        self._items: OrderedDict[Key, tuple[Mapping[str, str], float]] = OrderedDict()
+        self._items = ExpiringCache(max_entries, clock)
         self._paused_until: dict[str, float] = {}
 
     def get(self, key: Key) -> Mapping[str, str] | None:
         """The names by locale; an empty mapping for an id known to have none; None when not cached."""
-        now = self._clock()
-        with self._lock:
-            found = self._items.get(key)
-            if found is None:
-                return None
-            if found[1] <= now:
-                del self._items[key]
-                return None
-            self._items.move_to_end(key)
-            return found[0]
+        return self._items.get(key)
 
     def put(self, key: Key, by_locale: Mapping[str, str] | None) -> None:
         """Remember names (None: the id has none the bot may see, for a shorter while)."""
         value = dict(by_locale) if by_locale else _MISSING
-        expires = self._clock() + (self._ttl_s if value else self._missing_ttl_s)
-        with self._lock:
-            self._items[key] = (value, expires)
-            self._items.move_to_end(key)
-            while len(self._items) > self._max:
-                self._items.popitem(last=False)
+        self._items.put(key, value, self._ttl_s if value else self._missing_ttl_s)
 
     def failed(self, what: str) -> None:
         """A contact call for `what` ("user:open_id", "department") failed: skip those for a while."""
@@ -95,8 +80,7 @@ class NameCache:
             return now < max(self._paused_until.get(what, 0.0), self._paused_until.get(CONTACT, 0.0))
 
     def __len__(self) -> int:
-        with self._lock:
-            return len(self._items)
+        return len(self._items)
 
 
 def user_id_type(ident: str) -> str:

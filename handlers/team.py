@@ -14,8 +14,6 @@ data range leaves someone out: both are a `MissingAccess` naming what is missing
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +22,7 @@ from core.errors import FeishuError, MissingAccess
 from core.rules import Actor
 from handlers import fanout
 from handlers.context import Context
+from handlers.expiring import ExpiringCache
 
 TTL_S = 600.0  # a team changes rarely; `/team refresh` asks again at once
 MAX_PAGES = 40  # 40 pages of 50: a department of 2,000 direct members is read whole, a loop never runs away
@@ -66,29 +65,8 @@ class Leaders:
     ids: frozenset[str]
 
 
-class _Cache:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.items: dict[str, tuple[float, Any]] = {}
-
-    def get(self, key: str, now: float) -> Any:
-        with self.lock:
-            found = self.items.get(key)
-        return found[1] if found is not None and found[0] > now else None
-
-    def put(self, key: str, value: Any, now: float) -> None:
-        with self.lock:
-            if len(self.items) >= MAX_CACHED:
-                self.items.clear()
-            self.items[key] = (now + TTL_S, value)
-
-    def drop(self, key: str) -> None:
-        with self.lock:
-            self.items.pop(key, None)
-
-
-def _cache(ctx: Context, name: str) -> _Cache:
-    return ctx.memo.setdefault(f"team.{name}", _Cache())  # dict.setdefault is atomic under the GIL
+def _cache(ctx: Context, name: str) -> ExpiringCache:
+    return ctx.memo.setdefault(f"team.{name}", ExpiringCache(MAX_CACHED))  # dict.setdefault is atomic under the GIL
 
 
 def _contact(err: FeishuError, what: str) -> FeishuError:
@@ -106,7 +84,7 @@ def _contact(err: FeishuError, what: str) -> FeishuError:
 
 def manager_of(ctx: Context, actor: Actor) -> Mapping[str, Any]:
     """The actor's own contact record (by open_id), with `user_id` and `department_ids`."""
-    cached = _cache(ctx, "self").get(actor.open_id or actor.user_id, time.monotonic())
+    cached = _cache(ctx, "self").get(actor.open_id or actor.user_id)
     if cached is not None:
         return cached
     try:
@@ -118,7 +96,7 @@ def manager_of(ctx: Context, actor: Actor) -> Mapping[str, Any]:
         raise _contact(err, actor.open_id or actor.user_id) from None
     if not user.get("user_id"):
         raise MissingAccess(EMPLOYEE_ID_SCOPE)
-    _cache(ctx, "self").put(actor.open_id or actor.user_id, user, time.monotonic())
+    _cache(ctx, "self").put(actor.open_id or actor.user_id, user, TTL_S)
     return user
 
 
@@ -136,7 +114,7 @@ def team_of(ctx: Context, actor: Actor, *, refresh: bool = False) -> Team:
     if refresh:
         cache.drop(key)
         _cache(ctx, "self").drop(key)
-    found = cache.get(key, time.monotonic())
+    found = cache.get(key)
     if found is not None:
         return found
     me = manager_of(ctx, actor)
@@ -159,7 +137,7 @@ def team_of(ctx: Context, actor: Actor, *, refresh: bool = False) -> Team:
                 members.setdefault(uid, Member(uid, str(user.get("open_id") or ""), str(user.get("name") or ""),
                                                str(user.get("en_name") or "")))
     team = Team(manager, tuple(members.values()), tuple(led))
-    cache.put(key, team, time.monotonic())
+    cache.put(key, team, TTL_S)
     return team
 
 
@@ -182,7 +160,7 @@ def leaders_of(ctx: Context, employee_id: str) -> Leaders:
     """Who may decide on this requester's records: their `leader_user_id` and the main leader of each of their
     departments (DESIGN.md "Who may act"), by user_id and open_id. Cached for TTL_S."""
     cache = _cache(ctx, "leaders")
-    found = cache.get(employee_id, time.monotonic())
+    found = cache.get(employee_id)
     if found is not None:
         return found
     try:
@@ -195,7 +173,7 @@ def leaders_of(ctx: Context, employee_id: str) -> Leaders:
     ids.discard("")
     ids.discard(employee_id)  # nobody decides their own request, even as their department's leader
     leaders = Leaders(str(user.get("open_id") or ""), frozenset(ids))
-    cache.put(employee_id, leaders, time.monotonic())
+    cache.put(employee_id, leaders, TTL_S)
     return leaders
 
 

@@ -335,9 +335,6 @@ class FakeGateway:
     def delayed_update(self, token: str, card: Mapping[str, Any]) -> None:
         self.calls.append(("card_update", token))
 
-    def user_name(self, user_id: str, id_type: str = "open_id", locale: str = "zh_cn") -> str | None:
-        return self.names.get(user_id)
-
     def users_batch(self, user_ids: list[str], id_type: str = "open_id",
                     deadline: float | None = None) -> list[dict[str, Any]]:
         """As the gateway: 1 to 50 ids of one type; unknown ids left out of the answer."""

@@ -3,8 +3,10 @@ playground's JSON endpoints."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,6 +16,10 @@ from bot.config import load_config
 from sandbox.demo import Demo, start_demo
 from sandbox.testing import Sandbox
 from tests.e2e.playground_client import PlaygroundClient
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture
@@ -38,3 +44,16 @@ def demo(sandbox: Sandbox, tmp_path: Path) -> Iterator[Demo]:
 @pytest.fixture
 def client(demo: Demo) -> PlaygroundClient:
     return PlaygroundClient(demo)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium; CI: .ci/chromium.sh)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            yield launched
+        finally:
+            launched.close()

@@ -9,33 +9,17 @@ Approvals are fresh submissions through the playground's API, people found by ro
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 import cards
-from tests.e2e.test_playground_browser import ARGS, CHROMIUM, TIMEOUT_MS  # one way to start the browser
+from tests.e2e.test_playground_browser import TIMEOUT_MS
 from tests.e2e.walkthrough import LOCALES, name_of, other, submission, user_with_role
 
 PHONE = {"width": 390, "height": 844}
 PAGE_WORDS = {"zh_cn": {"send": "发送", "submit_new": "收到一条新提交", "lang": "EN"},
               "en_us": {"send": "Send", "submit_new": "New submission arrives", "lang": "中文"}}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from pathlib import Path
-
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium; CI: .ci/chromium.sh)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 class Walk:

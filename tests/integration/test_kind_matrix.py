@@ -21,14 +21,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import requests
 
 import cards
-from bot.app import shutdown
 from core.approval import detail_links
 from sandbox import data, flow, worlds
-from sandbox.state import EventTarget
-from tests.integration.harness import ENCRYPT_KEY, TOKEN, card_text, find_buttons, start_bot, wait_until
+from tests.integration.harness import card_text, find_buttons, wait_until
 
 PURCHASE = data.DEFINITIONS["purchase"]["approval_code"]
 RECORDS = worlds.RECORDS
@@ -254,20 +251,6 @@ def test_a_card_from_before_the_kinds_is_shown_anew_and_not_acted_on(bot, sandbo
 
 
 # -- the two-step approval by button --------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def subscribed_bot(sandbox, tmp_path):
-    running = start_bot(sandbox, tmp_path, BOT_APPROVAL_CODES=PURCHASE)
-    sandbox.state.event_target = EventTarget(running.server.url, ENCRYPT_KEY, TOKEN)
-    requests.get(running.server.url + "/healthz", timeout=5)  # the first request starts the upkeep
-    try:
-        assert wait_until(lambda: len(sandbox.calls_for("approval_subscribe")) == 1, 10)
-        yield running
-    finally:
-        sandbox.release_holds()
-        running.server.stop()
-        shutdown(running.app)
 
 
 def _card_of(sandbox, user: str, item: str) -> dict[str, Any] | None:

@@ -5,30 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 import requests
 
 from bot.app import shutdown
 from sandbox import data, worlds
-from sandbox.state import EventTarget
-from tests.integration.harness import ENCRYPT_KEY, TOKEN, card_text, start_bot, wait_until
+from tests.integration.harness import card_text, start_bot, wait_until
 
 PURCHASE = data.DEFINITIONS["purchase"]["approval_code"]
 STEP_ONE = worlds.NATIVE["purchase_step1"]
-
-
-@pytest.fixture
-def subscribed_bot(sandbox, tmp_path):
-    running = start_bot(sandbox, tmp_path, BOT_APPROVAL_CODES=PURCHASE)
-    sandbox.state.event_target = EventTarget(running.server.url, ENCRYPT_KEY, TOKEN)
-    requests.get(running.server.url + "/healthz", timeout=5)  # the first request starts the upkeep
-    try:
-        assert wait_until(lambda: len(sandbox.calls_for("approval_subscribe")) == 1, 10)
-        yield running
-    finally:
-        sandbox.release_holds()
-        running.server.stop()
-        shutdown(running.app)
 
 
 def _feishu(sandbox, path: str, body: dict[str, Any]) -> dict[str, Any]:
