@@ -4,7 +4,9 @@ application's registry and pipeline, and the routes are wired together (docs/arc
 from __future__ import annotations
 
 import atexit
+import gc
 import logging
+import sys
 import time
 import uuid
 import weakref
@@ -58,7 +60,6 @@ def build_services(
     """Gateway, store, registry, pool and pipeline, wired; a registry that cannot work exits with one line."""
     logs.configure()
     import cards
-    from bot.feishu import FeishuGateway  # loads lark_oapi: once, here, in the master under preload
     from handlers import registry
     from handlers.context import Context
     from handlers.maintenance import Maintenance
@@ -70,7 +71,7 @@ def build_services(
     except RegistryError as err:
         raise SystemExit(f"approval-bot: {err}") from None
     cards.preload()  # in the master under preload_app: one compiled copy of the templates, shared by the workers
-    gateway: Any = feishu or FeishuGateway(
+    gateway: Any = feishu or load_gateway()(
         config.app_id, config.app_secret.reveal(), config.base_url, config.api_timeout_s,
         observer=metrics.observe_feishu, task_calls_per_minute=config.task_calls_per_minute,
     )
@@ -80,6 +81,25 @@ def build_services(
                   **({"on_settled": on_settled} if on_settled else {}))
     atexit.register(pool.shutdown, wait=True, cancel_futures=False)
     return Services(ctx=ctx, clock=clock, maintenance=Maintenance(ctx), dispatch=partial(dispatch, ctx))
+
+
+def load_gateway() -> type:
+    """bot.feishu's FeishuGateway. The first call loads lark-oapi (~10k modules; once, in the master under
+    preload_app) with the cyclic collector paused, then freezes what it built: the collector's full passes over
+    the growing heap would cost about a second of start-up, and no later pass, in the master or in the workers
+    that share those pages, walks them (docs/serving.md, "Memory and start-up")."""
+    if "bot.feishu" not in sys.modules:
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            import bot.feishu  # noqa: F401 - the import is the point
+        finally:
+            gc.freeze()
+            if collecting:
+                gc.enable()
+    from bot.feishu import FeishuGateway
+
+    return FeishuGateway
 
 
 def create_app(

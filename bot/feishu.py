@@ -19,50 +19,53 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import lark_oapi as lark
 import requests
-from lark_oapi.api.application.v6 import ListScopeRequest
-from lark_oapi.api.approval.v4 import (
-    ApproveTaskRequest,
-    GetInstanceRequest,
-    QueryTaskRequest,
-    RejectTaskRequest,
-    SubscribeApprovalRequest,
-    TaskApprove,
-)
-from lark_oapi.api.attendance.v1 import (
-    ProcessApprovalInfoRequest,
-    ProcessApprovalInfoRequestBody,
-    QueryUserApprovalRequest,
-    QueryUserApprovalRequestBody,
-    QueryUserTaskRemedyRequest,
-    QueryUserTaskRemedyRequestBody,
-)
-from lark_oapi.api.contact.v3 import (
-    BatchUserRequest,
-    FindByDepartmentUserRequest,
-    GetDepartmentRequest,
-    GetUserRequest,
-)
-from lark_oapi.api.im.v1 import (
-    CreateMessageRequest,
-    CreateMessageRequestBody,
-    P2ImMessageReceiveV1,
-    PatchMessageRequest,
-    PatchMessageRequestBody,
-    ReplyMessageRequest,
-    ReplyMessageRequestBody,
-)
-from lark_oapi.core.cache import ICache
-from lark_oapi.core.exception import ObtainAccessTokenException, UnmarshalException
-from lark_oapi.core.model import BaseRequest
-from lark_oapi.core.token.manager import TokenManager
-from lark_oapi.event.callback.model.p2_card_action_trigger import P2CardActionTrigger
 
+from bot.sdk import without_pkg_resources
 from core.errors import FeishuError
 from core.inbound import ApprovalEvent, CardClick, Inbound, Mention, MessageIn, OtherEvent, Unreadable
 from core.records import TaskPage
 from core.rules import Actor
+
+with without_pkg_resources():  # the SDK without setuptools' pkg_resources (bot/sdk.py)
+    import lark_oapi as lark
+    from lark_oapi.api.application.v6 import ListScopeRequest
+    from lark_oapi.api.approval.v4 import (
+        ApproveTaskRequest,
+        GetInstanceRequest,
+        QueryTaskRequest,
+        RejectTaskRequest,
+        SubscribeApprovalRequest,
+        TaskApprove,
+    )
+    from lark_oapi.api.attendance.v1 import (
+        ProcessApprovalInfoRequest,
+        ProcessApprovalInfoRequestBody,
+        QueryUserApprovalRequest,
+        QueryUserApprovalRequestBody,
+        QueryUserTaskRemedyRequest,
+        QueryUserTaskRemedyRequestBody,
+    )
+    from lark_oapi.api.contact.v3 import (
+        BatchUserRequest,
+        FindByDepartmentUserRequest,
+        GetDepartmentRequest,
+        GetUserRequest,
+    )
+    from lark_oapi.api.im.v1 import (
+        CreateMessageRequest,
+        CreateMessageRequestBody,
+        P2ImMessageReceiveV1,
+        PatchMessageRequest,
+        PatchMessageRequestBody,
+        ReplyMessageRequest,
+        ReplyMessageRequestBody,
+    )
+    from lark_oapi.core.cache import ICache
+    from lark_oapi.core.exception import ObtainAccessTokenException, UnmarshalException
+    from lark_oapi.core.model import BaseRequest
+    from lark_oapi.core.token.manager import TokenManager
+    from lark_oapi.event.callback.model.p2_card_action_trigger import P2CardActionTrigger
 
 log = logging.getLogger(__name__)
 # The SDK logs request bodies (and card tokens) at DEBUG: keep it quiet whatever the root level is.

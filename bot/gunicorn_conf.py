@@ -4,7 +4,8 @@ Workers are bot.serving.BufferingWorker: gthread's thread pool, but the main loo
 (headers within 5 s, the body within 2 s, at most 1 MiB) before a thread sees it, so slow or idle clients hold
 no thread (docs/serving.md). The worker timeout stays far below gunicorn's default 30 s but above the 3 s
 answer budget, since late card updates finish in the background pool after the answer. preload_app imports
-lark_oapi (2-4 s, ~170 MB) once in the master; workers share those pages copy-on-write.
+lark_oapi (2-4 s, ~140 MiB) once in the master; workers share those pages copy-on-write (docs/serving.md,
+"Memory and start-up").
 """
 
 import os
@@ -41,8 +42,9 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 
 
 def when_ready(server):  # noqa: ARG001 - gunicorn's hook: in the master, the app loaded, no worker forked yet
-    # What the master built (lark-oapi's ~10k modules, the app) stays put: the workers' collector never walks
-    # it, so it never writes to (and copies) the pages they share with the master.
+    # What the master built stays put: the workers' collector never walks it, so it never writes to (and copies)
+    # the pages they share with the master. lark-oapi's ~10k modules were frozen as they loaded
+    # (bot.app.load_gateway); this collects and freezes the rest of the app.
     import gc
 
     gc.collect()

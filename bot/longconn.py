@@ -35,18 +35,21 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple, Protocol
 from urllib.parse import parse_qs, urlparse
 
-import lark_oapi as lark
-import lark_oapi.ws.client as sdk_ws
 import requests
 import websockets
-from lark_oapi.ws.exception import ClientException, ServerException
-from lark_oapi.ws.model import ClientConfig
-from lark_oapi.ws.model import Response as FrameAnswer
 from prometheus_client import Counter, Gauge, Histogram
 from websockets.exceptions import InvalidHandshake
 
 from bot import metrics
 from bot.delivery import deliver, plain_envelope
+from bot.sdk import without_pkg_resources
+
+with without_pkg_resources():  # the SDK without setuptools' pkg_resources (bot/sdk.py)
+    import lark_oapi as lark
+    import lark_oapi.ws.client as sdk_ws
+    from lark_oapi.ws.exception import ClientException, ServerException
+    from lark_oapi.ws.model import ClientConfig
+    from lark_oapi.ws.model import Response as FrameAnswer
 
 log = logging.getLogger(__name__)
 

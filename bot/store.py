@@ -62,7 +62,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import make_url
 
 from bot import metrics
@@ -259,6 +259,16 @@ def open_store(url: str) -> Store:
     store = Store(engine)
     store.create_schema()
     return store
+
+
+def _upsert_for(dialect: str) -> Any:
+    """The dialect's INSERT with ON CONFLICT. PostgreSQL's module is imported only for a PostgreSQL store (its
+    engine loaded it already): a SQLite process never holds it (docs/serving.md, "Memory and start-up")."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+
+        return insert
+    return sqlite.insert
 
 
 def open_store_or_exit(url: str) -> Store:
@@ -483,7 +493,7 @@ class Store:
         self.writes = 0  # of which write transactions
         self._reads = metrics.STORE_ROUND_TRIPS.labels("read")
         self._writes = metrics.STORE_ROUND_TRIPS.labels("write")
-        self._insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        self._insert = _upsert_for(self._dialect)
         # The hot-path statements are built once: building one costs more than running it on SQLite.
         self._claim = self._claim_statement()
         self._finish = self._insert(seen_events).values(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -148,12 +148,18 @@ def bot_mentions(message: MessageIn, bot_open_id: str) -> tuple[Mention, ...]:
     return tuple(m for m in message.mentions if m.mentioned_type == "bot")
 
 
-def command_text(message: MessageIn, bot_open_id: str) -> str | None:
-    """The text the bot should act on, or None when it must stay silent (group without mention, not text)."""
+def command_text(message: MessageIn, bot_open_id: str | Callable[[], str]) -> str | None:
+    """The text the bot should act on, or None when it must stay silent (group without mention, not text).
+
+    `bot_open_id` may be a function (the gateway's, which asks Feishu the first time): it is called only for a
+    message that mentions someone, since one that mentions nobody cannot mention the bot."""
     text = message_text(message.content, message.message_type)
     if text is None:
         return None if message.chat_type != "p2p" else ""
-    mine = bot_mentions(message, bot_open_id)
+    if not message.mentions:
+        mine: tuple[Mention, ...] = ()
+    else:
+        mine = bot_mentions(message, bot_open_id() if callable(bot_open_id) else bot_open_id)
     if message.chat_type != "p2p" and not mine:
         return None
     for mention in mine:

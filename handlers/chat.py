@@ -29,7 +29,7 @@ class CommandCall:
 
 
 def on_message(ctx: Context, message: MessageIn) -> Reply:
-    text = command_text(message, ctx.feishu.bot_open_id()) or ""
+    text = command_text(message, ctx.feishu.bot_open_id) or ""
     line = split_command(text)
     if line is None:
         return Reply(card=card_context.help_card(ctx))

@@ -121,7 +121,7 @@ def claim_key(ctx: Context, inbound: Inbound) -> str | None:
     if isinstance(inbound, MessageIn):
         if inbound.sender_type != "user" or not inbound.sender.ids():
             return None  # other apps and the bot itself: never answer (no loops)
-        if command_text(inbound, ctx.feishu.bot_open_id()) is None:
+        if command_text(inbound, ctx.feishu.bot_open_id) is None:
             return None  # a group message that does not mention the bot
         return f"msg:{inbound.message_id}" if inbound.message_id else None
     if isinstance(inbound, CardClick) and inbound.legacy:

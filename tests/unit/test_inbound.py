@@ -56,6 +56,21 @@ def test_group_needs_the_bot_mention_and_strips_it():
     assert text == "/approve 1"
 
 
+def test_the_bot_id_is_asked_for_only_when_someone_is_mentioned():
+    """The gateway's bot_open_id asks Feishu the first time: a message that mentions nobody never needs it."""
+    asked = []
+
+    def bot_id():
+        asked.append(1)
+        return "ou_bot"
+
+    assert command_text(message("lunch at noon?", chat_type="group"), bot_id) is None
+    assert command_text(message("/help"), bot_id) == "/help"
+    assert asked == []
+    assert command_text(message("@_user_1 /approve 1", "group", [BOT]), bot_id) == "/approve 1"
+    assert asked == [1]
+
+
 def test_group_mention_of_someone_else_is_not_enough():
     other = Mention("@_user_1", "ou_manager2", "Approval Bot", "user")  # same display name, other id
     assert command_text(message("@_user_1 /approve 1", "group", [other]), "ou_bot") is None
