@@ -767,9 +767,11 @@ class Store:
         return ActionStart(True, previous, True)
 
     def end_action(self, record: AuditRecord, *, settles: str = "", lock: str = "", owner: str = "",
-                   claim: str = "") -> int:
+                   claim: str = "", serial: tuple[str, str] | None = None) -> int:
         """After the Feishu call, one transaction: append `record` (settling the intent `settles`), release the
-        lock `lock` if `owner` still holds it, and mark the delivery `claim` done."""
+        lock `lock` if `owner` still holds it, mark the delivery `claim` done, and remember `serial` (serial
+        number, instance code) unless this process knows the pair: the card about to show it costs no more."""
+        serial = serial if serial is not None and not self.knows_serial(*serial) else None
         with self._write() as conn:
             if settles:
                 conn.execute(self._settle, {"settles": settles, "outcome": record.outcome, "at": record.at})
@@ -778,6 +780,10 @@ class Store:
                 conn.execute(self._unlock, {"name": lock, "owner": owner})
             if claim:
                 conn.execute(self._finish, {"key": claim, "now": record.at})
+            if serial is not None:
+                conn.execute(self._serial_upsert(*serial, record.at))
+        if serial is not None:
+            self._known_serial(*serial)
         return found
 
     @staticmethod
@@ -850,12 +856,14 @@ class Store:
     # -- serial numbers --------------------------------------------------------------------------------------------
 
     def remember_serial(self, serial: str, instance_code: str, now: float) -> None:
-        stmt = self._insert(serials).values(serial=serial, instance_code=instance_code, created=now)
-        stmt = stmt.on_conflict_do_update(index_elements=[serials.c.serial],
-                                          set_={"instance_code": stmt.excluded.instance_code})
         with self._write(single=True) as conn:
-            conn.execute(stmt)
+            conn.execute(self._serial_upsert(serial, instance_code, now))
         self._known_serial(serial, instance_code)
+
+    def _serial_upsert(self, serial: str, instance_code: str, now: float) -> Any:
+        stmt = self._insert(serials).values(serial=serial, instance_code=instance_code, created=now)
+        return stmt.on_conflict_do_update(index_elements=[serials.c.serial],
+                                          set_={"instance_code": stmt.excluded.instance_code})
 
     def instance_for_serial(self, serial: str) -> str | None:
         """The instance a serial number names. Feishu gives every instance its own serial, so a pair once read
