@@ -500,6 +500,12 @@ class Store:
         self._unlock = delete(locks).where(locks.c.name == bindparam("name"), locks.c.owner == bindparam("owner"))
         self._intent_insert = self._insert(intents).on_conflict_do_nothing(index_elements=[intents.c.intent_id])
         self._copy_of = select(card_copies.c.view).where(card_copies.c.message_id == bindparam("message_id"))
+        self._cards_for = (select(cards.c.message_id).where(cards.c.approval_id == bindparam("approval_id"))
+                           .order_by(cards.c.created, cards.c.message_id))
+        serial = self._insert(serials).values(serial=bindparam("serial"), instance_code=bindparam("instance_code"),
+                                              created=bindparam("now", type_=Double))
+        self._serial_upsert = serial.on_conflict_do_update(index_elements=[serials.c.serial],
+                                                           set_={"instance_code": serial.excluded.instance_code})
         self._last_success = (select(audit).where(audit.c.approval_id == bindparam("approval_id"),
                                                   audit.c.outcome == DONE).order_by(audit.c.id.desc()).limit(1))
 
@@ -781,7 +787,7 @@ class Store:
             if claim:
                 conn.execute(self._finish, {"key": claim, "now": record.at})
             if serial is not None:
-                conn.execute(self._serial_upsert(*serial, record.at))
+                conn.execute(self._serial_upsert, {"serial": serial[0], "instance_code": serial[1], "now": record.at})
         if serial is not None:
             self._known_serial(*serial)
         return found
@@ -835,10 +841,8 @@ class Store:
             conn.execute(prune)
 
     def cards_for(self, approval_id: str) -> list[str]:
-        stmt = (select(cards.c.message_id).where(cards.c.approval_id == approval_id)
-                .order_by(cards.c.created, cards.c.message_id))
         with self._read() as conn:
-            return list(conn.execute(stmt).scalars())
+            return list(conn.execute(self._cards_for, {"approval_id": approval_id}).scalars())
 
     def remember_copy(self, message_id: str, view: Mapping[str, Any], now: float) -> None:
         """Who this message was sent to and what it shows (the latest wins: a list turns to its next page)."""
@@ -857,13 +861,8 @@ class Store:
 
     def remember_serial(self, serial: str, instance_code: str, now: float) -> None:
         with self._write(single=True) as conn:
-            conn.execute(self._serial_upsert(serial, instance_code, now))
+            conn.execute(self._serial_upsert, {"serial": serial, "instance_code": instance_code, "now": now})
         self._known_serial(serial, instance_code)
-
-    def _serial_upsert(self, serial: str, instance_code: str, now: float) -> Any:
-        stmt = self._insert(serials).values(serial=serial, instance_code=instance_code, created=now)
-        return stmt.on_conflict_do_update(index_elements=[serials.c.serial],
-                                          set_={"instance_code": stmt.excluded.instance_code})
 
     def instance_for_serial(self, serial: str) -> str | None:
         """The instance a serial number names. Feishu gives every instance its own serial, so a pair once read
