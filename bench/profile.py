@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.0, help="click: injected process latency, s")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--gil", action="store_true", help="sample only GIL holders (CPU time)")
-    parser.add_argument("--py-spy", default=shutil.which("py-spy") or "py-spy")
+    parser.add_argument("--py-spy", default=_spy_path() or "py-spy")
     args = parser.parse_args(argv)
     work_dir = Path(tempfile.mkdtemp(prefix="approval-bot-profile-"))
     with Rig(work_dir) as rig:

@@ -9,7 +9,8 @@
   the long connection to the one connected client, `concurrency` in flight -> {"answered", "accepted",
   "seconds", "latencies_s"}; GET /_bench/longconn_ready: 200 once a client is connected, else 503.
 Rate limits are off (`state.rate_limits = {}`): the benchmark measures the bot, not Feishu's quotas.
-A separate process keeps the sandbox's CPU and GIL away from the load generator's.
+A separate process keeps the sandbox's CPU and GIL away from the load generator's; it is served by gunicorn
+(gthread), which keeps connections alive as Feishu's Open API does (see `_KeepAliveServer`).
 """
 
 from __future__ import annotations
@@ -21,13 +22,12 @@ import time
 from collections import Counter
 
 from flask import Flask, Response, jsonify, request
-from werkzeug.serving import make_server
+from gunicorn.app.base import BaseApplication
 
 from sandbox.app import create_sandbox_app
 from sandbox.data import seed_pending
 from sandbox.longconn import LongConnHub
 from sandbox.sender import EventSender
-from sandbox.server import QuietHandler
 from sandbox.state import SandboxState
 
 
@@ -127,20 +127,36 @@ def push_messages(hub: LongConnHub, state: SandboxState, n: int, concurrency: in
             "latencies_s": latencies}
 
 
+class _KeepAliveServer(BaseApplication):
+    """gunicorn's gthread worker, one process (the sandbox's state lives in it), many threads. Feishu's Open
+    API keeps connections alive; werkzeug's development server closes every one after its answer, which would
+    make a client that pools connections pay for a TCP set-up (and the sandbox for a thread) on every call."""
+
+    def __init__(self, app: Flask, port: int) -> None:
+        self._app = app
+        self._port = port
+        super().__init__()
+
+    def load_config(self) -> None:
+        settings = {"bind": f"127.0.0.1:{self._port}", "workers": 1, "worker_class": "gthread", "threads": 64,
+                    "keepalive": 60, "timeout": 120, "graceful_timeout": 5, "loglevel": "warning",
+                    "control_socket_disable": True, "worker_connections": 4096}
+        for name, value in settings.items():
+            self.cfg.set(name, value)
+
+    def load(self) -> Flask:
+        return self._app
+
+
 def main(argv: list[str]) -> int:
     port = int(argv[0]) if argv else 0
+    if not port:
+        raise SystemExit("usage: python -m bench.sandbox_proc PORT")
     state = SandboxState()
     state.rate_limits = {}
-    server = make_server("127.0.0.1", port, bench_sandbox(state), threaded=True,
-                         request_handler=QuietHandler)
-    sys.stdout.write(f"sandbox: http://127.0.0.1:{server.server_port}\n")
+    sys.stdout.write(f"sandbox: http://127.0.0.1:{port}\n")
     sys.stdout.flush()
-    try:
-        server.serve_forever(poll_interval=0.1)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    _KeepAliveServer(bench_sandbox(state), port).run()
     return 0
 
 

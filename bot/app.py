@@ -76,7 +76,9 @@ def build_services(
         observer=metrics.observe_feishu, task_calls_per_minute=config.task_calls_per_minute,
     )
     store = store or open_store_or_exit(config.database_url)
-    pool = ThreadPoolExecutor(max_workers=POOL_THREADS, thread_name_prefix="bot-work")
+    # every request's job runs here: as many threads as gunicorn gives requests, so no job of a busy worker
+    # waits for a pool thread while its request's answer budget runs (docs/serving.md)
+    pool = ThreadPoolExecutor(max_workers=max(POOL_THREADS, config.threads), thread_name_prefix="bot-work")
     ctx = Context(config=config, feishu=gateway, store=store, pool=pool, registry=routes, clock=clock,
                   **({"on_settled": on_settled} if on_settled else {}))
     atexit.register(pool.shutdown, wait=True, cancel_futures=False)

@@ -18,8 +18,10 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
+import urllib3
 
 from bot.sdk import without_pkg_resources
 from core.errors import FeishuError
@@ -62,8 +64,9 @@ with without_pkg_resources():  # the SDK without setuptools' pkg_resources (bot/
         ReplyMessageRequestBody,
     )
     from lark_oapi.core.cache import ICache
+    from lark_oapi.core.const import APPLICATION_JSON, CONTENT_TYPE
     from lark_oapi.core.exception import ObtainAccessTokenException, UnmarshalException
-    from lark_oapi.core.model import BaseRequest
+    from lark_oapi.core.model import BaseRequest, BaseResponse, RequestOption
     from lark_oapi.core.token.manager import TokenManager
     from lark_oapi.event.callback.model.p2_card_action_trigger import P2CardActionTrigger
 
@@ -87,32 +90,82 @@ USERS_PER_BATCH = 50  # contact-v3_user_batch: at most 50 user_ids a call
 CONTACT_TIMEOUT_S = 0.8  # names are a nicety on a card: a slow contact API must not eat the answer budget
 CONTACT_USER_ID_TYPES = ("open_id", "user_id", "union_id")
 CONTACT_DEPARTMENT_ID_TYPES = ("open_department_id", "department_id")
+POOL_CONNECTIONS = 64  # kept-alive connections per Feishu host and process: more than the threads that call at once
+_DEFAULT_HEADERS = {"Accept": "*/*", "Accept-Encoding": "gzip, deflate"}  # what requests sends unasked
 DEPARTMENT_ID = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_\-@.]{0,63}$")  # contact-v3_department_get: the path id
 
 
+class _Answer:
+    """What lark-oapi's transport reads of a `requests.Response`: status_code, headers, content."""
+
+    __slots__ = ("status_code", "headers", "content")
+
+    def __init__(self, status_code: int, headers: Mapping[str, str], content: bytes) -> None:
+        self.status_code = status_code
+        self.headers = headers
+        self.content = content
+
+
 class _PooledRequests:
-    """Stands in for the `requests` module inside lark-oapi's transport, which calls `requests.request(...)`:
-    a new session, TCP connection and TLS handshake for every Open API call. Each thread keeps one session
-    instead, so calls reuse their connection (keep-alive). Everything else is the real `requests`."""
+    """Stands in for the `requests` module inside lark-oapi's transport, whose one call is
+    `requests.request(method, url, headers=, params=, data=, timeout=)`: with the real module that is a new
+    session, TCP connection and TLS handshake for every Open API call, plus requests' per-call reading of the
+    environment, netrc and cookies. One urllib3 pool per process instead (requests' own HTTP layer), shared by
+    every thread: connections are kept alive; proxy and CA bundle come from the environment as requests reads
+    them, once per host. Failures are raised as requests' exceptions, which the gateway maps."""
 
     def __init__(self) -> None:
         self._local = threading.local()
+        self._lock = threading.Lock()
+        self._pools: dict[str, urllib3.PoolManager] = {}
 
-    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = self._local.session = requests.Session()
+    def request(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
+                params: Any = None, data: bytes | None = None, timeout: float | None = None,
+                **unexpected: Any) -> _Answer:
+        if unexpected:  # a newer SDK sending more (files, json): fail loudly rather than drop it
+            raise TypeError(f"lark-oapi's transport passed {sorted(unexpected)}, which this stand-in does not send")
         self._local.last = None
-        response = session.request(method, url, **kwargs)
-        self._local.last = response
-        return response
+        if params:
+            url = f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
+        limit = urllib3.Timeout(connect=timeout, read=timeout) if timeout else urllib3.Timeout()
+        try:
+            raw = self._pool(url).request(method, url, body=data, headers={**_DEFAULT_HEADERS, **(headers or {})},
+                                          timeout=limit,
+                                          retries=False, redirect=False)
+        except urllib3.exceptions.NewConnectionError as exc:  # a ConnectTimeoutError subclass, but refused
+            raise requests.ConnectionError(str(exc)) from None
+        except urllib3.exceptions.TimeoutError as exc:
+            raise requests.Timeout(str(exc)) from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise requests.ConnectionError(str(exc)) from None
+        answer = _Answer(raw.status, raw.headers, raw.data)
+        self._local.last = answer
+        return answer
 
-    def last_response(self) -> requests.Response | None:
+    def last_response(self) -> _Answer | None:
         """This thread's newest answer: its status and headers when the SDK could not read the body."""
         return getattr(self._local, "last", None)
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(requests, name)
+    def _pool(self, url: str) -> urllib3.PoolManager:
+        origin = url.split("/", 3)[2] if "://" in url else url
+        pool = self._pools.get(origin)
+        if pool is None:
+            with self._lock:
+                pool = self._pools.get(origin) or self._new_pool(url)
+                self._pools[origin] = pool
+        return pool
+
+    @staticmethod
+    def _new_pool(url: str) -> urllib3.PoolManager:
+        settings = requests.Session().merge_environment_settings(url, {}, None, None, None)
+        verify = settings.get("verify")
+        tls = {"cert_reqs": "CERT_NONE"} if verify is False else {
+            "cert_reqs": "CERT_REQUIRED", "ca_certs": verify if isinstance(verify, str) else requests.certs.where()}
+        proxies = settings.get("proxies") or {}
+        proxy = proxies.get(url.split(":", 1)[0]) or proxies.get("all")
+        if proxy:
+            return urllib3.ProxyManager(proxy, num_pools=4, maxsize=POOL_CONNECTIONS, **tls)
+        return urllib3.PoolManager(num_pools=4, maxsize=POOL_CONNECTIONS, **tls)
 
 
 _POOLED = _PooledRequests()
@@ -193,7 +246,7 @@ class FeishuGateway:
 
     def get_instance(self, instance_id: str, deadline: float | None = None) -> dict[str, Any]:
         request = GetInstanceRequest.builder().instance_id(instance_id).build()
-        body = self._call("instance_get", lambda: self._client.approval.v4.instance.get(request), deadline=deadline)
+        body = self._call("instance_get", lambda: _request(self._client, request), deadline=deadline)
         return dict(body.get("data") or {})
 
     def query_tasks(
@@ -203,7 +256,7 @@ class FeishuGateway:
         if page_token:
             builder = builder.page_token(page_token)
         request = builder.build()
-        body = self._call("tasks_query", lambda: self._client.approval.v4.task.query(request), deadline=deadline)
+        body = self._call("tasks_query", lambda: _request(self._client, request), deadline=deadline)
         data = body.get("data") or {}
         tasks = tuple(t for t in data.get("tasks") or () if isinstance(t, Mapping))
         count = data.get("count") or {}
@@ -224,7 +277,7 @@ class FeishuGateway:
             )
             .build()
         )
-        body = self._call("process", lambda: self._writer.attendance.v1.approval_info.process(request), write=True)
+        body = self._call("process", lambda: _request(self._writer, request), write=True)
         data = body.get("data") or {}
         return {"approval_info": data.get("approval_info") or {}, "log_id": body.get("_log_id", "")}
 
@@ -237,10 +290,10 @@ class FeishuGateway:
                 .user_id(open_id).comment(comment).build())
         if verb == "approve":
             request: Any = ApproveTaskRequest.builder().user_id_type("open_id").request_body(body).build()
-            send = lambda: self._writer.approval.v4.task.approve(request)  # noqa: E731
+            send = lambda: _request(self._writer, request)  # noqa: E731
         else:
             request = RejectTaskRequest.builder().user_id_type("open_id").request_body(body).build()
-            send = lambda: self._writer.approval.v4.task.reject(request)  # noqa: E731
+            send = lambda: _request(self._writer, request)  # noqa: E731
         answer = self._task_write(f"task_{verb}", send)
         return {"log_id": answer.get("_log_id", "")}
 
@@ -275,7 +328,7 @@ class FeishuGateway:
             builder = builder.status(status)
         request = (QueryUserTaskRemedyRequest.builder().employee_type("employee_id").request_body(builder.build())
                    .build())
-        return dict(self._call("remedy_query", lambda: self._client.attendance.v1.user_task_remedy.query(request))
+        return dict(self._call("remedy_query", lambda: _request(self._client, request))
                     .get("data") or {})
 
     def query_user_approvals(self, employee_ids: list[str], date_from: int, date_to: int,
@@ -284,7 +337,7 @@ class FeishuGateway:
         body = (QueryUserApprovalRequestBody.builder().user_ids(employee_ids).check_date_from(date_from)
                 .check_date_to(date_to).status(status).build())
         request = QueryUserApprovalRequest.builder().employee_type("employee_id").request_body(body).build()
-        return dict(self._call("user_approval_query", lambda: self._client.attendance.v1.user_approval.query(request))
+        return dict(self._call("user_approval_query", lambda: _request(self._client, request))
                     .get("data") or {})
 
     def send_card(self, receive_id: str, card: Mapping[str, Any], id_type: str = "open_id", uuid: str = "") -> str:
@@ -294,7 +347,7 @@ class FeishuGateway:
         if uuid:
             builder = builder.uuid(uuid[:50])
         request = CreateMessageRequest.builder().receive_id_type(id_type).request_body(builder.build()).build()
-        body = self._call("message_create", lambda: self._client.im.v1.message.create(request), write=True)
+        body = self._call("message_create", lambda: _request(self._client, request), write=True)
         return str((body.get("data") or {}).get("message_id") or "")
 
     def reply_card(self, message_id: str, card: Mapping[str, Any], uuid: str = "") -> str:
@@ -302,7 +355,7 @@ class FeishuGateway:
         if uuid:
             builder = builder.uuid(uuid[:50])
         request = ReplyMessageRequest.builder().message_id(message_id).request_body(builder.build()).build()
-        body = self._call("message_reply", lambda: self._client.im.v1.message.reply(request), write=True)
+        body = self._call("message_reply", lambda: _request(self._client, request), write=True)
         return str((body.get("data") or {}).get("message_id") or "")
 
     def patch_card(self, message_id: str, card: Mapping[str, Any]) -> None:
@@ -315,7 +368,7 @@ class FeishuGateway:
         for pause in (*PATCH_RATE_PAUSES_S, None):
             self._patch_pacer.wait_turn(message_id)
             try:
-                self._call("message_patch", lambda: self._client.im.v1.message.patch(request), write=True,
+                self._call("message_patch", lambda: _request(self._client, request), write=True,
                            retry_reads=True)
                 return
             except FeishuError as err:
@@ -334,7 +387,7 @@ class FeishuGateway:
             .body({"token": token, "card": dict(card)})
             .build()
         )
-        self._call("card_update", lambda: self._client.request(request), write=True)
+        self._call("card_update", lambda: _request(self._client, request), write=True)
 
     def users_batch(self, user_ids: list[str], id_type: str = "open_id",
                     deadline: float | None = None) -> list[dict[str, Any]]:
@@ -344,7 +397,7 @@ class FeishuGateway:
             raise ValueError(f"users_batch takes 1 to {USERS_PER_BATCH} ids of one of {CONTACT_USER_ID_TYPES}")
         request = (BatchUserRequest.builder().user_ids(list(user_ids)).user_id_type(id_type)
                    .department_id_type("open_department_id").build())
-        body = self._call("user_batch", lambda: self._contact.contact.v3.user.batch(request),
+        body = self._call("user_batch", lambda: _request(self._contact, request),
                           deadline=deadline if deadline is not None else time.monotonic() + self.timeout_s)
         items = (body.get("data") or {}).get("items") or ()
         return [dict(u) for u in items if isinstance(u, Mapping)]
@@ -356,7 +409,7 @@ class FeishuGateway:
             raise ValueError(f"not a department id of one of {CONTACT_DEPARTMENT_ID_TYPES}: {department_id[:70]!r}")
         request = (GetDepartmentRequest.builder().department_id(department_id).department_id_type(id_type)
                    .user_id_type("open_id").build())
-        body = self._call("department_get", lambda: self._contact.contact.v3.department.get(request),
+        body = self._call("department_get", lambda: _request(self._contact, request),
                           deadline=deadline if deadline is not None else time.monotonic() + self.timeout_s)
         return dict((body.get("data") or {}).get("department") or {})
 
@@ -366,14 +419,14 @@ class FeishuGateway:
         """contact `users/:user_id`: the user with `department_ids` (open_department_id) and `leader_user_id`
         (in `id_type`); 41050 when the user is outside the app's contact data range."""
         request = GetUserRequest.builder().user_id(user_id).user_id_type(id_type).build()
-        body = self._call("user_get", lambda: self._client.contact.v3.user.get(request), deadline=deadline)
+        body = self._call("user_get", lambda: _request(self._client, request), deadline=deadline)
         return dict((body.get("data") or {}).get("user") or {})
 
     def get_department(self, department_id: str, user_id_type: str = "user_id",
                        deadline: float | None = None) -> dict[str, Any]:
         """contact `departments/:department_id` (an open_department_id): its main leader is `leader_user_id`."""
         request = GetDepartmentRequest.builder().department_id(department_id).user_id_type(user_id_type).build()
-        body = self._call("department_get", lambda: self._client.contact.v3.department.get(request),
+        body = self._call("department_get", lambda: _request(self._client, request),
                           deadline=deadline)
         return dict((body.get("data") or {}).get("department") or {})
 
@@ -387,7 +440,7 @@ class FeishuGateway:
             builder = builder.page_token(page_token)
         request = builder.build()
         body = self._call("user_find_by_department",
-                          lambda: self._client.contact.v3.user.find_by_department(request), deadline=deadline)
+                          lambda: _request(self._client, request), deadline=deadline)
         data = body.get("data") or {}
         items = [dict(u) for u in data.get("items") or () if isinstance(u, Mapping)]
         return items, str(data.get("page_token") or "") if data.get("has_more") else ""
@@ -415,14 +468,14 @@ class FeishuGateway:
             .token_types({lark.AccessTokenType.TENANT})
             .build()
         )
-        body = self._call("bot_info", lambda: self._client.request(request), deadline=time.monotonic() + 2)
+        body = self._call("bot_info", lambda: _request(self._client, request), deadline=time.monotonic() + 2)
         return dict(body.get("bot") or {})
 
     def subscribe_approval(self, approval_code: str) -> bool:
         """Subscribe the events of one approval definition: True when new, False when it already was (1390007)."""
         request = SubscribeApprovalRequest.builder().approval_code(approval_code).build()
         try:
-            self._call("approval_subscribe", lambda: self._client.approval.v4.approval.subscribe(request),
+            self._call("approval_subscribe", lambda: _request(self._client, request),
                        write=True)
         except FeishuError as err:
             if err.code == ALREADY_SUBSCRIBED:
@@ -433,7 +486,7 @@ class FeishuGateway:
     def granted_scopes(self) -> frozenset[str]:
         """The scopes the tenant has granted the app (application/v6/scopes)."""
         request = ListScopeRequest.builder().build()
-        body = self._call("scopes_list", lambda: self._client.application.v6.scope.list(request))
+        body = self._call("scopes_list", lambda: _request(self._client, request))
         scopes = (body.get("data") or {}).get("scopes") or ()
         return frozenset(str(s.get("scope_name")) for s in scopes
                          if isinstance(s, Mapping) and s.get("grant_status") == SCOPE_GRANTED and s.get("scope_name"))
@@ -574,6 +627,16 @@ class Pacer:
         for key in [k for k, turns in self._turns.items() if not turns or turns[-1] <= idle]:
             del self._turns[key]
             self._held.pop(key, None)
+
+
+def _request(client: lark.Client, request: BaseRequest) -> BaseResponse:
+    """The SDK's generic call (`Client.request`): its token, headers and transport for a typed request, without
+    the typed response model a resource method builds, which the gateway never reads (`_send_once` reads the raw
+    JSON; that model costs more Python than the rest of the call)."""
+    option = RequestOption()
+    if request.body is not None and CONTENT_TYPE not in (request.headers or {}):
+        option.headers[CONTENT_TYPE] = f"{APPLICATION_JSON}; charset=utf-8"  # as the resource methods add it
+    return client.request(request, option)
 
 
 def _reset_header(headers: Mapping[str, str] | None) -> float | None:

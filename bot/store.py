@@ -510,6 +510,12 @@ class Store:
         self._unlock = delete(locks).where(locks.c.name == bindparam("name"), locks.c.owner == bindparam("owner"))
         self._intent_insert = self._insert(intents).on_conflict_do_nothing(index_elements=[intents.c.intent_id])
         self._copy_of = select(card_copies.c.view).where(card_copies.c.message_id == bindparam("message_id"))
+        self._cards_for = (select(cards.c.message_id).where(cards.c.approval_id == bindparam("approval_id"))
+                           .order_by(cards.c.created, cards.c.message_id))
+        serial = self._insert(serials).values(serial=bindparam("serial"), instance_code=bindparam("instance_code"),
+                                              created=bindparam("now", type_=Double))
+        self._serial_upsert = serial.on_conflict_do_update(index_elements=[serials.c.serial],
+                                                           set_={"instance_code": serial.excluded.instance_code})
         self._last_success = (select(audit).where(audit.c.approval_id == bindparam("approval_id"),
                                                   audit.c.outcome == DONE).order_by(audit.c.id.desc()).limit(1))
 
@@ -777,9 +783,11 @@ class Store:
         return ActionStart(True, previous, True)
 
     def end_action(self, record: AuditRecord, *, settles: str = "", lock: str = "", owner: str = "",
-                   claim: str = "") -> int:
+                   claim: str = "", serial: tuple[str, str] | None = None) -> int:
         """After the Feishu call, one transaction: append `record` (settling the intent `settles`), release the
-        lock `lock` if `owner` still holds it, and mark the delivery `claim` done."""
+        lock `lock` if `owner` still holds it, mark the delivery `claim` done, and remember `serial` (serial
+        number, instance code) unless this process knows the pair: the card about to show it costs no more."""
+        serial = serial if serial is not None and not self.knows_serial(*serial) else None
         with self._write() as conn:
             if settles:
                 conn.execute(self._settle, {"settles": settles, "outcome": record.outcome, "at": record.at})
@@ -788,6 +796,10 @@ class Store:
                 conn.execute(self._unlock, {"name": lock, "owner": owner})
             if claim:
                 conn.execute(self._finish, {"key": claim, "now": record.at})
+            if serial is not None:
+                conn.execute(self._serial_upsert, {"serial": serial[0], "instance_code": serial[1], "now": record.at})
+        if serial is not None:
+            self._known_serial(*serial)
         return found
 
     @staticmethod
@@ -839,10 +851,8 @@ class Store:
             conn.execute(prune)
 
     def cards_for(self, approval_id: str) -> list[str]:
-        stmt = (select(cards.c.message_id).where(cards.c.approval_id == approval_id)
-                .order_by(cards.c.created, cards.c.message_id))
         with self._read() as conn:
-            return list(conn.execute(stmt).scalars())
+            return list(conn.execute(self._cards_for, {"approval_id": approval_id}).scalars())
 
     def remember_copy(self, message_id: str, view: Mapping[str, Any], now: float) -> None:
         """Who this message was sent to and what it shows (the latest wins: a list turns to its next page)."""
@@ -860,11 +870,8 @@ class Store:
     # -- serial numbers --------------------------------------------------------------------------------------------
 
     def remember_serial(self, serial: str, instance_code: str, now: float) -> None:
-        stmt = self._insert(serials).values(serial=serial, instance_code=instance_code, created=now)
-        stmt = stmt.on_conflict_do_update(index_elements=[serials.c.serial],
-                                          set_={"instance_code": stmt.excluded.instance_code})
         with self._write(single=True) as conn:
-            conn.execute(stmt)
+            conn.execute(self._serial_upsert, {"serial": serial, "instance_code": instance_code, "now": now})
         self._known_serial(serial, instance_code)
 
     def instance_for_serial(self, serial: str) -> str | None:

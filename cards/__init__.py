@@ -64,12 +64,15 @@ def card_size(card: Mapping[str, Any]) -> int:
 def count_elements(node: Any) -> int:
     """Elements in a card: every object with a ``tag``, text elements (plain_text, lark_md) included, as the
     JSON 2.0 structure page counts them towards the 200. Callback values are data, not elements."""
-    if isinstance(node, Mapping):
-        own = 1 if isinstance(node.get("tag"), str) else 0
-        return own + sum(count_elements(v) for k, v in node.items() if k != "value")
-    if isinstance(node, list | tuple):
-        return sum(count_elements(v) for v in node)
-    return 0
+    found, todo = 0, [node]
+    while todo:  # a walk without recursion: every card is sized before it is sent
+        item = todo.pop()
+        if isinstance(item, list | tuple):
+            todo.extend(item)
+        elif isinstance(item, dict) or isinstance(item, Mapping):  # dict first: the ABC's check is slow
+            found += isinstance(item.get("tag"), str)
+            todo.extend(v for k, v in item.items() if k != "value" and not isinstance(v, str))
+    return found
 
 
 def fits(card: Mapping[str, Any]) -> bool:

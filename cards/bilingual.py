@@ -41,32 +41,40 @@ def _header_tags(header: dict[str, Any], headers: Mapping[str, Mapping[str, Any]
 
 def _merge(default: str, nodes: dict[str, Any]) -> Any:
     base = nodes[default]
-    if isinstance(base, Mapping):
+    others = [n for loc, n in nodes.items() if loc != default]
+    if others == [base] * len(others):  # most of a card reads the same in every locale: one C comparison
+        return base
+    # json.loads made the renders: plain dicts and lists (the ABCs' isinstance would cost more than the merge)
+    if isinstance(base, dict):
         return _merge_object(default, nodes)
     if isinstance(base, list):
-        if any(not isinstance(n, list) or len(n) != len(base) for n in nodes.values()):
-            raise LocaleMismatch("list lengths differ")
+        for n in others:
+            if not isinstance(n, list) or len(n) != len(base):
+                raise LocaleMismatch("list lengths differ")
         return [_merge(default, {loc: n[i] for loc, n in nodes.items()}) for i in range(len(base))]
     return base
 
 
 def _merge_object(default: str, nodes: dict[str, Any]) -> dict[str, Any]:
     base = nodes[default]
-    if any(not isinstance(n, Mapping) or n.keys() != base.keys() for n in nodes.values()):
-        raise LocaleMismatch("object keys differ")
+    for n in nodes.values():
+        if not isinstance(n, dict) or n.keys() != base.keys():
+            raise LocaleMismatch("object keys differ")
     out: dict[str, Any] = {}
     for key, value in base.items():
         if key == "content" and isinstance(value, str):
             out[key] = value
             contents = {loc: n[key] for loc, n in nodes.items()}
-            if any(not isinstance(c, str) for c in contents.values()):
-                raise LocaleMismatch("a content is not text in every locale")
+            for c in contents.values():
+                if not isinstance(c, str):
+                    raise LocaleMismatch("a content is not text in every locale")
             if len(set(contents.values())) > 1:
                 out["i18n_content"] = contents
             continue
         if key in ("behaviors", "value"):  # callback values are data: identical in every locale by construction
-            if any(n[key] != value for n in nodes.values()):
-                raise LocaleMismatch(f"{key} differs")
+            for n in nodes.values():
+                if n[key] != value:
+                    raise LocaleMismatch(f"{key} differs")
             out[key] = value
             continue
         out[key] = _merge(default, {loc: n[key] for loc, n in nodes.items()})

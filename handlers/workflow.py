@@ -269,7 +269,8 @@ def _send_task(ctx: Context, request: ActionRequest, approval: Approval, intent:
             return _unknown(ctx, request, err, approval)
         log_id = err.log_id
     now = ctx.clock()
-    _audit_applied(ctx, request, approval_type="", log_id=str(log_id), at=now, intent=intent, held=held)
+    _audit_applied(ctx, request, approval_type="", log_id=str(log_id), at=now, intent=intent, held=held,
+                   approval=approval)
     return Outcome(Status.DONE, request.action, approval.instance_code, after_task(approval, task.id, request.action),
                    at=now, reason=request.reason, actor=request.actor, log_id=str(log_id))
 
@@ -302,7 +303,7 @@ def _send_process(ctx: Context, request: ActionRequest, approval: Approval, inte
         log_id = err.log_id  # applied, answer lost: the record says it is done
     now = ctx.clock()
     _audit_applied(ctx, request, approval_type=approval.approval_type.value, log_id=log_id, at=now, intent=intent,
-                   held=held)
+                   held=held, approval=approval)
     final = in_state(approval, rule.results_in)
     return Outcome(Status.DONE, request.action, approval.instance_code, final, at=now, reason=request.reason,
                    approval_type=approval.approval_type.value, actor=request.actor, log_id=log_id)
@@ -438,22 +439,31 @@ def _record(request: ActionRequest, outcome: str, *, approval_type: str = "", co
 
 
 def _audit_applied(ctx: Context, request: ActionRequest, *, approval_type: str, log_id: str, at: float,
-                   intent: str = "", held: _Held | None = None) -> None:
+                   intent: str = "", held: _Held | None = None, approval: Approval | None = None) -> None:
     """The "done" record. Feishu applied the action, so a store failure here must not say "failed": the
     person is told it was done, and the reconciler settles the open intent from Feishu's state. With `held`,
-    the same transaction releases the lock and marks the click's claim done."""
+    the same transaction releases the lock, marks the click's claim done and remembers the serial number
+    the answer's card shows (`approval`'s)."""
     try:
         if held is None:
             _audit(ctx, request, "done", approval_type=approval_type, log_id=log_id, at=at, intent=intent)
             return
         ctx.store.end_action(_record(request, "done", approval_type=approval_type, log_id=log_id, at=at),
-                             settles=intent, lock=held.name, owner=held.owner, claim=held.claim)
+                             settles=intent, lock=held.name, owner=held.owner, claim=held.claim,
+                             serial=_serial_of(approval))
         held.released = True
         if held.claim and ctx.delivery is not None:
             ctx.delivery.settled = True
     except StoreUnavailable as err:
         log.warning("done but not audited: approval=%s intent=%s store unavailable: %s", request.approval_id,
                     intent or "-", err.problem)
+
+
+def _serial_of(approval: Approval | None) -> tuple[str, str] | None:
+    """The (serial number, instance code) pair a card of `approval` shows, when it has a serial of its own."""
+    if approval is None or not approval.serial_number or approval.serial_number == approval.instance_code:
+        return None
+    return approval.serial_number, approval.instance_code
 
 
 def _may_go_on(outcome: Outcome) -> bool:

@@ -93,13 +93,15 @@ class FakeStore:
             return ActionStart(True, previous, True)
 
     def end_action(self, record: AuditRecord, *, settles: str = "", lock: str = "", owner: str = "",
-                   claim: str = "") -> int:
+                   claim: str = "", serial: tuple[str, str] | None = None) -> int:
         with self._transaction():
             found = self.append_audit(record, settles=settles)
             if lock:
                 self.release_lock(lock, owner)
             if claim:
                 self.finish(claim, record.at)
+            if serial is not None:
+                self.remember_serial(*serial, record.at)
             return found
 
     def finish(self, key: str, now: float) -> None:

@@ -91,6 +91,24 @@ def test_an_approval_by_click_takes_at_most_three_store_round_trips_and_one_look
     assert store.acquire_lock(f"approval:{PENDING}", "someone", 60, 1_795_136_999)
 
 
+def test_the_serial_a_card_shows_is_remembered_with_the_audit_row_not_after(gateway, store):
+    """A card whose serial this process never saw (a copy sent by another worker, or a fresh approval):
+    the click's last transaction remembers it, and nothing in the pool reads or writes it again."""
+    pool = HeldBackPool()
+    ctx = make_context(gateway, store, pool=pool)
+    serial = gateway.instances[PENDING]["serial_number"]
+    assert not store.knows_serial(serial, PENDING)
+    before = store.round_trips
+
+    dispatch(ctx, click("manager", APPROVE, message_id="om_card"), soon())
+    on_path = store.round_trips - before
+    pool.run_later()
+
+    assert on_path <= AT_MOST
+    assert store.round_trips - before == on_path + 1  # the pool reads the other copies, nothing more
+    assert store.instance_for_serial(serial) == PENDING
+
+
 def test_the_claim_of_a_click_is_done_once_its_action_is(gateway, store):
     ctx = make_context(gateway, store, pool=HeldBackPool())
     clicked = click("manager", APPROVE)
