@@ -194,15 +194,17 @@ def test_concurrent_clicks_send_one_process_call(bot, sandbox):
 def test_click_and_command_at_once_act_once(bot, sandbox):
     reply = bot.say("manager", f"/approval {PENDING}")
     value = {"action": "approve", "approval_id": PENDING, "approval_type": "remedy", "v": cards.CARD_VERSION}
+    sent = []  # the command is acknowledged first and handled in the pool: its delivery is awaited below
     threads = [
         threading.Thread(target=lambda: bot.sender.click("manager", value, message_id=reply["message_id"],
                                                          chat_id=reply["chat_id"])),
-        threading.Thread(target=lambda: bot.sender.message("manager", f"/approve {PENDING}")),
+        threading.Thread(target=lambda: sent.append(bot.sender.message("manager", f"/approve {PENDING}"))),
     ]
     for t in threads:
         t.start()
     for t in threads:
         t.join(30)
+    bot.settled.wait(sent[0].event_id)
     assert len(sandbox.action_calls()) == 1
 
 
