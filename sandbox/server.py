@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import sys
 import threading
 from types import TracebackType
@@ -58,7 +60,12 @@ class ServerThread:
         if self._server is None:
             return
         _stop_long_connection(self.app)
-        self._server.shutdown()
+        stopping = threading.Thread(target=self._server.shutdown, name="wsgi-stop", daemon=True)
+        stopping.start()
+        while stopping.is_alive():  # a connection wakes the serving loop now, not after its poll interval
+            with contextlib.suppress(OSError):
+                socket.create_connection((self.host, self.port), timeout=1).close()
+            stopping.join(0.01)
         self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)

@@ -283,10 +283,15 @@ class SandboxState:
                     flow.reject(inst, task, "不同意 No", when)
             self.instances[inst["instance_code"]] = inst
 
-    def reset(self) -> None:
-        """Back to the seed: world, messages, calls, faults, holds, card tokens, clock. Tenant tokens survive."""
+    def reset(self, *, keep_tokens: bool = True) -> None:
+        """Back to the seed: world, messages, calls, faults, holds, card tokens, clock. Tenant tokens survive
+        unless `keep_tokens=False`, which leaves the state as a new one (tests/sandbox/conftest.py)."""
         with self._cond:
             self.epoch += 1
+            if not keep_tokens:
+                self.tenant_tokens.clear()
+                self.app_tokens.clear()
+                self._current_tenant_token = ""
             self.calls.clear()  # in place: `sandbox.calls` references stay live
             self.faults.clear()
             self.messages.clear()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import threading
@@ -19,7 +18,6 @@ from . import workers
 
 NEW, BUSY, DONE = ClaimResult.NEW, ClaimResult.BUSY, ClaimResult.DONE
 T = 1_700_000_000.0
-SPAWN = multiprocessing.get_context("spawn")
 
 
 def test_new_then_busy_then_done(store: Store) -> None:
@@ -114,8 +112,8 @@ def test_sixteen_threads_on_a_done_event(store: Store) -> None:
 
 
 def _race_in_processes(store_url: str, keys: list[str], now: float) -> dict[str, Counter]:
-    barrier, results = SPAWN.Barrier(2), SPAWN.Queue()
-    procs = [SPAWN.Process(target=workers.claim_all, args=(store_url, keys, 10.0, now, barrier, results))
+    barrier, results = workers.PROCESSES.Barrier(2), workers.PROCESSES.Queue()
+    procs = [workers.PROCESSES.Process(target=workers.claim_all, args=(store_url, keys, 10.0, now, barrier, results))
              for _ in range(2)]
     for proc in procs:
         proc.start()
@@ -130,7 +128,7 @@ def _race_in_processes(store_url: str, keys: list[str], now: float) -> dict[str,
 
 
 def test_two_processes_one_winner_per_key(store: Store, store_url: str) -> None:
-    """Two gunicorn-like workers (spawned processes) claim the same 200 keys at once."""
+    """Two gunicorn-like workers (fresh processes) claim the same 200 keys at once."""
     keys = [f"evt:p{i}" for i in range(200)]
     outcomes = _race_in_processes(store_url, keys, T)
     assert all(counts == {"new": 1, "busy": 1} for counts in outcomes.values()), outcomes
@@ -146,8 +144,8 @@ def test_two_processes_racing_takeovers_one_winner_per_key(store: Store, store_u
 
 
 def test_a_worker_killed_inside_a_write_transaction_does_not_block_the_others(store: Store, store_url: str) -> None:
-    ready = SPAWN.Event()
-    proc = SPAWN.Process(target=workers.die_inside_a_write, args=(store_url, "evt:killed", ready))
+    ready = workers.PROCESSES.Event()
+    proc = workers.PROCESSES.Process(target=workers.die_inside_a_write, args=(store_url, "evt:killed", ready))
     proc.start()
     try:
         assert ready.wait(timeout=60)
@@ -161,7 +159,7 @@ def test_a_worker_killed_inside_a_write_transaction_does_not_block_the_others(st
 
 
 def test_a_worker_that_vanished_after_claiming_is_taken_over_after_the_lease(store: Store, store_url: str) -> None:
-    proc = SPAWN.Process(target=workers.claim_and_vanish, args=(store_url, "evt:orphan", T))
+    proc = workers.PROCESSES.Process(target=workers.claim_and_vanish, args=(store_url, "evt:orphan", T))
     proc.start()
     proc.join(timeout=60)
     assert proc.exitcode == 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 from collections.abc import Callable
 
@@ -66,10 +65,9 @@ def test_sixteen_concurrent_clicks_one_lock(store: Store) -> None:
 
 
 def test_two_processes_one_lock_per_name(store: Store, store_url: str) -> None:
-    spawn = multiprocessing.get_context("spawn")
     names = [f"approval:{i}" for i in range(100)]
-    barrier, results = spawn.Barrier(2), spawn.Queue()
-    procs = [spawn.Process(target=workers.take_all, args=(store_url, names, f"w{i}", T, barrier, results))
+    barrier, results = workers.PROCESSES.Barrier(2), workers.PROCESSES.Queue()
+    procs = [workers.PROCESSES.Process(target=workers.take_all, args=(store_url, names, f"w{i}", T, barrier, results))
              for i in range(2)]
     for proc in procs:
         proc.start()

@@ -1,11 +1,19 @@
-"""Child-process bodies for the multi-process store tests (spawned: they must live in an importable module)."""
+"""Child-process bodies for the multi-process store tests (fresh processes: they must live in an importable
+module), and the context that starts them."""
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from typing import Any
 
 from bot.store import open_store, seen_events
+
+# Fresh processes as spawn starts them (no thread, engine, connection or lock of the test process), forked from
+# one server process that imported this module once: spawn pays a Python start and the SQLAlchemy import for
+# every child, about 1 s of CPU each.
+PROCESSES = multiprocessing.get_context("forkserver")
+PROCESSES.set_forkserver_preload([__name__])
 
 
 def claim_all(url: str, keys: list[str], lease_s: float, now: float, barrier: Any, results: Any) -> None:
