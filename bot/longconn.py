@@ -293,7 +293,8 @@ class _FrameClient(sdk_ws.Client):
         # an event's plain 200 carries no data, as the SDK answers it
         frame.payload = answer_frame(reply.status, reply.body if kind == "card" or reply.body != b"{}" else None)
         try:
-            await asyncio.wait_for(self._write_message(frame.SerializeToString()), self._settings.answer_budget_s)
+            async with asyncio.timeout(self._settings.answer_budget_s):  # no task per frame, as wait_for makes
+                await self._write_message(frame.SerializeToString())
         except Exception as err:
             FRAMES.labels("out", kind, "unsent").inc()
             log.warning("long connection: could not answer message %s: %s", message_id, err)
