@@ -7,6 +7,8 @@ replaces what does not fit a bot that must never go deaf silently:
   an event type nobody registered, and 1.7.5 drops `card` frames unanswered);
 - `Handle` runs in a thread pool, so pings and other frames keep flowing while an action waits on Feishu; each frame
   is answered within the 3 s Feishu waits (200 at `answer_budget_s` if the handle is still busy; it keeps running);
+  a frame that needs no work (`Triage`: chatter, types the bot does not read) is answered on the event loop itself,
+  without the hand-off to a thread and back;
 - discovery and handshake have timeouts (the SDK posts discovery without one), a watchdog reconnects when nothing
   was heard for `deaf_after_pings` ping intervals, and reconnects back off exponentially with jitter, forever;
 - `/healthz` (503 with the reason while disconnected or deaf) and `/metrics` on their own small HTTP server.
