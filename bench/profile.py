@@ -45,7 +45,9 @@ def summarize(paths: list[Path], top: int = 30) -> str:
         for line in path.read_text().splitlines():
             if not line.strip():
                 continue
-            stack, count_text = line.rsplit(" ", 1)
+            stack, _, count_text = line.rpartition(" ")
+            if not count_text.isdigit():
+                continue  # a frame name torn by a --nonblocking read (py-spy reads memory while it changes)
             count = int(count_text)
             frames = [_frame(f) for f in stack.split(";")]
             total += count

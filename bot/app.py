@@ -46,6 +46,7 @@ class Services:
     clock: Callable[[], float]
     maintenance: Maintenance
     dispatch: Callable[[Inbound, float], Answer]
+    settle: Callable[[Inbound], Answer | None]  # the answer when a delivery needs no work (the long connection)
     keys: WebhookKeys | None = None  # the webhook's secrets (the long connection needs none)
 
 
@@ -63,7 +64,7 @@ def build_services(
     from handlers import registry
     from handlers.context import Context
     from handlers.maintenance import Maintenance
-    from handlers.pipeline import dispatch
+    from handlers.pipeline import dispatch, settle_without_work
     from handlers.registry import RegistryError
 
     try:
@@ -82,7 +83,8 @@ def build_services(
     ctx = Context(config=config, feishu=gateway, store=store, pool=pool, registry=routes, clock=clock,
                   **({"on_settled": on_settled} if on_settled else {}))
     atexit.register(pool.shutdown, wait=True, cancel_futures=False)
-    return Services(ctx=ctx, clock=clock, maintenance=Maintenance(ctx), dispatch=partial(dispatch, ctx))
+    return Services(ctx=ctx, clock=clock, maintenance=Maintenance(ctx), dispatch=partial(dispatch, ctx),
+                    settle=partial(settle_without_work, ctx))
 
 
 def load_gateway() -> type:
@@ -144,17 +146,18 @@ def _install_routes(app: Flask) -> None:
     @app.before_request
     def _request_id() -> None:
         app.extensions["approval_bot"].maintenance.ensure_started()
-        incoming = request.headers.get("X-Request-Id", "")
-        g.request_id = incoming if incoming.isalnum() and len(incoming) <= 64 else uuid.uuid4().hex
+        incoming = request.environ.get("HTTP_X_REQUEST_ID", "")
+        g.request_id = incoming if incoming.isalnum() and len(incoming) <= 64 else logs.new_request_id()
         g.started = time.monotonic()
 
     @app.after_request
     def _echo_request_id(response: Response) -> Response:
-        response.headers["X-Request-Id"] = g.get("request_id", "")
+        request_id = g.get("request_id", "")
+        response.headers["X-Request-Id"] = request_id
         response.headers["X-Content-Type-Options"] = "nosniff"  # every answer, the challenge and errors included
         access_log.info(
             "%s %s %s", request.method, request.path[:200], response.status_code,
-            extra={"status": response.status_code, "event_id": g.get("event_id", ""),
+            extra={"status": response.status_code, "event_id": g.get("event_id", ""), "request_id": request_id,
                    "duration_ms": round((time.monotonic() - g.get("started", time.monotonic())) * 1000, 1)},
         )
         return response

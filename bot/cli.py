@@ -95,7 +95,7 @@ def _connect(args: argparse.Namespace) -> int:
         print(f"approval-bot: configuration error: {err}", file=sys.stderr)  # noqa: T201
         return 2
     from bot.app import build_services, shutdown
-    from bot.longconn import pipeline_handle, run_long_connection
+    from bot.longconn import pipeline_handle, pipeline_triage, run_long_connection
 
     services = build_services(config)
     services.maintenance.ensure_started()
@@ -104,7 +104,8 @@ def _connect(args: argparse.Namespace) -> int:
         return run_long_connection(config.app_id, config.app_secret.reveal(), config.base_url, handle,
                                    health_port=args.health_port or config.health_port,
                                    metrics_token=config.metrics_token.reveal() or None,
-                                   store_health=services.ctx.store.health)
+                                   store_health=services.ctx.store.health,
+                                   triage=pipeline_triage(services.settle, config.app_id))
     finally:
         shutdown(services)
 
@@ -174,7 +175,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _demo_connect(args: argparse.Namespace) -> int:
     """The demo with the bot on the long connection: the playground talks to it over the sandbox's WebSocket."""
     from bot.app import build_services, shutdown
-    from bot.longconn import HealthServer, LongConnection, pipeline_handle
+    from bot.longconn import HealthServer, LongConnection, pipeline_handle, pipeline_triage
     from sandbox.app import create_sandbox_app
     from sandbox.longconn import attach_playground
     from sandbox.server import ServerThread
@@ -190,7 +191,8 @@ def _demo_connect(args: argparse.Namespace) -> int:
     attach_simulations(services.ctx, sandbox_app)
     services.maintenance.ensure_started()
     handle = pipeline_handle(services.dispatch, config.app_id, config.answer_budget_s)
-    connection = LongConnection(config.app_id, config.app_secret.reveal(), config.base_url, handle).start()
+    connection = LongConnection(config.app_id, config.app_secret.reveal(), config.base_url, handle,
+                                triage=pipeline_triage(services.settle, config.app_id)).start()
     health = HealthServer(connection.status, host="127.0.0.1", port=args.port,
                           store_health=services.ctx.store.health).start()
     print(f"approval-bot demo (long connection)\n  playground: {sandbox.url}/playground\n"  # noqa: T201

@@ -51,6 +51,18 @@ def deliver(dispatch: Dispatch, event_type: str, event_id: str, payload: Mapping
     return dispatch_counted(dispatch, parse_event(event_type, event_id, payload), deadline)
 
 
+def deliver_without_work(settle: Callable[[Inbound], Any], event_type: str, event_id: str,
+                         payload: Mapping[str, Any]) -> tuple[int, Any] | None:
+    """Parse, and when the pipeline answers it without work (`handlers.pipeline.settle_without_work`), count;
+    (HTTP-like status, the answer), or None when it may need work."""
+    inbound = parse_event(event_type, event_id, payload)
+    answer = settle(inbound)
+    if answer is None:
+        return None
+    metrics.count_answer(inbound.event_type, answer.outcome)
+    return status_for(answer.outcome, answer.callback), answer
+
+
 def dispatch_counted(dispatch: Dispatch, inbound: Inbound, deadline: float) -> tuple[int, Any]:
     """Dispatch an inbound value already read, count what came of it; (HTTP-like status, the answer)."""
     answer = dispatch(inbound, deadline)

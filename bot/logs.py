@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import atexit
+import functools
+import itertools
 import json
 import logging
 import os
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Mapping
 
 _LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR,
@@ -28,10 +31,15 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+@functools.lru_cache(maxsize=4)  # a second's lines share their prefix: formatted once, not per line
+def _utc_second(second: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "ts": _utc_second(int(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
@@ -48,8 +56,12 @@ class JsonFormatter(logging.Formatter):
 class BackgroundHandler(logging.Handler):
     """Hands each record to one writer thread, which formats and writes it with `target`: the request's thread
     only filters (the request id is read there) and queues, so no request waits on the stream's lock or on
-    the write (one access line per request, docs/serving.md). The thread is started in each process on first
-    use (a forked worker has none) and drained at exit."""
+    the write (one access line per request, docs/serving.md). The writer wakes once per batch, not per line:
+    after the first record it waits BATCH_S for others and writes them all at once (one write and one flush
+    for a stream). The thread is started in each process on first use (a forked worker has none) and drained
+    at exit."""
+
+    BATCH_S = 0.02  # how long a line may wait for others to be written with it
 
     def __init__(self, target: logging.Handler) -> None:
         super().__init__()
@@ -58,9 +70,10 @@ class BackgroundHandler(logging.Handler):
         self._queue: queue.SimpleQueue[logging.LogRecord | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        _handlers.add(self)
 
     def emit(self, record: logging.LogRecord) -> None:
-        if self._pid != os.getpid():
+        if self._writer is None:
             self._start()
         record.message = record.getMessage()  # the arguments as they are now, not when the writer gets to them
         record.msg, record.args = record.message, None
@@ -68,7 +81,7 @@ class BackgroundHandler(logging.Handler):
 
     def _start(self) -> None:
         with self._start_lock:
-            if self._pid == os.getpid():
+            if self._writer is not None:
                 return
             self._queue = queue.SimpleQueue()
             self._writer = threading.Thread(target=self._drain, args=(self._queue,), name="log-writer", daemon=True)
@@ -76,12 +89,52 @@ class BackgroundHandler(logging.Handler):
             self._pid = os.getpid()
             atexit.register(self.drain)
 
+    def _forked(self) -> None:
+        """In a new child: the parent's writer thread is not there (the next record starts one)."""
+        self._writer, self._pid = None, -1
+        self._start_lock = threading.Lock()
+
     def _drain(self, lines: queue.SimpleQueue[logging.LogRecord | None]) -> None:
-        while (record := lines.get()) is not None:
+        while True:
+            first = lines.get()
+            if first is not None:
+                time.sleep(self.BATCH_S)
+            batch = [first]
+            while batch[-1] is not None and not lines.empty():
+                batch.append(lines.get_nowait())
+            done = batch[-1] is None
+            self._write([r for r in batch if r is not None])
+            if done:
+                return
+
+    def _write(self, records: list[logging.LogRecord]) -> None:
+        target = self.target
+        stream = getattr(target, "stream", None)
+        if not isinstance(target, logging.StreamHandler) or stream is None:
+            for record in records:
+                self._write_one(record)
+            return
+        text = []
+        for record in records:
             try:
-                self.target.handle(record)
+                if target.filter(record):
+                    text.append(target.format(record) + target.terminator)
             except Exception:  # noqa: BLE001 - a record that cannot be written must not stop the others
-                self.target.handleError(record)
+                target.handleError(record)
+        if not text:
+            return
+        with target.lock:
+            try:
+                stream.write("".join(text))
+                target.flush()
+            except Exception:  # noqa: BLE001
+                target.handleError(records[-1])
+
+    def _write_one(self, record: logging.LogRecord) -> None:
+        try:
+            self.target.handle(record)
+        except Exception:  # noqa: BLE001 - a record that cannot be written must not stop the others
+            self.target.handleError(record)
 
     def drain(self, timeout_s: float = 2.0) -> None:
         """Write what is queued (at exit, and before reading the stream in a test)."""
@@ -90,10 +143,40 @@ class BackgroundHandler(logging.Handler):
             return
         self._queue.put(None)
         writer.join(timeout_s)
-        self._pid = -1  # the next record starts a writer again
+        self._writer, self._pid = None, -1  # the next record starts a writer again
 
     def flush(self) -> None:
         self.target.flush()
+
+
+class _RequestIds:
+    """Request ids without a system call each: 16 random hex digits drawn once per process (again in each
+    forked worker), then a counter; 32 hex digits in all, as uuid4().hex was."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.prefix = os.urandom(8).hex()
+        self.counter = itertools.count()
+
+    def new(self) -> str:
+        return f"{self.prefix}{next(self.counter):016x}"
+
+
+_request_ids = _RequestIds()
+new_request_id = _request_ids.new
+_handlers: weakref.WeakSet[BackgroundHandler] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    """A forked worker draws its own request ids and starts its own log writer."""
+    _request_ids.reset()
+    for handler in list(_handlers):
+        handler._forked()
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 def level_from_env(environ: Mapping[str, str] | None = None) -> int:

@@ -7,6 +7,8 @@ replaces what does not fit a bot that must never go deaf silently:
   an event type nobody registered, and 1.7.5 drops `card` frames unanswered);
 - `Handle` runs in a thread pool, so pings and other frames keep flowing while an action waits on Feishu; each frame
   is answered within the 3 s Feishu waits (200 at `answer_budget_s` if the handle is still busy; it keeps running);
+  a frame that needs no work (`Triage`: chatter, types the bot does not read) is answered on the event loop itself,
+  without the hand-off to a thread and back;
 - discovery and handshake have timeouts (the SDK posts discovery without one), a watchdog reconnects when nothing
   was heard for `deaf_after_pings` ping intervals, and reconnects back off exponentially with jitter, forever;
 - `/healthz` (503 with the reason while disconnected or deaf) and `/metrics` on their own small HTTP server.
@@ -41,15 +43,15 @@ from prometheus_client import Counter, Gauge, Histogram
 from websockets.exceptions import InvalidHandshake
 
 from bot import metrics
-from bot.delivery import deliver, plain_envelope
+from bot.delivery import deliver, deliver_without_work, plain_envelope
 from bot.sdk import without_pkg_resources
+from core.inbound import Inbound
 
 with without_pkg_resources():  # the SDK without setuptools' pkg_resources (bot/sdk.py)
     import lark_oapi as lark
     import lark_oapi.ws.client as sdk_ws
     from lark_oapi.ws.exception import ClientException, ServerException
     from lark_oapi.ws.model import ClientConfig
-    from lark_oapi.ws.model import Response as FrameAnswer
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,9 @@ log = logging.getLogger(__name__)
 # 200 and {} for events; 200 and {"toast", "card"} for card.action.trigger. It may add a third item, a callable
 # run in the pool once the answer frame is sent.
 Handle = Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]
+# The same payload, on the event loop before any thread hand-off: a Handle's answer for a frame that needs no work
+# (decided from the payload alone: no store, no Feishu call, no blocking), or None to hand it to the Handle.
+Triage = Callable[[dict[str, Any]], tuple[int, dict[str, Any], Callable[[], None] | None] | None]
 
 STATES = ("starting", "connecting", "connected", "disconnected", "stopping", "stopped")
 FRAME_TYPES = ("event", "card")
@@ -290,12 +295,11 @@ class _FrameClient(sdk_ws.Client):
         reply = await self._owner.answer(kind, payload, arrived)
         header = headers.add()
         header.key, header.value = sdk_ws.HEADER_BIZ_RT, str(int((time.monotonic() - arrived) * 1000))
-        answer = FrameAnswer(code=reply.status)
-        if kind == "card" or reply.body != b"{}":  # an event's plain 200 carries no data, as the SDK answers it
-            answer.data = base64.b64encode(reply.body)
-        frame.payload = lark.JSON.marshal(answer).encode("utf-8")
+        # an event's plain 200 carries no data, as the SDK answers it
+        frame.payload = answer_frame(reply.status, reply.body if kind == "card" or reply.body != b"{}" else None)
         try:
-            await asyncio.wait_for(self._write_message(frame.SerializeToString()), self._settings.answer_budget_s)
+            async with asyncio.timeout(self._settings.answer_budget_s):  # no task per frame, as wait_for makes
+                await self._write_message(frame.SerializeToString())
         except Exception as err:
             FRAMES.labels("out", kind, "unsent").inc()
             log.warning("long connection: could not answer message %s: %s", message_id, err)
@@ -304,6 +308,15 @@ class _FrameClient(sdk_ws.Client):
         HANDLE_SECONDS.labels(kind).observe(time.monotonic() - arrived)
         if reply.after is not None:
             self._owner.run_in_pool(reply.after)
+
+
+def answer_frame(status: int, data: bytes | None) -> bytes:
+    """The answer frame's payload, byte for byte what the SDK's `JSON.marshal(ws.model.Response(...))` writes
+    (`{"code": 200}`, or with `"data"`: the body in base64), without its deep copy of the object."""
+    answer: dict[str, Any] = {"code": status}
+    if data is not None:
+        answer["data"] = base64.b64encode(data).decode("ascii")
+    return json.dumps(answer).encode("utf-8")
 
 
 class _Reply(NamedTuple):
@@ -362,9 +375,11 @@ class LongConnection:
     """
 
     def __init__(self, app_id: str, app_secret: str, base_url: str, handle: Handle, *,
-                 settings: LongConnSettings | None = None, stop: threading.Event | None = None) -> None:
+                 settings: LongConnSettings | None = None, stop: threading.Event | None = None,
+                 triage: Triage | None = None) -> None:
         self.app_id, self.app_secret, self.base_url = app_id, app_secret, base_url.rstrip("/")
         self.handle = handle
+        self.triage = triage
         self.settings = settings or LongConnSettings()
         self.stop_event = stop or threading.Event()
         self._lock = threading.Lock()
@@ -527,6 +542,14 @@ class LongConnection:
         except (UnicodeDecodeError, ValueError, RecursionError) as err:
             log.warning("long connection: undecodable %s payload: %s", kind, err)
             return _Reply(400, b"{}", "malformed")
+        if self.triage is not None:
+            try:
+                quick = self.triage(payload)
+            except Exception:
+                log.exception("long connection: the %s triage failed", kind)
+                return _Reply(500, b"{}", "error")
+            if quick is not None:  # needs no work: answered here, no thread hand-off
+                return _reply(quick)
         future = self.run_in_pool(self.handle, payload)
         budget = max(0.0, arrived + self.settings.answer_budget_s - time.monotonic())
         try:
@@ -706,19 +729,36 @@ def pipeline_handle(dispatch: Callable[..., Any], app_id: str, answer_budget_s: 
     return handle
 
 
+def pipeline_triage(settle: Callable[[Inbound], Any], app_id: str) -> Triage:
+    """The frames the pipeline answers without work (`handlers.pipeline.settle_without_work`: chatter, types
+    the bot does not read), answered on the event loop as `pipeline_handle` would; the rest go to the pool."""
+
+    def triage(payload: dict[str, Any]) -> tuple[int, dict[str, Any], Callable[[], None] | None] | None:
+        envelope = plain_envelope(payload, app_id)
+        if envelope is None:
+            return None  # the handle refuses it, and counts it
+        answered = deliver_without_work(settle, envelope[0], envelope[1], payload)
+        if answered is None:
+            return None
+        status, answer = answered
+        return status, answer.body, answer.after_response
+
+    return triage
+
+
 # -- the entry point ------------------------------------------------------------------------------------------------
 
 
 def run_long_connection(app_id: str, app_secret: str, base_url: str, handle: Handle, *, health_port: int = 8001,
                         health_host: str = "0.0.0.0", metrics_token: str | None = None,
                         stop: threading.Event | None = None, settings: LongConnSettings | None = None,
-                        store_health: Callable[[], Readiness] | None = None) -> int:
+                        store_health: Callable[[], Readiness] | None = None, triage: Triage | None = None) -> int:
     """Serve the long connection until SIGTERM/SIGINT (or `stop`); 0 after a clean exit.
 
     Signal handlers are installed only when called from the main thread.
     """
     stop = stop or threading.Event()
-    connection = LongConnection(app_id, app_secret, base_url, handle, settings=settings, stop=stop)
+    connection = LongConnection(app_id, app_secret, base_url, handle, settings=settings, stop=stop, triage=triage)
     health = HealthServer(connection.status, host=health_host, port=health_port, metrics_token=metrics_token,
                           store_health=store_health).start()
     log.info("long connection: health and metrics on %s", health.url)

@@ -221,6 +221,18 @@ class BufferingWorker(ThreadWorker):
         self.max_keepalived = max(self.worker_connections - self.cfg.threads, 1)
         super().init_process()  # runs the loop
 
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        from bot.webhook import BUFFERED_KEY  # late: the app (and Flask) is loaded by now
+
+        app = self.wsgi
+
+        def buffered(environ: dict[str, Any], start_response: Any) -> Any:
+            environ[BUFFERED_KEY] = True  # the app reads the body from memory, with no socket deadline
+            return app(environ, start_response)
+
+        self.wsgi = buffered
+
     # -- the main loop's hooks (ThreadWorker.run calls these) ---------------------------------------------------
 
     def accept(self, listener: socket.socket) -> None:

@@ -15,7 +15,15 @@ from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 
 from bot import metrics
 from bot.delivery import deliver, dispatch_counted
-from bot.security import LegacyCard, Rejected, open_event, open_legacy_card
+from bot.security import (
+    NONCE_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    LegacyCard,
+    Rejected,
+    open_event,
+    open_legacy_card,
+)
 from core.inbound import CardClick
 from core.rules import Actor
 
@@ -24,6 +32,10 @@ bp = Blueprint("webhook", __name__)
 
 BODY_DEADLINE_S = 2.0  # Feishu sends a few KB at once; only a slow or hostile client needs longer
 WRITE_TIMEOUT_S = 10.0
+# Set in the WSGI environ by bot/serving.py's worker: the whole request was read before a thread got it.
+BUFFERED_KEY = "approval_bot.buffered"
+_SIGNED_ENVIRON = tuple((name, "HTTP_" + name.upper().replace("-", "_"))
+                        for name in (TIMESTAMP_HEADER, NONCE_HEADER, SIGNATURE_HEADER))
 _FIXED = {
     400: {"code": 400, "msg": "bad request"},
     401: {"code": 401, "msg": "unauthorized"},
@@ -34,12 +46,16 @@ _FIXED = {
 def read_body() -> bytes:
     """The raw body, at most 1 MiB (413 beyond), within BODY_DEADLINE_S in all (408 beyond).
 
-    Under gunicorn each connection owns a thread while its body arrives: a client trickling bytes must not
-    hold it for long, so every read gets a socket timeout of the time left, not just an idle timeout.
+    Under a server that hands a connection to a thread before its body arrived, a client trickling bytes must
+    not hold that thread for long, so every read gets a socket timeout of the time left, not just an idle
+    timeout. The Procfile's worker reads the whole request first (docs/serving.md): then there is no socket
+    to wait on, and the body is read from memory at once.
     """
+    stream = request.stream  # werkzeug enforces MAX_CONTENT_LENGTH here, for chunked bodies too
+    if request.environ.get(BUFFERED_KEY):
+        return stream.read()
     deadline = time.monotonic() + BODY_DEADLINE_S
     sock = request.environ.get("gunicorn.socket")
-    stream = request.stream  # werkzeug enforces MAX_CONTENT_LENGTH here, for chunked bodies too
     chunks: list[bytes] = []
     try:
         while True:
@@ -59,6 +75,12 @@ def read_body() -> bytes:
         if sock is not None:
             sock.settimeout(WRITE_TIMEOUT_S)
     return b"".join(chunks)
+
+
+def signed_headers(environ: dict[str, Any]) -> dict[str, str]:
+    """The signature's three headers, straight from the WSGI environ: the same single value each that
+    werkzeug's header view would give (a server joins a repeated header into one), without building it."""
+    return {name: environ[key] for name, key in _SIGNED_ENVIRON if key in environ}
 
 
 def _services() -> Any:
@@ -83,7 +105,7 @@ def receive_event() -> Response:
     started = time.monotonic()
     body = read_body()
     try:
-        envelope = open_event(body, request.headers, services.keys, services.clock())
+        envelope = open_event(body, signed_headers(request.environ), services.keys, services.clock())
     except Rejected as rejected:
         return _refuse(rejected)
     if envelope.kind == "challenge":
@@ -100,7 +122,7 @@ def receive_legacy_card() -> Response:
     started = time.monotonic()
     body = read_body()
     try:
-        card = open_legacy_card(body, request.headers, services.keys, services.clock())
+        card = open_legacy_card(body, signed_headers(request.environ), services.keys, services.clock())
     except Rejected as rejected:
         return _refuse(rejected)
     if card.kind == "challenge":

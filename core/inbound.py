@@ -148,11 +148,19 @@ def bot_mentions(message: MessageIn, bot_open_id: str) -> tuple[Mention, ...]:
     return tuple(m for m in message.mentions if m.mentioned_type == "bot")
 
 
+def mentions_nobody_in_group(message: MessageIn) -> bool:
+    """A group message with no @mention at all: the bot stays silent on it whatever it says, so neither its
+    content nor the bot's own open_id needs reading."""
+    return message.chat_type != "p2p" and not message.mentions
+
+
 def command_text(message: MessageIn, bot_open_id: str | Callable[[], str]) -> str | None:
     """The text the bot should act on, or None when it must stay silent (group without mention, not text).
 
     `bot_open_id` may be a function (the gateway's, which asks Feishu the first time): it is called only for a
     message that mentions someone, since one that mentions nobody cannot mention the bot."""
+    if mentions_nobody_in_group(message):
+        return None
     text = message_text(message.content, message.message_type)
     if text is None:
         return None if message.chat_type != "p2p" else ""

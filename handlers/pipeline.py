@@ -30,7 +30,15 @@ from typing import Any
 
 import cards
 from core.errors import FeishuError, StoreUnavailable
-from core.inbound import CardClick, Inbound, MessageIn, OtherEvent, Unreadable, command_text
+from core.inbound import (
+    CardClick,
+    Inbound,
+    MessageIn,
+    OtherEvent,
+    Unreadable,
+    command_text,
+    mentions_nobody_in_group,
+)
 from core.outcome import Reply, Toast
 from core.records import ClaimResult
 from handlers import copies
@@ -69,17 +77,43 @@ class Answer:
 
 def dispatch(ctx: Context, inbound: Inbound, deadline: float) -> Answer:
     """Handle one verified delivery at most once; answer by `deadline` (a `time.monotonic()` instant)."""
+    answer = settle_without_work(ctx, inbound)
+    if answer is not None:
+        return answer
     answer = _dispatch(ctx, inbound, deadline)
     if answer.outcome not in ("handled", "handed_off", "error"):  # nothing runs on: settled now
         ctx.on_settled(inbound.event_id, answer.outcome)
     return answer
 
 
-def _dispatch(ctx: Context, inbound: Inbound, deadline: float) -> Answer:
-    callback = isinstance(inbound, CardClick) or (isinstance(inbound, Unreadable) and inbound.callback)
+def settle_without_work(ctx: Context, inbound: Inbound) -> Answer | None:
+    """The answer to a delivery that needs no work, decided from the inbound value alone: a type the bot does
+    not read (`ignored`), a message it stays silent on whatever it says (`silent`: from an app or a bot, or a
+    group message that mentions nobody). No store, no Feishu call, no pool: cheap enough for the long
+    connection's event loop (bot/longconn.py). None when the delivery may need work: `dispatch` then decides."""
     route = ctx.registry.events.get(inbound.event_type)
     if isinstance(inbound, OtherEvent) or route is None:
-        return _ignored(inbound.event_type, callback)
+        answer = _ignored(inbound.event_type, _is_callback(inbound))
+    elif isinstance(inbound, MessageIn) and _silent_at_once(inbound):
+        answer = Answer({}, "silent")
+    else:
+        return None
+    ctx.on_settled(inbound.event_id, answer.outcome)
+    return answer
+
+
+def _is_callback(inbound: Inbound) -> bool:
+    return isinstance(inbound, CardClick) or (isinstance(inbound, Unreadable) and inbound.callback)
+
+
+def _silent_at_once(message: MessageIn) -> bool:
+    # other apps and the bot itself are never answered (no loops); a group message that mentions nobody neither
+    return message.sender_type != "user" or not message.sender.ids() or mentions_nobody_in_group(message)
+
+
+def _dispatch(ctx: Context, inbound: Inbound, deadline: float) -> Answer:
+    callback = _is_callback(inbound)
+    route = ctx.registry.events[inbound.event_type]  # settle_without_work answered types without a route
     if isinstance(inbound, Unreadable):
         log.warning("unreadable %s event", inbound.event_type[:64])
         return _answer(ctx, Reply(toast=_toast(ctx, "error", "toast.unreadable")), "unreadable", inbound)
@@ -119,9 +153,7 @@ def _dispatch(ctx: Context, inbound: Inbound, deadline: float) -> Answer:
 def claim_key(ctx: Context, inbound: Inbound) -> str | None:
     """The lease this delivery takes, or None when the bot has nothing to do (and so writes nothing)."""
     if isinstance(inbound, MessageIn):
-        if inbound.sender_type != "user" or not inbound.sender.ids():
-            return None  # other apps and the bot itself: never answer (no loops)
-        if command_text(inbound, ctx.feishu.bot_open_id) is None:
+        if _silent_at_once(inbound) or command_text(inbound, ctx.feishu.bot_open_id) is None:
             return None  # a group message that does not mention the bot
         return f"msg:{inbound.message_id}" if inbound.message_id else None
     if isinstance(inbound, CardClick) and inbound.legacy:

@@ -95,12 +95,14 @@ def hub(sandbox: Any) -> Any:
 
 @pytest.fixture
 def connect(sandbox: Any, hub: Any) -> Iterator[Callable[..., LongConnection]]:
-    """`connect(handle, **settings)`: a LongConnection to the sandbox, connected, stopped after the test."""
+    """`connect(handle, triage=None, **settings)`: a LongConnection to the sandbox, connected, stopped after the
+    test."""
     started: list[LongConnection] = []
 
-    def start(handle: Any, *, wait: bool = True, app_secret: str | None = None, **settings: Any) -> LongConnection:
+    def start(handle: Any, *, wait: bool = True, app_secret: str | None = None, triage: Any = None,
+              **settings: Any) -> LongConnection:
         connection = LongConnection(sandbox.app_id, app_secret or sandbox.app_secret, sandbox.url, handle,
-                                    settings=LongConnSettings(**{**asdict(FAST), **settings})).start()
+                                    settings=LongConnSettings(**{**asdict(FAST), **settings}), triage=triage).start()
         started.append(connection)
         if wait:
             assert connection.wait_for(lambda s: s.healthy, 5).healthy

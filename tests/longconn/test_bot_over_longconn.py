@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bot.app import shutdown
-from bot.longconn import pipeline_handle
+from bot.longconn import pipeline_handle, pipeline_triage
 from sandbox.data import INSTANCES
 from sandbox.longconn import long_connection_sender
 from tests.integration.harness import Bot, card_text, find_buttons, start_bot
@@ -37,13 +37,36 @@ def bots(sandbox, tmp_path) -> Iterator[tuple[Bot, Bot]]:
 
 
 @pytest.fixture
-def over_ws(bots, connect, hub, sandbox) -> Bot:
-    """The long-connection bot, driven through the sandbox's WebSocket (messages as events, clicks as cards)."""
+def handled(bots, connect, hub, sandbox) -> list[dict[str, Any]]:
+    """The long-connection bot wired as `approval-bot connect` is (bot/cli.py): the pipeline's triage on the event
+    loop, its handle in the pool; the payloads that reached the handle."""
     _, longconn = bots
     services = longconn.app.extensions["approval_bot"]
-    connect(pipeline_handle(services.dispatch, longconn.config.app_id, longconn.config.answer_budget_s))
+    pooled = pipeline_handle(services.dispatch, longconn.config.app_id, longconn.config.answer_budget_s)
+    reached: list[dict[str, Any]] = []
+
+    def handle(payload: dict[str, Any]) -> Any:
+        reached.append(payload)
+        return pooled(payload)
+
+    connect(handle, triage=pipeline_triage(services.settle, longconn.config.app_id))
+    return reached
+
+
+@pytest.fixture
+def over_ws(bots, handled, hub, sandbox) -> Bot:
+    """The long-connection bot, driven through the sandbox's WebSocket (messages as events, clicks as cards)."""
+    _, longconn = bots
     return Bot(sandbox, longconn.server, long_connection_sender(hub, sandbox.state, timeout=5), longconn.app,
                longconn.config, longconn.settled)
+
+
+def test_chatter_is_answered_on_the_event_loop_and_commands_in_the_pool(over_ws, handled, hub):
+    chatter = over_ws.sender.message("employee", "lunch at noon?", chat="group")
+    command = over_ws.sender.message("manager", "/help")
+    assert chatter.ok and command.ok and over_ws.reply_to(command.message_id) is not None
+    assert [p["event"]["message"]["message_id"] for p in handled] == [command.message_id]
+    assert [d.kind for d in hub.deliveries] == ["event", "event"]
 
 
 def test_approval_command_then_button_approval(over_ws, hub, sandbox):

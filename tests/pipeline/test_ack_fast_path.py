@@ -1,12 +1,15 @@
 """Acknowledging what needs no work costs no store write (docs/architecture.md, "One pipeline"): a group message
 that mentions nobody, an event type the bot does not read, a re-delivered event. Through the real app, its
-signature, decryption and parse, with the real store counting its transactions."""
+signature, decryption and parse, with the real store counting its transactions; and the pipeline's own verdict
+on what needs no work (`settle_without_work`), which the long connection answers without a thread hand-off."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -14,9 +17,11 @@ import pytest
 from bot.app import create_app, shutdown
 from bot.config import load_config
 from bot.security import encrypt, event_signature
+from core.inbound import OtherEvent
+from handlers.pipeline import settle_without_work
 from sandbox.data import APP_ID
 from sandbox.sender import EventSender
-from tests.fakes import FakeGateway
+from tests.fakes import FakeGateway, FakeStore, make_context, message
 
 KEY, TOKEN = "fast-path-key", "fast-path-token"
 
@@ -77,3 +82,37 @@ def test_a_group_message_that_mentions_the_bot_is_still_read_in_full(app):
     store, before = _store(app), _store(app).writes
     assert _post(app, payload).status_code == 200
     assert store.writes > before  # claimed: the fast path is only for what needs no work
+
+
+class _NoBotId(FakeGateway):
+    def bot_open_id(self) -> str:
+        raise AssertionError("a group message that mentions nobody needs not know the bot's id")
+
+
+@pytest.mark.parametrize(("inbound", "outcome"), [
+    (dataclasses.replace(message("employee", "lunch?", chat="group"), content="not json"), "silent"),
+    (message("other_bot", "/help", sender_type="app"), "silent"),
+    (OtherEvent("e1", "im.chat.member.user.added_v1"), "ignored"),
+])
+def test_what_needs_no_work_is_settled_from_the_value_alone(inbound, outcome):
+    """handlers.pipeline.settle_without_work, which the long connection runs on its event loop: no store,
+    no Feishu call (not even the bot's own id), no pool; the hook hears it settled."""
+    store, settled = FakeStore(), []
+    ctx = make_context(_NoBotId(), store, pool=_NoPool(), on_settled=lambda e, o: settled.append((e, o)))
+    answer = settle_without_work(ctx, inbound)
+    assert answer is not None and answer.outcome == outcome and answer.body == {}
+    assert store.writes == 0 and settled == [(inbound.event_id, outcome)]
+
+
+@pytest.mark.parametrize("inbound", [
+    message("manager", "/help"),  # one-to-one: always answered
+    message("manager", "/help", chat="group", mention_bot=True),
+    message("manager", "lunch?", chat="group", mention_bot=True),  # whom it mentions is the pipeline's to read
+])
+def test_what_may_need_work_is_left_to_dispatch(inbound):
+    assert settle_without_work(make_context(FakeGateway(), FakeStore(), pool=_NoPool()), inbound) is None
+
+
+class _NoPool(ThreadPoolExecutor):
+    def submit(self, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("no thread hand-off for what needs no work")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from Crypto.Cipher import AES
@@ -30,6 +31,18 @@ def test_fixed_iv_vector_is_independent_of_our_code() -> None:
     expected = base64.b64encode(iv + by_hand).decode()
     assert encrypt("my-key", plaintext, iv) == expected
     assert decrypt("my-key", expected) == plaintext
+
+
+def test_threads_decrypting_with_several_keys_at_once_each_get_their_plaintext() -> None:
+    """decrypt keeps one cipher per thread and key (bot/security.py): none is shared or mixed up."""
+    keys = [f"key-{i}" for i in range(6)]  # more than a thread keeps
+    sealed = [(key, text, encrypt(key, text)) for key in keys for text in (b'{"a":1}', b"x" * 100)]
+
+    def check(_: int) -> bool:
+        return all(decrypt(key, data) == text for key, text, data in sealed * 20)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert all(pool.map(check, range(8)))
 
 
 def test_each_encryption_uses_a_fresh_iv() -> None:
