@@ -17,6 +17,33 @@ def nodes(card: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ..
             yield from nodes(value, (*path, index))
 
 
+def reader_view(card: Any, locale: str) -> Any:
+    """What a Feishu client in `locale` shows: ``i18n_content[locale]`` where a text has one, else ``content``;
+    the header's ``i18n_text_tag_list`` wins over ``text_tag_list`` (card-json-v2-structure)."""
+    if isinstance(card, dict):
+        skip = ("i18n_content", "locales", "i18n_text_tag_list")
+        out = {k: reader_view(v, locale) for k, v in card.items() if k not in skip}
+        if "i18n_content" in card:
+            out["content"] = card["i18n_content"][locale]
+        if "i18n_text_tag_list" in card:
+            out["text_tag_list"] = reader_view(card["i18n_text_tag_list"][locale], locale)
+        return out
+    if isinstance(card, list):
+        return [reader_view(v, locale) for v in card]
+    return card
+
+
+def texts(card: Any) -> list[str]:
+    """Every ``content`` text of the card as it stands, in document order (callback values left out)."""
+    return [node["content"] for path, node in nodes(card)
+            if isinstance(node.get("content"), str) and "value" not in path]
+
+
+def read(card: Any, locale: str) -> str:
+    """Every text a reader in `locale` reads, in document order, one per line."""
+    return "\n".join(texts(reader_view(card, locale)))
+
+
 def tagged(card: Any, tag: str) -> list[dict[str, Any]]:
     return [node for _, node in nodes(card) if node.get("tag") == tag]
 

@@ -12,32 +12,9 @@ from test_cards_golden import CASES
 
 import cards
 from cards.bilingual import LocaleMismatch, merge
+from tests.cardwalk import reader_view, texts
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
-
-
-def reader_view(node: Any, locale: str) -> Any:
-    """What a Feishu client in `locale` shows: ``i18n_content[locale]`` where a text has one, else ``content``."""
-    if isinstance(node, dict):
-        skip = ("i18n_content", "locales", "i18n_text_tag_list")
-        out = {k: reader_view(v, locale) for k, v in node.items() if k not in skip}
-        if "i18n_content" in node:
-            out["content"] = node["i18n_content"][locale]
-        if "i18n_text_tag_list" in node:  # wins over text_tag_list (card-json-v2-structure)
-            out["text_tag_list"] = reader_view(node["i18n_text_tag_list"][locale], locale)
-        return out
-    if isinstance(node, list):
-        return [reader_view(v, locale) for v in node]
-    return node
-
-
-def texts(node: Any) -> list[str]:
-    if isinstance(node, dict):
-        own = [node["content"]] if isinstance(node.get("content"), str) else []
-        return own + [t for k, v in node.items() if k != "value" for t in texts(v)]
-    if isinstance(node, list):
-        return [t for v in node for t in texts(v)]
-    return []
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

@@ -5,22 +5,16 @@ list items — never an id. An id shown is labelled for what it is."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import cards_samples as samples
 import pytest
-from test_cards_i18n import reader_view, texts
 
 import cards
+from tests.cardwalk import read
 
 
 def _names(default: str) -> dict[str, cards.Name]:
     zh, en = samples.NAMES["zh_cn"], samples.NAMES["en_us"]
     return {k: cards.Name({"zh_cn": zh[k], "en_us": en[k]}, default) for k in zh}
-
-
-def _shown(card: Any, locale: str) -> str:
-    return "\n".join(texts(reader_view(card, locale)))
 
 
 def _line(text: str, marker: str) -> str:
@@ -31,7 +25,7 @@ def _line(text: str, marker: str) -> str:
 def test_every_place_names_someone_in_the_readers_language(default: str) -> None:
     card = cards.render("approval", default, approval=samples.approval("every_widget"), names=_names(default),
                         tz="Asia/Shanghai")
-    zh, en = _shown(card, "zh_cn"), _shown(card, "en_us")
+    zh, en = read(card, "zh_cn"), read(card, "en_us")
     assert "张三 · 销售部" in zh and "Employee Zhang · Sales" in en  # requester and department
     assert "→ 赵管理员" in _line(zh, "抄送") and "→ Admin Zhao" in _line(en, "copied")  # cc targets
     assert "→ 王经理" in zh and "→ Manager Wang" in en  # the transfer
@@ -52,13 +46,13 @@ def test_a_list_names_its_requesters_in_the_readers_language(default: str) -> No
     items = [{"approval": samples.approval("remedy_pending"), "approval_id": "7100000000000000001",
               "title": "补卡申请", "definition_name": "补卡申请", "initiator": "张三", "actions": ()}]
     card = cards.render("pending_list", default, items=items, names=_names(default), page=1, total=1)
-    assert "Employee Zhang" in _shown(card, "en_us") and "张三" not in _shown(card, "en_us")
-    assert "张三" in _shown(card, "zh_cn")
+    assert "Employee Zhang" in read(card, "en_us") and "张三" not in read(card, "en_us")
+    assert "张三" in read(card, "zh_cn")
 
 
 def test_an_unnamed_requester_is_someone_with_their_labelled_user_id() -> None:
     card = cards.render("approval", "en_us", approval=samples.approval("remedy_pending"), names={})
-    en, zh = _shown(card, "en_us"), _shown(card, "zh_cn")
+    en, zh = read(card, "en_us"), read(card, "zh_cn")
     assert "Someone \\(name not visible to the bot\\) · User ID u\\_employee" in en
     assert "用户 ID u\\_employee" in zh
     assert "ou_employee" not in en and "ou\\_employee" not in en  # an open_id means nothing to a person

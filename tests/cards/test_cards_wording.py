@@ -9,34 +9,15 @@ from typing import Any
 
 import cards_samples as samples
 import pytest
-from test_cards_i18n import reader_view
 
 import cards
 from cards.environment import md
 from cards.messages import user_message
 from core.approval import from_instance
 from core.rules import Action
+from tests.cardwalk import read, reader_view
 
 NAMES_EN = samples.NAMES["en_us"]
-
-
-def _texts(card: Any, locale: str) -> str:
-    """Everything a reader in `locale` reads, one text per line."""
-    found: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if isinstance(node.get("content"), str):
-                found.append(node["content"])
-            for k, v in node.items():
-                if k != "value":
-                    walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(reader_view(card, locale))
-    return "\n".join(found)
 
 
 def _components(card: Any, tag: str) -> list[dict[str, Any]]:
@@ -67,8 +48,8 @@ def test_a_feishu_error_shows_its_log_id_once(locale: str) -> None:
     card = cards.render("notice", locale, title=cards.msg("title.notice"), text=user_message(err, locale),
                         tone="error", log_id=err.log_id)
     for reader in cards.LOCALES:
-        assert _texts(card, reader).count("20261120090300ABCDEF") == 1, reader
-    assert cards.text("error.feishu.1390009", locale) in _texts(card, locale)
+        assert read(card, reader).count("20261120090300ABCDEF") == 1, reader
+    assert cards.text("error.feishu.1390009", locale) in read(card, locale)
 
 
 # --- timeline: names, never ids ---
@@ -87,19 +68,19 @@ def test_a_revoke_row_in_the_timeline_says_who_or_that_it_is_not_recorded() -> N
     approval = _reverted_by_attendance()
     told = cards.render("approval", "en_us", approval=approval, names=NAMES_EN, outcome={
         "action": "revoke", "operator": "Admin Zhao", "at_ms": samples.T0 + 90 * samples.MIN, "reason": ""})
-    assert "2026-11-20 10:33 · Admin Zhao · revoked" in _texts(told, "en_us")
+    assert "2026-11-20 10:33 · Admin Zhao · revoked" in read(told, "en_us")
     untold = cards.render("approval", "zh_cn", approval=approval, names=NAMES_EN)
     assert md("2026-11-20 10:33 · Revoked in Feishu Attendance (who revoked it is not recorded)") in \
-        _texts(untold, "en_us")
-    assert "2026-11-20 10:33 · 已在飞书考勤中撤销（未记录操作人）" in _texts(untold, "zh_cn")
+        read(untold, "en_us")
+    assert "2026-11-20 10:33 · 已在飞书考勤中撤销（未记录操作人）" in read(untold, "zh_cn")
 
 
 def test_cc_and_transfer_targets_are_names_and_unknown_people_are_counted() -> None:
     approval = samples.approval("every_widget")
-    text = _texts(cards.render("approval", "en_us", approval=approval, names=NAMES_EN), "en_us")
+    text = read(cards.render("approval", "en_us", approval=approval, names=NAMES_EN), "en_us")
     assert "Manager Li · copied → Admin Zhao" in text
     assert "Admin Zhao · transferred → Manager Wang" in text
-    bare = _texts(cards.render("approval", "en_us", approval=approval, names={}), "en_us")
+    bare = read(cards.render("approval", "en_us", approval=approval, names={}), "en_us")
     for raw in ("ou_", "u_manager", "u_admin", "od-"):
         assert raw not in bare
     assert md("Someone (name not visible to the bot) · copied → 1 person whose name the bot cannot see") in bare
@@ -107,18 +88,18 @@ def test_cc_and_transfer_targets_are_names_and_unknown_people_are_counted() -> N
 
 def test_the_requesters_department_is_named() -> None:
     card = cards.render("approval", "en_us", approval=samples.approval("remedy_pending"), names=NAMES_EN)
-    assert "**Requester**\nEmployee Zhang · Sales" in _texts(card, "en_us")
+    assert "**Requester**\nEmployee Zhang · Sales" in read(card, "en_us")
 
 
 def test_a_shared_pending_card_says_whose_turn_it_is() -> None:
     card = cards.render("approval", "zh_cn", approval=samples.approval("remedy_pending"),
                         names=samples.NAMES["zh_cn"], shared=True)
-    assert "Waiting for: 王经理" in _texts(card, "en_us") and "等待审批：王经理" in _texts(card, "zh_cn")
+    assert "Waiting for: 王经理" in read(card, "en_us") and "等待审批：王经理" in read(card, "zh_cn")
     done = cards.render("approval", "en_us", approval=samples.approval("remedy_approved"), names=NAMES_EN,
                         shared=True)
-    assert "Waiting for" not in _texts(done, "en_us")
+    assert "Waiting for" not in read(done, "en_us")
     own = cards.render("approval", "en_us", approval=samples.approval("remedy_pending"), names=NAMES_EN)
-    assert "Waiting for" not in _texts(own, "en_us")  # one-to-one: the buttons say what the reader may do
+    assert "Waiting for" not in read(own, "en_us")  # one-to-one: the buttons say what the reader may do
 
 
 # --- ids only to copy, and labelled ---
@@ -130,8 +111,8 @@ def test_ids_are_not_in_titles_or_previews_but_labelled_in_the_body() -> None:
     for card in (history, attendance):
         preview = json.dumps([card["header"], card["config"]["summary"]], ensure_ascii=False)
         assert "7100000000000000002" not in preview and "6800000000000000001" not in preview
-    assert "Approval ID 7100000000000000002" in _texts(history, "en_us")
-    assert "**Attendance record ID**\n6800000000000000001" in _texts(attendance, "en_us")
+    assert "Approval ID 7100000000000000002" in read(history, "en_us")
+    assert "**Attendance record ID**\n6800000000000000001" in read(attendance, "en_us")
     approval = cards.render("approval", "en_us", approval=samples.approval("remedy_pending"), names=NAMES_EN)
     assert approval["header"]["subtitle"]["content"] == "Employee Zhang · Serial No. 202611200001"
 
@@ -154,7 +135,7 @@ def test_a_pending_item_does_not_repeat_its_title() -> None:
 def test_an_empty_list_has_no_pages_and_no_zero_count() -> None:
     card = cards.render("pending_list", "en_us", items=[], names={}, page=1, total=0, next_page_token=None)
     for locale in cards.LOCALES:
-        text = _texts(card, locale)
+        text = read(card, locale)
         assert cards.text("pending.empty", locale) in text
         assert "0" not in text, text  # neither "Page 1 · 0 in all" nor "0 pending"
 
@@ -166,21 +147,21 @@ def test_batch_counts_name_only_what_happened_and_refused_is_not_rejected() -> N
     tags = [t["text"]["content"] for t in card["header"]["text_tag_list"]]
     assert tags == ["1 done", "1 not allowed"]
     assert card["header"]["subtitle"]["content"] == "2 requests"
-    zh = _texts(card, "zh_cn")
+    zh = read(card, "zh_cn")
     assert "被拒" not in zh and "1 个不允许" in zh
     one = cards.render("summary", "en_us", results=[{"approval_id": "7", "outcome": "done", "text": "ok"}])
     assert one["header"]["subtitle"]["content"] == "1 request"
-    assert "Done · Approval ID 7: ok" in _texts(one, "en_us")
+    assert "Done · Approval ID 7: ok" in read(one, "en_us")
 
 
 def test_history_reads_as_sentences_with_plurals() -> None:
     card = cards.render("history", "en_us", approval_id="7100000000000000002", records=[
         {"at_ms": samples.T0, "operator": "Manager Wang", "action": "reject", "outcome": "done", "reason": "Late",
          "code": None, "log_id": ""}])
-    text = _texts(card, "en_us")
+    text = read(card, "en_us")
     assert card["header"]["subtitle"]["content"] == "1 recorded action"
     assert "Reject: done" in text and "reject · Done" not in text
-    assert "拒绝：成功" in _texts(card, "zh_cn")
+    assert "拒绝：成功" in read(card, "zh_cn")
 
 
 # --- what does not apply is not shown ---
@@ -211,4 +192,4 @@ def test_an_operator_the_contact_api_could_not_name_is_not_shown_as_an_open_id()
     history = cards.render("history", "en_us", approval_id="7100000000000000001", records=[
         {"at_ms": samples.T0, "operator": open_id, "action": "approve", "outcome": "done"}])
     for shown in (card, history):
-        assert open_id not in json.dumps(shown) and "Someone" in _texts(shown, "en_us")
+        assert open_id not in json.dumps(shown) and "Someone" in read(shown, "en_us")

@@ -13,6 +13,7 @@ import html
 import pytest
 
 import cards
+from tests.cardwalk import read
 from tests.e2e.playground_client import card_text
 from tests.e2e.walkthrough import (
     LOCALES,
@@ -22,7 +23,6 @@ from tests.e2e.walkthrough import (
     chat_of,
     name_of,
     other,
-    shown,
     submission,
     user_with_role,
 )
@@ -34,7 +34,7 @@ def test_the_manager_reads_acts_and_rejects_with_a_reason(client, demo, locale):
     employee = user_with_role(client, "Employee")
     code, manager = submission(client, "native_leave", employee)
     card = client.ask(manager["key"], f"/approval {code}")["content"]
-    text = shown(card, locale)
+    text = read(card, locale)
     assert_one_language(card, locale)
     assert_no_raw_ids(card, locale)
     assert name_of(employee, locale) in text  # the requester by name, in the reader's language
@@ -56,7 +56,7 @@ def test_the_manager_reads_acts_and_rejects_with_a_reason(client, demo, locale):
     (call,) = demo.state.action_calls()
     assert call.endpoint == "task_reject" and call.json["comment"] == reason  # the reason reaches Feishu
     after = demo.state.message(message["message_id"])["content"]
-    assert reason in shown(after, locale) and actions(after) == []
+    assert reason in read(after, locale) and actions(after) == []
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -68,16 +68,16 @@ def test_a_list_click_keeps_the_list(client, demo, locale):
     card = listed["content"]
     assert_one_language(card, locale)
     assert_no_raw_ids(card, locale)
-    assert name_of(employee, locale) in shown(card, locale)
+    assert name_of(employee, locale) in read(card, locale)
     if employee["en_name"] != employee["name"]:  # not the task's own title, Feishu's sentence in Chinese
-        assert name_of(employee, other(locale)) not in shown(card, locale)
+        assert name_of(employee, other(locale)) not in read(card, locale)
     path_values = [(a, v) for a, v in _approve_values(card)]
     assert {first, second} <= {v for _, v in path_values}
     answer = client.click(manager["key"], listed, "approve", locale=locale)
     assert answer["toast"]["type"] == "success"
     now = demo.state.message(listed["message_id"])["content"]
     title = cards.text("title.pending", locale)
-    assert title in shown(now, locale)  # still the list
+    assert title in read(now, locale)  # still the list
     left = {v for _, v in _approve_values(now)}
     assert len(left) == len(path_values) - 1  # that item done, the rest intact
 
@@ -98,7 +98,7 @@ def test_the_requester_sees_their_request_without_buttons_for_others(client, dem
     assert actions(card) == []  # not theirs to approve; native requests are withdrawn in Feishu
     assert_one_language(card, locale)
     assert_no_raw_ids(card, locale)
-    assert cards.text("button.reject", locale) not in shown(card, locale)
+    assert cards.text("button.reject", locale) not in read(card, locale)
 
 
 def test_a_stranger_learns_nothing_whether_the_approval_exists_or_not(client, demo):
@@ -111,8 +111,8 @@ def test_a_stranger_learns_nothing_whether_the_approval_exists_or_not(client, de
         fake = client.ask(stranger["key"], command.format(missing))
         assert actions(real["content"]) == [] == actions(fake["content"])
         for locale in LOCALES:
-            said = shown(real["content"], locale).replace(code, "<id>")
-            assert said == shown(fake["content"], locale).replace(missing, "<id>"), command
+            said = read(real["content"], locale).replace(code, "<id>")
+            assert said == read(fake["content"], locale).replace(missing, "<id>"), command
             assert name_of(employee, locale) not in said and "family matters" not in said
     assert demo.state.action_calls() == []
     seen = [m for m in client.messages(chat_of(stranger))["messages"] if m["from_bot"]]
@@ -134,7 +134,7 @@ def test_card_texts_say_which_id_and_never_a_raw_open_id(client, demo):
     code, manager = submission(client, "native_leave", employee)
     history = client.ask(manager["key"], f"/history {code}")["content"]
     for locale in LOCALES:
-        assert cards.text("label.approval_id", locale, id=code) in shown(history, locale).replace("\\-", "-")
+        assert cards.text("label.approval_id", locale, id=code) in read(history, locale).replace("\\-", "-")
     assert "ou_" not in card_text(history).replace(manager["open_id"], "")
 
 
@@ -149,7 +149,7 @@ def test_with_bot_locale_en_us_the_list_reads_english_where_a_client_has_no_lang
     employee = user_with_role(client, "Employee")
     code, manager = submission(client, "native_remedy", employee)
     listed = client.ask(manager["key"], "/pending")
-    default = shown({"default": _without_i18n(listed["content"])}, "en_us")
+    default = read({"default": _without_i18n(listed["content"])}, "en_us")
     assert cards.text("title.pending", "en_us") in default and employee["en_name"] in default
     assert employee["name"] not in default  # no Chinese name, no Feishu task title, in the default text
     answer = client.click(manager["key"], listed, "approve")
@@ -171,10 +171,10 @@ def test_a_typed_reject_needs_its_reason_and_an_empty_list_says_so(client, demo,
     stranger = user_with_role(client, "Stranger")
     code, manager = submission(client, "native_leave", employee)
     bare = client.ask(manager["key"], f"/reject {code}")
-    said = html.unescape(shown(bare["content"], locale))
+    said = html.unescape(read(bare["content"], locale))
     assert cards.text("refusal.reason_required_command", locale) in said
     assert demo.state.action_calls() == [] and demo.state.snapshot(code)["instance"]["status"] == "PENDING"
-    empty = shown(client.ask(stranger["key"], "/pending")["content"], locale)
+    empty = read(client.ask(stranger["key"], "/pending")["content"], locale)
     assert cards.text("pending.empty", locale) in empty
     assert not any(bad in empty for bad in ("of 0", "/ 0", "共 0", "0 in all"))
 
@@ -185,5 +185,5 @@ def test_a_group_card_says_who_may_act_by_name(client, demo, locale):
     code, manager = submission(client, "native_leave", employee)
     card = client.ask(manager["key"], f"/approval {code}", chat="group")["content"]
     waiting = cards.text("label.waiting_for", locale, names=name_of(manager, locale))
-    assert waiting in shown(card, locale)
+    assert waiting in read(card, locale)
     assert_no_raw_ids(card, locale)

@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 import cards
+from tests.cardwalk import read
 from tests.e2e.playground_client import PlaygroundClient, action_of, button_paths
 
 LOCALES = ("zh_cn", "en_us")
@@ -57,47 +58,13 @@ def _callbacks(button: dict[str, Any]) -> list[dict[str, Any]]:
     return [b["value"] for b in button.get("behaviors") or () if b.get("type") == "callback"]
 
 
-def reader_view(node: Any, locale: str) -> Any:
-    """What a Feishu client in `locale` shows: ``i18n_content[locale]`` where a text has one, else ``content``."""
-    if isinstance(node, dict):
-        skip = ("i18n_content", "locales", "i18n_text_tag_list")
-        out = {k: reader_view(v, locale) for k, v in node.items() if k not in skip}
-        if "i18n_content" in node:
-            out["content"] = node["i18n_content"][locale]
-        if "i18n_text_tag_list" in node:
-            out["text_tag_list"] = reader_view(node["i18n_text_tag_list"][locale], locale)
-        return out
-    if isinstance(node, list):
-        return [reader_view(v, locale) for v in node]
-    return node
-
-
-def shown(card: Any, locale: str) -> str:
-    """Every text of the card a reader in `locale` reads (button values left out), one per line."""
-    found: list[str] = []
-
-    def walk(n: Any) -> None:
-        if isinstance(n, dict):
-            if isinstance(n.get("content"), str):
-                found.append(n["content"])
-            for k, v in n.items():
-                if k not in ("value", "behaviors"):
-                    walk(v)
-        elif isinstance(n, list):
-            for v in n:
-                walk(v)
-
-    walk(reader_view(card, locale))
-    return "\n".join(found)
-
-
 def other(locale: str) -> str:
     return "en_us" if locale == "zh_cn" else "zh_cn"
 
 
 def assert_one_language(card: Any, locale: str) -> None:
     """The reader's labels, none of the other locale's."""
-    text = shown(card, locale)
+    text = read(card, locale)
     for key in LABEL_KEYS:
         theirs = cards.text(key, other(locale))
         if theirs != cards.text(key, locale) and len(theirs) > 1:
@@ -105,7 +72,7 @@ def assert_one_language(card: Any, locale: str) -> None:
 
 
 def assert_no_raw_ids(card: Any, locale: str) -> None:
-    text = shown(card, locale).replace("\\_", "_")
+    text = read(card, locale).replace("\\_", "_")
     assert not RAW_ID.search(text), RAW_ID.search(text)
 
 

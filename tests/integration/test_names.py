@@ -5,30 +5,10 @@ leaving the card readable within the answer budget."""
 from __future__ import annotations
 
 import time
-from typing import Any
+
+from tests.cardwalk import read
 
 CONTACT = ("user_batch", "department_get", "user_get")
-
-
-def _reader(node: Any, locale: str) -> str:
-    """Every text a Feishu client in `locale` shows."""
-    found: list[str] = []
-
-    def walk(n: Any) -> None:
-        if isinstance(n, dict):
-            if isinstance(n.get("i18n_content"), dict):
-                found.append(n["i18n_content"][locale])
-            elif isinstance(n.get("content"), str):
-                found.append(n["content"])
-            for k, v in n.items():
-                if k not in ("i18n_content", "value"):
-                    walk(v)
-        elif isinstance(n, list):
-            for v in n:
-                walk(v)
-
-    walk(node)
-    return "\n".join(found)
 
 
 def _submission(sandbox) -> str:
@@ -61,7 +41,7 @@ def _contact_calls(sandbox) -> int:
 def test_a_card_names_everyone_in_each_readers_language_and_asks_once(bot, sandbox):
     code = _submission(sandbox)
     shown = bot.say("lead", f"/approval {code}")
-    zh, en = _reader(shown["content"], "zh_cn"), _reader(shown["content"], "en_us")
+    zh, en = read(shown["content"], "zh_cn"), read(shown["content"], "en_us")
     for name in ("刘客服", "客服部", "周客服", "运维部", "吴客服", "郑运维"):
         assert name in zh, name
     for name in ("Agent Liu", "Customer Service", "Agent Zhou", "Operations", "Agent Wu", "Ops Zheng"):
@@ -76,7 +56,7 @@ def test_a_card_names_everyone_in_each_readers_language_and_asks_once(bot, sandb
     assert len(sandbox.calls_for("department_get")) == 2  # the requester's and the widget's
     before = _contact_calls(sandbox)
     again = bot.say("lead", f"/approval {code}")
-    assert "Agent Zhou" in _reader(again["content"], "en_us")
+    assert "Agent Zhou" in read(again["content"], "en_us")
     assert _contact_calls(sandbox) == before  # names known: the second card asks nobody
 
 
@@ -87,7 +67,7 @@ def test_a_failing_contact_api_leaves_the_card_readable_within_the_budget(bot, s
     started = time.monotonic()
     shown = bot.say("lead", f"/approval {code}")
     took = time.monotonic() - started
-    en, zh = _reader(shown["content"], "en_us"), _reader(shown["content"], "zh_cn")
+    en, zh = read(shown["content"], "en_us"), read(shown["content"], "zh_cn")
     assert "Someone \\(name not visible to the bot\\) · User ID u\\_agent1" in en  # labelled, findable
     assert "用户 ID u\\_agent1" in zh and "ou_agent1" not in en
     assert "客户现场 customer site" in en and took < 2.5

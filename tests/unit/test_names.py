@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
 
 import cards
 from core.errors import FeishuError
 from handlers import card_context, names
 from handlers.names import NameCache
+from tests.cardwalk import read
 from tests.fakes import FakeGateway, make_context
 from tests.samples import approval as sample_approval
 
@@ -41,38 +41,13 @@ def contact_calls(gw: FakeGateway) -> list:
     return [c for c in gw.calls if c[0] in ("user_batch", "department_get")]
 
 
-def reader_view(node: Any, locale: str) -> Any:
-    """What a Feishu client in `locale` shows: ``i18n_content[locale]`` where a text has one."""
-    if isinstance(node, dict):
-        out = {k: reader_view(v, locale) for k, v in node.items() if k not in ("i18n_content", "locales")}
-        if "i18n_content" in node:
-            out["content"] = node["i18n_content"][locale]
-        return out
-    if isinstance(node, list):
-        return [reader_view(v, locale) for v in node]
-    return node
-
-
-def texts(node: Any) -> list[str]:
-    if isinstance(node, dict):
-        own = [node["content"]] if isinstance(node.get("content"), str) else []
-        return own + [t for k, v in node.items() if k != "value" for t in texts(v)]
-    if isinstance(node, list):
-        return [t for v in node for t in texts(v)]
-    return []
-
-
-def shown(card: Any, locale: str) -> str:
-    return "\n".join(texts(reader_view(card, locale)))
-
-
 def test_every_place_a_card_names_someone_shows_their_name_in_each_readers_language() -> None:
     """Requester and their department, approvers, cc and transfer targets in the timeline, commenters, the
     contact widget, the department widget, trip companions: names, in zh_cn and en_us, never ids."""
     gw = gateway()
     ctx = make_context(gw, locale="zh_cn")
     card = card_context.approval_card(ctx, sample_approval("every_widget"))
-    zh, en = shown(card, "zh_cn"), shown(card, "en_us")
+    zh, en = read(card, "zh_cn"), read(card, "en_us")
     for name in ("张三", "销售部", "研发部", "王经理", "李经理", "赵管理员"):
         assert name in zh
     for name in ("Employee Zhang", "Sales, Research", "Manager Wang", "Manager Li", "Admin Zhao"):
@@ -93,7 +68,7 @@ def test_the_second_card_makes_no_contact_call() -> None:
     card_context.approval_card(ctx, sample_approval("every_widget"))
     before = len(contact_calls(gw))
     again = card_context.approval_card(ctx, sample_approval("every_widget"))
-    assert len(contact_calls(gw)) == before and "Manager Li" in shown(again, "en_us")
+    assert len(contact_calls(gw)) == before and "Manager Li" in read(again, "en_us")
 
 
 def test_fifty_ids_a_call() -> None:
@@ -140,7 +115,7 @@ def test_a_failing_contact_api_leaves_the_card_readable_and_is_not_paid_on_every
     ctx = make_context(gw)
     started = time.monotonic()
     card = card_context.approval_card(ctx, sample_approval("every_widget"))
-    en = shown(card, "en_us")
+    en = read(card, "en_us")
     assert "Someone \\(name not visible to the bot\\) · User ID u\\_employee" in en  # labelled, findable
     assert "ou_employee" not in en
     assert len(contact_calls(gw)) == 1  # the contact API did not answer: nothing more is asked of it for a while
@@ -227,4 +202,4 @@ def test_a_cc_entry_names_whom_it_copied_from_cc_user_list_too() -> None:
                              "cc_user_list": [{"user_id": "u_admin", "cc_id": "c1", "open_id": "ou_admin"}]})
     approval = from_instance(data, data["instance_code"])
     card = card_context.approval_card(make_context(gateway()), approval)
-    assert "→ Admin Zhao" in shown(card, "en_us") and "→ 赵管理员" in shown(card, "zh_cn")
+    assert "→ Admin Zhao" in read(card, "en_us") and "→ 赵管理员" in read(card, "zh_cn")

@@ -13,28 +13,7 @@ from core.approval import from_record
 from core.attendance import AttendanceRecord
 from core.rules import Action, ApprovalType, Kind, buttons
 from tests import cardwalk
-
-
-def texts(card, locale: str) -> str:
-    """Every text of the card as the reader of `locale` sees it."""
-    out = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            i18n = node.get("i18n_content")
-            if isinstance(i18n, dict) and locale in i18n:
-                out.append(i18n[locale])
-            elif isinstance(node.get("content"), str):
-                out.append(node["content"])
-            for key, value in node.items():
-                if key not in ("i18n_content", "value"):
-                    walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(card)
-    return "\n".join(out)
+from tests.cardwalk import read
 
 
 def card_of(approval_type: ApprovalType, raw: dict, status: int, tz: str = "Asia/Shanghai"):
@@ -54,7 +33,7 @@ REMEDY = {"remedy_date": 20261119, "punch_no": 1, "work_type": 2, "remedy_time":
 def test_a_pending_remedy_in_both_locales():
     card, actions = card_of(ApprovalType.REMEDY, REMEDY, 0)
     assert actions == ["approve", "reject"]
-    en, zh = texts(card, "en_us"), texts(card, "zh_cn")
+    en, zh = read(card, "en_us"), read(card, "zh_cn")
     assert "Ann Liu" in en and "Punch correction" in en and "2026-11-19" in en
     assert "Clock-out no. 2" in en and "第 2 次下班" in zh
     assert "2026-11-19 19:30" in en  # `time` (18:30 in Shanghai) shown in the record's own zone, Tokyo
@@ -64,7 +43,7 @@ def test_a_pending_remedy_in_both_locales():
 def test_a_remedy_without_a_time_zone_uses_bot_timezone():
     raw = {**REMEDY, "time_zone": ""}
     card, _ = card_of(ApprovalType.REMEDY, raw, 0, tz="Europe/Berlin")
-    en = texts(card, "en_us")
+    en = read(card, "en_us")
     assert "Europe/Berlin" in en and "2026-11-19 11:30" in en  # the same instant in Berlin
 
 
@@ -76,7 +55,7 @@ LEAVE = {"interval": 28800, "unit": 1, "start_time": "2026-11-18 09:00:00", "end
 def test_an_approved_leave_shows_its_own_name_and_its_interval_in_seconds():
     card, actions = card_of(ApprovalType.LEAVE, LEAVE, 2)
     assert actions == ["revoke"]
-    en, zh = texts(card, "en_us"), texts(card, "zh_cn")
+    en, zh = read(card, "en_us"), read(card, "zh_cn")
     assert "Annual leave" in en and "年假" in zh
     assert "8 h" in en and "8 小时" in zh  # 28800 s, although `unit` says days
     assert "2026-11-18 09:00:00 – 2026-11-18 18:00:00" in en and "rest" in en
@@ -85,24 +64,24 @@ def test_an_approved_leave_shows_its_own_name_and_its_interval_in_seconds():
 def test_a_leave_without_duration_says_feishu_does_not_give_it():
     raw = {k: v for k, v in LEAVE.items() if k != "interval"}
     card, _ = card_of(ApprovalType.LEAVE, raw, 2)
-    assert "not provided by Feishu yet" in texts(card, "en_us") and "飞书暂未提供" in texts(card, "zh_cn")
+    assert "not provided by Feishu yet" in read(card, "en_us") and "飞书暂未提供" in read(card, "zh_cn")
 
 
 def test_an_out_uses_its_default_locale_name_where_the_readers_is_missing():
     raw = {**LEAVE, "i18n_names": {"ch": "市内外出", "en": "", "ja": ""}, "interval": 12600}
     card, actions = card_of(ApprovalType.OUT, raw, 2)
-    assert actions == ["revoke"] and "市内外出" in texts(card, "en_us") and "3.5 h" in texts(card, "en_us")
+    assert actions == ["revoke"] and "市内外出" in read(card, "en_us") and "3.5 h" in read(card, "en_us")
 
 
 def test_overtime_and_trip():
     overtime = {"duration": 3.0, "unit": 2, "category": 1, "type": 1, "start_time": "2026-11-10 19:00:00",
                 "end_time": "2026-11-10 22:00:00", "reason": "sale day"}
     card, actions = card_of(ApprovalType.OVERTIME, overtime, 2)
-    assert actions == ["revoke"] and "Overtime" in texts(card, "en_us") and "3.0 h" in texts(card, "en_us")
-    assert "加班" in texts(card, "zh_cn")
+    assert actions == ["revoke"] and "Overtime" in read(card, "en_us") and "3.0 h" in read(card, "en_us")
+    assert "加班" in read(card, "zh_cn")
     trip = {"start_time": "2026-11-01 09:00:00", "end_time": "2026-11-02 18:00:00", "reason": "inspection"}
     card, actions = card_of(ApprovalType.TRIP, trip, 4)
-    assert actions == [] and "Business trip" in texts(card, "en_us") and "Revoked" in texts(card, "en_us")
+    assert actions == [] and "Business trip" in read(card, "en_us") and "Revoked" in read(card, "en_us")
 
 
 @pytest.mark.parametrize("status,expected", [(0, ["approve", "reject"]), (2, ["revoke"]), (1, []), (4, [])])
@@ -133,6 +112,6 @@ def test_a_groups_card_says_who_may_decide():
     approval = from_record(record, "ou_ann", frozenset({"u_boss"}))
     card = cards.render("record", "en_us", approval=approval, actions=(Action.APPROVE, Action.REJECT),
                         names={"u_boss": "Boss Chen"}, shared=True)
-    assert "Waiting for: Boss Chen" in texts(card, "en_us") and "等待审批：Boss Chen" in texts(card, "zh_cn")
+    assert "Waiting for: Boss Chen" in read(card, "en_us") and "等待审批：Boss Chen" in read(card, "zh_cn")
     alone = cards.render("record", "en_us", approval=approval, actions=(), names={"u_boss": "Boss Chen"})
-    assert "Waiting for" not in texts(alone, "en_us")
+    assert "Waiting for" not in read(alone, "en_us")
