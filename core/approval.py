@@ -106,6 +106,11 @@ class Approval:
             return Kind.ATTENDANCE
         return Kind.LINKED if self.attendance_id else Kind.NATIVE
 
+    @property
+    def own_serial(self) -> str:
+        """The serial number a card shows and people type back, when it is not the instance code itself."""
+        return self.serial_number if self.serial_number != self.instance_code else ""
+
     def pending_task_of(self, ids: frozenset[str]) -> Task | None:
         """The PENDING task this person holds, if any: the only one the bot may act on, as them."""
         return next((t for t in self.tasks if t.status.upper() == "PENDING" and ids & {t.open_id, t.user_id} - {""}),

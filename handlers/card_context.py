@@ -180,8 +180,8 @@ def card_for(ctx: Context, approval: Approval, viewer: Actor | None, **context: 
 def remember_serial(ctx: Context, approval: Approval) -> None:
     """The serial number on a card is what people type back: the store maps it to the instance code. Written in
     the pool, off the path of the answer that shows the card (nobody types it back before reading it)."""
-    serial = approval.serial_number
-    if serial and serial != approval.instance_code and not ctx.store.knows_serial(serial, approval.instance_code):
+    serial = approval.own_serial
+    if serial and not ctx.store.knows_serial(serial, approval.instance_code):
         ctx.pool.submit(_remember_serial, ctx, serial, approval.instance_code)
 
 

@@ -461,9 +461,7 @@ def _audit_applied(ctx: Context, request: ActionRequest, *, approval_type: str, 
 
 def _serial_of(approval: Approval | None) -> tuple[str, str] | None:
     """The (serial number, instance code) pair a card of `approval` shows, when it has a serial of its own."""
-    if approval is None or not approval.serial_number or approval.serial_number == approval.instance_code:
-        return None
-    return approval.serial_number, approval.instance_code
+    return (approval.own_serial, approval.instance_code) if approval is not None and approval.own_serial else None
 
 
 def _may_go_on(outcome: Outcome) -> bool:
