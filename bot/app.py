@@ -4,9 +4,7 @@ application's registry and pipeline, and the routes are wired together (docs/arc
 from __future__ import annotations
 
 import atexit
-import gc
 import logging
-import sys
 import time
 import uuid
 import weakref
@@ -89,18 +87,7 @@ def build_services(
 
 def load_gateway() -> type:
     """bot.feishu's FeishuGateway. The first call loads lark-oapi (~10k modules; once, in the master under
-    preload_app) with the cyclic collector paused, then freezes what it built: the collector's full passes over
-    the growing heap would cost about a second of start-up, and no later pass, in the master or in the workers
-    that share those pages, walks them (docs/serving.md, "Memory and start-up")."""
-    if "bot.feishu" not in sys.modules:
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            import bot.feishu  # noqa: F401 - the import is the point
-        finally:
-            gc.freeze()
-            if collecting:
-                gc.enable()
+    preload_app), the collector paused and what it built frozen (bot/sdk.py, loading_sdk)."""
     from bot.feishu import FeishuGateway
 
     return FeishuGateway

@@ -23,13 +23,13 @@ from urllib.parse import urlencode
 import requests
 import urllib3
 
-from bot.sdk import without_pkg_resources
+from bot.sdk import loading_sdk
 from core.errors import FeishuError
 from core.inbound import ApprovalEvent, CardClick, Inbound, Mention, MessageIn, OtherEvent, Unreadable
 from core.records import TaskPage
 from core.rules import Actor
 
-with without_pkg_resources():  # the SDK without setuptools' pkg_resources (bot/sdk.py)
+with loading_sdk():  # without pkg_resources, the collector paused (bot/sdk.py)
     import lark_oapi as lark
     from lark_oapi.api.application.v6 import ListScopeRequest
     from lark_oapi.api.approval.v4 import (

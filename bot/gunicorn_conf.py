@@ -44,7 +44,7 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 def when_ready(server):  # noqa: ARG001 - gunicorn's hook: in the master, the app loaded, no worker forked yet
     # What the master built stays put: the workers' collector never walks it, so it never writes to (and copies)
     # the pages they share with the master. lark-oapi's ~10k modules were frozen as they loaded
-    # (bot.app.load_gateway); this collects and freezes the rest of the app.
+    # (bot/sdk.py, loading_sdk); this collects and freezes the rest of the app.
     import gc
 
     gc.collect()

@@ -44,10 +44,10 @@ from websockets.exceptions import InvalidHandshake
 
 from bot import metrics
 from bot.delivery import deliver, deliver_without_work, plain_envelope
-from bot.sdk import without_pkg_resources
+from bot.sdk import loading_sdk
 from core.inbound import Inbound
 
-with without_pkg_resources():  # the SDK without setuptools' pkg_resources (bot/sdk.py)
+with loading_sdk():  # without pkg_resources, the collector paused (bot/sdk.py)
     import lark_oapi as lark
     import lark_oapi.ws.client as sdk_ws
     from lark_oapi.ws.exception import ClientException, ServerException

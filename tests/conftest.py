@@ -1,5 +1,6 @@
 """Shared fixtures: the sandbox Feishu (sandbox.testing) and a clean environment for every test."""
 
+import importlib.machinery
 import os
 import sys
 
@@ -10,6 +11,21 @@ import pytest
 sys.dont_write_bytecode = False
 
 from tests import properties  # noqa: E402
+
+
+class _SdkFinder:
+    """Finds lark-oapi's modules ahead of pytest's assertion-rewriting hook, which never rewrites them (they are
+    neither tests nor plugins) but would look at each of its ~10,700 modules first: 2 s of CPU more for each
+    worker's `import lark_oapi` (2.8 s outside pytest, 4.9 s inside)."""
+
+    @staticmethod
+    def find_spec(name: str, path: object = None, target: object = None) -> object:
+        if name == "lark_oapi" or name.startswith("lark_oapi."):
+            return importlib.machinery.PathFinder.find_spec(name, path, target)
+        return None
+
+
+sys.meta_path.insert(0, _SdkFinder)
 
 pytest_plugins = ["sandbox.testing"]
 

@@ -9,6 +9,8 @@ import re
 from fnmatch import fnmatchcase
 from pathlib import Path
 
+import pytest
+
 import cards
 from cards import views, widgets
 from cards.environment import catalogue
@@ -17,6 +19,7 @@ from core import records
 from core.rules import Action, ApprovalType, InstanceStatus
 from handlers import registry
 
+pytestmark = pytest.mark.xdist_group("catalogue_scan")  # one worker reads the tree, once (_scan)
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("core", "bot", "handlers", "cards", "sandbox")
 KEY = re.compile(r"[a-z_]+(?:\.[A-Za-z0-9_]+)+")

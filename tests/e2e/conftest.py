@@ -34,11 +34,16 @@ def demo(sandbox: Sandbox, tmp_path: Path) -> Iterator[Demo]:
     try:
         yield running
     finally:
+        bot = running.bot_app.extensions["approval_bot"]
+        running.state.clear_faults()
+        running.state.release_holds()
+        running.bot.stop()
+        bot.maintenance.stop()  # else its rounds go on, failing, all session
+        # The work a test left in hand (other copies of a card, a late update) finishes against the sandbox,
+        # still up: stopped first, each of its calls would wait out the gateway's retries (3-4 s a test).
+        bot.ctx.pool.shutdown(wait=True, cancel_futures=True)
         running.stop()
-        running.bot_app.extensions["approval_bot"].maintenance.stop()  # else its rounds go on, failing, all session
-        ctx = running.bot_app.extensions["approval_bot"].ctx
-        ctx.pool.shutdown(wait=True, cancel_futures=True)
-        ctx.store.close()
+        bot.ctx.store.close()
 
 
 @pytest.fixture
@@ -46,7 +51,7 @@ def client(demo: Demo) -> PlaygroundClient:
     return PlaygroundClient(demo)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module")  # playwright's sync API runs an event loop on this thread while it is open
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (apt-get install -y chromium; CI: .ci/chromium.sh)")

@@ -6,6 +6,7 @@ time out after half a second, back-off starts at 50 ms; nothing waits out the pr
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
@@ -51,9 +52,10 @@ def approval_v1_event(uuid: str = "uuid-approval-1") -> dict[str, Any]:
 class RecordingHandle:
     """A stand-in for the bot's pipeline: records payloads, optionally waits, answers as the seam says."""
 
-    def __init__(self, delay_s: float = 0.0,
+    def __init__(self, delay_s: float | tuple[float, ...] = 0.0,
                  answer: Callable[[dict[str, Any]], tuple[int, dict[str, Any]]] | None = None) -> None:
-        self.delay_s = delay_s
+        # a float: every call waits that long; a tuple: the n-th call waits its n-th value, later calls none
+        self._delays = iter(delay_s) if isinstance(delay_s, tuple) else itertools.repeat(delay_s)
         self._answer = answer
         self.payloads: list[dict[str, Any]] = []
         self.finished: list[dict[str, Any]] = []
@@ -62,8 +64,9 @@ class RecordingHandle:
     def __call__(self, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         with self._lock:
             self.payloads.append(payload)
-        if self.delay_s:
-            time.sleep(self.delay_s)
+            delay = next(self._delays, 0.0)
+        if delay:
+            time.sleep(delay)
         answer = self._answer(payload) if self._answer else self.default(payload)
         with self._lock:
             self.finished.append(payload)

@@ -11,6 +11,9 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.xdist_group("layering_scan")  # one worker parses the tree, once (_modules, _imports)
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("core", "cards", "handlers", "bot", "sandbox")
 # What each package may import from the project (besides itself). Third-party packages: see THIRD_PARTY.
@@ -29,6 +32,7 @@ THIRD_PARTY_BANNED = {
 }
 
 
+@functools.cache  # read on first use, not at collection: every xdist worker collects this file
 def _modules() -> dict[str, Path]:
     found = {}
     for package in PACKAGES:
@@ -53,23 +57,24 @@ def _imports(path: Path, module: str) -> frozenset[str]:
                 parent = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*parent, base] if base else parent)
             # `from pkg import module` depends on that module's file; `from pkg import name`, on pkg's.
-            submodules = {f"{base}.{alias.name}" for alias in node.names} & KNOWN
+            submodules = {f"{base}.{alias.name}" for alias in node.names} & _modules().keys()
             names.update(submodules or {base})
             if len(submodules) < len(node.names):
                 names.add(base)
     return frozenset(names)
 
 
-MODULES = _modules()
-KNOWN = set(MODULES)
-GRAPH = {name: {i for i in _imports(path, name) if i in MODULES and i != name} for name, path in MODULES.items()}
+@functools.cache
+def _graph() -> dict[str, set[str]]:
+    modules = _modules()
+    return {name: {i for i in _imports(path, name) if i in modules and i != name} for name, path in modules.items()}
 
 
 def test_packages_import_only_downwards():
     wrong = []
-    for name, targets in GRAPH.items():
+    for name, targets in _graph().items():
         package = name.split(".")[0]
-        rel = str(MODULES[name].relative_to(ROOT))
+        rel = str(_modules()[name].relative_to(ROOT))
         allowed = {package} | MAY_IMPORT[package] | COMPOSITION_ROOTS.get(rel, set())
         wrong += [f"{rel} imports {t}" for t in sorted(targets) if t.split(".")[0] not in allowed]
     assert wrong == []
@@ -77,7 +82,7 @@ def test_packages_import_only_downwards():
 
 def test_lower_layers_do_not_import_heavy_libraries():
     wrong = []
-    for name, path in MODULES.items():
+    for name, path in _modules().items():
         banned = THIRD_PARTY_BANNED.get(name.split(".")[0], set())
         wrong += [f"{name} imports {i}" for i in sorted(_imports(path, name)) if i.split(".")[0] in banned]
     assert wrong == []
@@ -103,7 +108,7 @@ def find_cycles(graph: dict[str, set[str]]) -> list[str]:
 
 
 def test_no_import_cycles_between_files():
-    assert find_cycles(GRAPH) == []
+    assert find_cycles(_graph()) == []
 
 
 def test_the_cycle_check_finds_a_cycle():
@@ -111,7 +116,7 @@ def test_the_cycle_check_finds_a_cycle():
 
 
 def test_only_the_gateway_and_the_long_connection_import_lark_oapi():
-    importers = sorted(str(MODULES[name].relative_to(ROOT)) for name, path in MODULES.items()
+    importers = sorted(str(path.relative_to(ROOT)) for name, path in _modules().items()
                        if any(i.split(".")[0] == "lark_oapi" for i in _imports(path, name)))
     assert importers == ["bot/feishu.py", "bot/longconn.py"]
 

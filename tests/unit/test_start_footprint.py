@@ -65,6 +65,14 @@ def test_the_sdk_loads_with_the_collector_paused_then_frozen():
 
 
 @pytest.mark.slow
+def test_the_long_connection_loads_the_sdk_the_same_way():
+    # `approval-bot connect` imports the SDK through bot.longconn, not through bot.app's load_gateway
+    code = ("import gc\nfull = gc.get_stats()[2]['collections']\nimport bot.longconn\n"
+            "print(gc.isenabled(), gc.get_stats()[2]['collections'] - full, gc.get_freeze_count() > 100_000)")
+    assert _run(code) == "True 0 True"
+
+
+@pytest.mark.slow
 def test_loading_the_sdk_leaves_a_paused_collector_paused():
     code = ("import gc\nfrom bot.app import load_gateway\ngc.disable()\nload_gateway()\nprint(gc.isenabled())")
     assert _run(code) == "False"
