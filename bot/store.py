@@ -249,8 +249,9 @@ def open_store(url: str) -> Store:
     elif backend in ("postgresql", "postgres"):
         if parsed.drivername in ("postgresql", "postgres"):
             parsed = parsed.set(drivername="postgresql+psycopg")
+        # 16 connections per worker, 24 in a burst, for its 32 threads (docs/serving.md, "The store's connections")
         engine = create_engine(
-            parsed, pool_size=5, max_overflow=10, pool_pre_ping=True, pool_recycle=1800,
+            parsed, pool_size=16, max_overflow=8, pool_pre_ping=True, pool_recycle=1800,
             connect_args={"connect_timeout": 5},
         )
     else:

@@ -111,6 +111,27 @@ def test_sixteen_threads_on_a_done_event(store: Store) -> None:
     assert race(16, lambda: store.claim("evt:done", 10, T + 60)) == {DONE: 16}
 
 
+def test_a_workers_busy_threads_each_hold_a_connection_at_once(store: Store) -> None:
+    # 24 of a worker's 32 threads inside a store call together (docs/serving.md, "The store's connections"):
+    # with PostgreSQL's pool at 5 + 10 they queued for a connection, and 64 clicks in flight did not scale out.
+    inside = threading.Barrier(24, timeout=10)
+    failed: list[BaseException] = []
+
+    def hold() -> None:
+        try:
+            with store._read():
+                inside.wait()
+        except BaseException as err:  # noqa: BLE001 - the test reports it
+            failed.append(err)
+
+    threads = [threading.Thread(target=hold) for _ in range(24)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert failed == []
+
+
 def _race_in_processes(store_url: str, keys: list[str], now: float) -> dict[str, Counter]:
     barrier, results = workers.PROCESSES.Barrier(2), workers.PROCESSES.Queue()
     procs = [workers.PROCESSES.Process(target=workers.claim_all, args=(store_url, keys, 10.0, now, barrier, results))
