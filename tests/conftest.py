@@ -37,7 +37,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:  # noqa: ARG001 - pytest-xdist's hook
     # `-n auto`: one worker more than the cores. Many tests wait on sockets, timers and the 3 s answer budget,
-    # so a third worker on two cores fills that time (quick tier here: 125 s with 2, 100 s with 3, 103 s with 4).
+    # so a third worker on two cores fills that time (quick tier here: 125 s with 2, 100 s with 3, 103 s with 4;
+    # since the SDK loads faster, 92 s with 3 and 95 s with 4).
     return (os.cpu_count() or 1) + 1
 
 
