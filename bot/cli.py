@@ -157,7 +157,7 @@ def _demo(args: argparse.Namespace) -> int:
     """Sandbox + bot (+ the playground page) on 127.0.0.1, until Ctrl-C."""
     if args.connect:
         return _demo_connect(args)
-    from bot.app import create_app
+    from bot.app import create_app, shutdown
     from sandbox.demo import start_demo
 
     data_dir = Path(tempfile.mkdtemp(prefix="approval-bot-demo-"))
@@ -167,7 +167,7 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"approval-bot demo\n  playground: {demo.playground_url}\n  bot:        {demo.bot.url}\n"  # noqa: T201
           f"  sandbox:    {demo.sandbox.url}\nPress Ctrl-C to stop.", flush=True)
     _wait_for_stop()
-    demo.stop()
+    demo.stop(finish_bot=lambda: shutdown(demo.bot_app))
     print("stopped.")  # noqa: T201
     return 0
 

@@ -288,13 +288,9 @@ class FeishuGateway:
         refused before it reached the API, so it is sent again after `x-ogw-ratelimit-reset` (`_task_write`)."""
         body = (TaskApprove.builder().approval_code(approval_code).instance_code(instance_code).task_id(task_id)
                 .user_id(open_id).comment(comment).build())
-        if verb == "approve":
-            request: Any = ApproveTaskRequest.builder().user_id_type("open_id").request_body(body).build()
-            send = lambda: _request(self._writer, request)  # noqa: E731
-        else:
-            request = RejectTaskRequest.builder().user_id_type("open_id").request_body(body).build()
-            send = lambda: _request(self._writer, request)  # noqa: E731
-        answer = self._task_write(f"task_{verb}", send)
+        builder = ApproveTaskRequest.builder() if verb == "approve" else RejectTaskRequest.builder()
+        request = builder.user_id_type("open_id").request_body(body).build()
+        answer = self._task_write(f"task_{verb}", lambda: _request(self._writer, request))
         return {"log_id": answer.get("_log_id", "")}
 
     def _task_write(self, endpoint: str, send: Callable[[], Any]) -> dict[str, Any]:

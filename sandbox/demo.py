@@ -50,11 +50,16 @@ class Demo:
     def bot_app(self) -> Any:
         return self.bot.app
 
-    def stop(self) -> None:
-        """Stop both servers; faults are cleared and held requests released first so nothing waits on them."""
+    def stop(self, finish_bot: Callable[[], None] | None = None) -> None:
+        """Stop both servers; faults are cleared and held requests released first so nothing waits on them.
+
+        `finish_bot` runs between the two: the work the bot has in hand (other copies of a card, a late update)
+        then ends against a sandbox still up, instead of waiting out its retries against a stopped one."""
         self.state.clear_faults()
         self.state.release_holds()
         self.bot.stop()
+        if finish_bot is not None:
+            finish_bot()
         self.sandbox.stop()
 
 

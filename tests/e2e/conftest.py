@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.app import create_app
+from bot.app import create_app, shutdown
 from bot.cli import attach_digest, demo_environment
 from bot.config import load_config
 from sandbox.demo import Demo, start_demo
@@ -34,16 +34,9 @@ def demo(sandbox: Sandbox, tmp_path: Path) -> Iterator[Demo]:
     try:
         yield running
     finally:
-        bot = running.bot_app.extensions["approval_bot"]
-        running.state.clear_faults()
-        running.state.release_holds()
-        running.bot.stop()
-        bot.maintenance.stop()  # else its rounds go on, failing, all session
-        # The work a test left in hand (other copies of a card, a late update) finishes against the sandbox,
-        # still up: stopped first, each of its calls would wait out the gateway's retries (3-4 s a test).
-        bot.ctx.pool.shutdown(wait=True, cancel_futures=True)
-        running.stop()
-        bot.ctx.store.close()
+        # shutdown: maintenance stopped (else its rounds go on, failing, all session), the work in hand finished
+        # while the sandbox is up (3-4 s of retries a test otherwise), the store closed
+        running.stop(finish_bot=lambda: shutdown(running.bot_app))
 
 
 @pytest.fixture
