@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -60,7 +61,8 @@ def environment(use_wrk: bool, plan: Plan) -> list[str]:
     return [
         f"commit {commit}{' + uncommitted changes in bot/handlers/cards' if dirty else ''}; "
         f"{os.cpu_count()} cores ({cpu}); Python {platform.python_version()}; gunicorn {version('gunicorn')}, "
-        f"Flask {version('flask')}, lark-oapi {version('lark-oapi')}, SQLAlchemy {version('sqlalchemy')}",
+        f"Flask {version('flask')}, lark-oapi {version('lark-oapi')}, SQLite {sqlite3.sqlite_version}, "
+        f"psycopg {version('psycopg')}",
         f"1-minute load average at start {os.getloadavg()[0]:.2f} (other work on the machine skews every figure); "
         f"load: {client}{'' if use_wrk or not wrk_path else ' (wrk found but not used)'}, on the same 2 cores as "
         f"the server (the client's CPU is the server's loss); {plan.reps} repetition(s), medians"

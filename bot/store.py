@@ -1,6 +1,6 @@
 """The shared store: seen events (claims), in-flight locks and leases, action intents, card registry, audit log.
 
-One implementation on SQLAlchemy Core for two dialects:
+One implementation, plain SQL on the driver (bot/database.py), for two dialects:
 - SQLite (the embedded default, ``sqlite:///path.sqlite3``): WAL, busy timeout, and ``BEGIN IMMEDIATE`` for every
   write transaction, so several gunicorn workers (processes) share one file safely.
 - PostgreSQL (``postgresql://…``, driven by psycopg 3): the same statements; ``INSERT … ON CONFLICT … RETURNING`` is
@@ -16,7 +16,7 @@ Fork safety: gunicorn with ``preload_app`` builds the store in the master and fo
 shared by two processes (their messages would interleave on one socket, or one SQLite handle). ``Store.after_fork()``
 drops the pooled connections inherited from the parent without closing them (closing would disturb the parent).
 It runs by itself in every forked child (``os.register_at_fork``); calling it again from gunicorn's ``post_fork`` is
-harmless. A checkout guard also refuses any pooled connection opened by another process, as a second line.
+harmless. Each checkout also refuses a pooled connection opened by another process, as a second line.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import contextlib
 import functools
 import json
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -36,36 +37,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
-
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    Connection,
-    Double,
-    Engine,
-    Index,
-    Integer,
-    MetaData,
-    PrimaryKeyConstraint,
-    Table,
-    Text,
-    and_,
-    bindparam,
-    case,
-    create_engine,
-    delete,
-    event,
-    exc,
-    func,
-    or_,
-    select,
-    update,
-)
-from sqlalchemy.dialects import sqlite
-from sqlalchemy.engine import make_url
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from bot import metrics
+from bot.database import (
+    Connection,
+    Database,
+    PoolTimeout,
+    Statement,
+    connection_errors,
+    driver_errors,
+    not_storage_errors,
+)
 from core.errors import StoreUnavailable
 from core.records import ActionStart, AuditRecord, ClaimResult, Intent
 
@@ -75,104 +58,60 @@ HEALTH_TIMEOUT_S = 2.0  # /healthz's write probe gives up after this (an orchest
 CARDS_KEPT = 20  # copies of one approval's card that are updated on each change: the newest (bounds the fan-out)
 SERIALS_KNOWN = 4096  # serial → instance pairs answered from memory (a few hundred KB at most)
 MIN_FREE_BYTES = 1024 * 1024  # less free space than this beside a SQLite store counts as a full disk
+POOL_TIMEOUT_S = 30.0  # a thread waits this long for a free connection before the store counts as unavailable
+PG_PING_AFTER_S = 1.0  # a PostgreSQL connection idle longer than this is pinged before use (a restart closed it)
+PG_RECYCLE_S = 1800.0  # and one older than this is replaced (proxies and firewalls drop long-lived sessions)
 _HEALTH_ROW_BYTES = 8192  # the probe row needs new (overflow) pages: a full database cannot pass it
 _PG_SCHEMA_LOCK = 0x61707062  # pg_advisory_xact_lock key: serializes schema creation across workers
-
-_INHERITED: list[Any] = []  # pools and connections of a parent process: never used, never closed, here
 
 IN_PROGRESS = "in_progress"
 DONE = "done"
 SENDING = "sending"
-
-metadata = MetaData()
-
-# key: "evt:<event_id>", "msg:<message_id>", "legacy:<nonce>:<ts>". expires: lease end while in_progress,
-# the finish time once done. owner: a random token per successful claim (tells the claimer it won).
-seen_events = Table(
-    "bot_seen_events", metadata,
-    Column("key", Text, primary_key=True),
-    Column("state", Text, nullable=False),
-    Column("expires", Double, nullable=False),
-    Column("owner", Text, nullable=False),
-    Index("ix_bot_seen_events_expires", "expires"),
-)
-# In-flight locks and one-shot leases share one table: a row is held until `expires`.
-locks = Table(
-    "bot_locks", metadata,
-    Column("name", Text, primary_key=True),
-    Column("owner", Text, nullable=False),
-    Column("expires", Double, nullable=False),
-)
-intents = Table(
-    "bot_intents", metadata,
-    Column("intent_id", Text, primary_key=True),
-    Column("approval_id", Text, nullable=False),
-    Column("action", Text, nullable=False),
-    Column("operator", Text, nullable=False),
-    Column("state", Text, nullable=False),
-    Column("created", Double, nullable=False),
-    Column("updated", Double, nullable=False),
-    Column("detail", Text, nullable=False),
-    Index("ix_bot_intents_state_created", "state", "created"),
-)
-cards = Table(
-    "bot_cards", metadata,
-    Column("approval_id", Text, nullable=False),
-    Column("message_id", Text, nullable=False),
-    Column("created", Double, nullable=False),
-    PrimaryKeyConstraint("approval_id", "message_id"),
-)
-# Who each card copy was sent to and what it shows, so that an update renders it again for that reader.
-# view: JSON {"kind": "approval" | "pending", "recipient": open_id or "", "shared": bool, …}.
-card_copies = Table(
-    "bot_card_copies", metadata,
-    Column("message_id", Text, primary_key=True),
-    Column("view", Text, nullable=False),
-    Column("created", Double, nullable=False),
-)
 COPY_KEEP_S = 14 * 86_400  # a sent card can be PATCHed for 14 days (docs/feishu.md): then it follows nothing
-# Serial numbers the bot has shown on a card: what people type back into commands.
-serials = Table(
-    "bot_serials", metadata,
-    Column("serial", Text, primary_key=True),
-    Column("instance_code", Text, nullable=False),
-    Column("created", Double, nullable=False),
+
+# -- the tables ----------------------------------------------------------------------------------------------------
+# {double} and {audit_id} are the one difference between the dialects. The DDL is what stores created by earlier
+# versions (through SQLAlchemy) already have, so `CREATE … IF NOT EXISTS` leaves those as they are.
+_TABLES = (
+    # key: "evt:<event_id>", "msg:<message_id>", "legacy:<nonce>:<ts>". expires: lease end while in_progress,
+    # the finish time once done. owner: a random token per successful claim (tells the claimer it won).
+    'CREATE TABLE IF NOT EXISTS bot_seen_events ("key" TEXT NOT NULL, state TEXT NOT NULL, '
+    'expires {double} NOT NULL, owner TEXT NOT NULL, PRIMARY KEY ("key"))',
+    "CREATE INDEX IF NOT EXISTS ix_bot_seen_events_expires ON bot_seen_events (expires)",
+    # In-flight locks and one-shot leases share one table: a row is held until `expires`.
+    "CREATE TABLE IF NOT EXISTS bot_locks (name TEXT NOT NULL, owner TEXT NOT NULL, expires {double} NOT NULL, "
+    "PRIMARY KEY (name))",
+    "CREATE TABLE IF NOT EXISTS bot_intents (intent_id TEXT NOT NULL, approval_id TEXT NOT NULL, "
+    "action TEXT NOT NULL, operator TEXT NOT NULL, state TEXT NOT NULL, created {double} NOT NULL, "
+    "updated {double} NOT NULL, detail TEXT NOT NULL, PRIMARY KEY (intent_id))",
+    "CREATE INDEX IF NOT EXISTS ix_bot_intents_state_created ON bot_intents (state, created)",
+    "CREATE TABLE IF NOT EXISTS bot_cards (approval_id TEXT NOT NULL, message_id TEXT NOT NULL, "
+    "created {double} NOT NULL, PRIMARY KEY (approval_id, message_id))",
+    # Who each card copy was sent to and what it shows, so that an update renders it again for that reader.
+    # view: JSON {"kind": "approval" | "pending", "recipient": open_id or "", "shared": bool, …}.
+    'CREATE TABLE IF NOT EXISTS bot_card_copies (message_id TEXT NOT NULL, "view" TEXT NOT NULL, '
+    "created {double} NOT NULL, PRIMARY KEY (message_id))",
+    # Serial numbers the bot has shown on a card: what people type back into commands.
+    "CREATE TABLE IF NOT EXISTS bot_serials (serial TEXT NOT NULL, instance_code TEXT NOT NULL, "
+    "created {double} NOT NULL, PRIMARY KEY (serial))",
+    # id: the rowid on SQLite; a BIGINT identity on PostgreSQL.
+    "CREATE TABLE IF NOT EXISTS bot_audit (id {audit_id} NOT NULL, approval_id TEXT NOT NULL, action TEXT NOT NULL, "
+    "operator TEXT NOT NULL, outcome TEXT NOT NULL, approval_type TEXT NOT NULL, reason TEXT NOT NULL, code BIGINT, "
+    "log_id TEXT NOT NULL, message TEXT NOT NULL, at {double} NOT NULL, PRIMARY KEY (id))",
+    "CREATE INDEX IF NOT EXISTS ix_bot_audit_approval_id ON bot_audit (approval_id, id)",
+    # Approvers the bot has seen holding a task: who gets the daily digest of their pending approvals.
+    "CREATE TABLE IF NOT EXISTS bot_approvers (open_id TEXT NOT NULL, last_seen {double} NOT NULL, "
+    "PRIMARY KEY (open_id))",
+    # Attendance records the bot has found (handlers/records.py): which type, whose and which day, so that an id
+    # typed or clicked later is looked up for that requester and day alone, with no team-wide search.
+    "CREATE TABLE IF NOT EXISTS bot_attendance_records (approval_id TEXT NOT NULL, ref TEXT NOT NULL, "
+    "created {double} NOT NULL, PRIMARY KEY (approval_id))",
+    "CREATE TABLE IF NOT EXISTS bot_schema_version (version INTEGER NOT NULL, applied {double} NOT NULL, "
+    "PRIMARY KEY (version))",
 )
-audit = Table(
-    "bot_audit", metadata,
-    # BIGINT identity on PostgreSQL; INTEGER PRIMARY KEY (the rowid) on SQLite.
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    Column("approval_id", Text, nullable=False),
-    Column("action", Text, nullable=False),
-    Column("operator", Text, nullable=False),
-    Column("outcome", Text, nullable=False),
-    Column("approval_type", Text, nullable=False),
-    Column("reason", Text, nullable=False),
-    Column("code", BigInteger, nullable=True),
-    Column("log_id", Text, nullable=False),
-    Column("message", Text, nullable=False),
-    Column("at", Double, nullable=False),
-    Index("ix_bot_audit_approval_id", "approval_id", "id"),
-)
-# Approvers the bot has seen holding a task: who gets the daily digest of their pending approvals.
-approvers = Table(
-    "bot_approvers", metadata,
-    Column("open_id", Text, primary_key=True),
-    Column("last_seen", Double, nullable=False),
-)
-# Attendance records the bot has found (handlers/records.py): which type, whose and which day, so that an id typed
-# or clicked later is looked up for that requester and day alone, with no team-wide search.
-attendance_records = Table(
-    "bot_attendance_records", metadata,
-    Column("approval_id", Text, primary_key=True),
-    Column("ref", Text, nullable=False),
-    Column("created", Double, nullable=False),
-)
-schema_version = Table(
-    "bot_schema_version", metadata,
-    Column("version", Integer, primary_key=True),
-    Column("applied", Double, nullable=False),
-)
+_TYPES = {"sqlite": {"double": "DOUBLE", "audit_id": "INTEGER"},
+          "postgresql": {"double": "DOUBLE PRECISION", "audit_id": "BIGSERIAL"}}
+TABLE_NAMES = tuple(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", " ".join(_TABLES)))
 
 # The audit log is append-only in the database itself, not just by the absence of an update method.
 _SQLITE_AUDIT_GUARD = (
@@ -189,13 +128,95 @@ _PG_AUDIT_GUARD = (
     "FOR EACH ROW EXECUTE FUNCTION bot_audit_append_only()",
 )
 
+# -- the statements ------------------------------------------------------------------------------------------------
+# Written once, run with parameters. The states are spelled into the text: 'in_progress' and 'done' (IN_PROGRESS,
+# DONE) for seen events, 'sending' (SENDING) for an intent not yet settled.
+AUDIT_COLUMNS = ("id", "approval_id", "action", "operator", "outcome", "approval_type", "reason", "code", "log_id",
+                 "message", "at")
+
+# Always update (to a no-op unless takeable) so RETURNING answers in the same round trip.
+CLAIM = Statement(
+    "INSERT INTO bot_seen_events (\"key\", state, expires, owner) VALUES (:key, 'in_progress', :expires, :owner) "
+    'ON CONFLICT ("key") DO UPDATE SET '
+    "owner = CASE WHEN bot_seen_events.state = 'in_progress' AND bot_seen_events.expires <= :now "
+    "THEN excluded.owner ELSE bot_seen_events.owner END, "
+    "expires = CASE WHEN bot_seen_events.state = 'in_progress' AND bot_seen_events.expires <= :now "
+    "THEN excluded.expires ELSE bot_seen_events.expires END "
+    "RETURNING bot_seen_events.state, bot_seen_events.owner")
+FINISH = Statement(
+    "INSERT INTO bot_seen_events (\"key\", state, expires, owner) VALUES (:key, 'done', :now, '') "
+    "ON CONFLICT (\"key\") DO UPDATE SET state = 'done', expires = :now")
+IS_DONE = Statement("SELECT \"key\" FROM bot_seen_events WHERE \"key\" = :key AND state = 'done'")
+RELEASE = Statement("DELETE FROM bot_seen_events WHERE \"key\" = :key AND state = 'in_progress'")
+LOCK = Statement(  # an expired lock is taken over; the same owner may extend it
+    "INSERT INTO bot_locks (name, owner, expires) VALUES (:name, :owner, :expires) "
+    "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires = excluded.expires "
+    "WHERE bot_locks.expires <= :now OR bot_locks.owner = excluded.owner RETURNING bot_locks.owner")
+LEASE = Statement(  # only an expired lease is taken, by anyone
+    "INSERT INTO bot_locks (name, owner, expires) VALUES (:name, :owner, :expires) "
+    "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires = excluded.expires "
+    "WHERE bot_locks.expires <= :now RETURNING bot_locks.owner")
+UNLOCK = Statement("DELETE FROM bot_locks WHERE name = :name AND owner = :owner")
+INTENT_INSERT = Statement(
+    "INSERT INTO bot_intents (intent_id, approval_id, action, operator, state, created, updated, detail) "
+    "VALUES (:intent_id, :approval_id, :action, :operator, :state, :created, :updated, :detail) "
+    "ON CONFLICT (intent_id) DO NOTHING")
+SETTLE = Statement("UPDATE bot_intents SET state = :outcome, updated = :at WHERE intent_id = :settles")
+INTENT_COLUMNS = ("intent_id", "approval_id", "action", "operator", "state", "created", "updated", "detail")
+OPEN_INTENTS = Statement(
+    "SELECT intent_id, approval_id, action, operator, state, created, updated, detail FROM bot_intents "
+    "WHERE state = 'sending' AND created <= :older_than ORDER BY created, intent_id")
+AUDIT_INSERT = Statement(
+    "INSERT INTO bot_audit (approval_id, action, operator, outcome, approval_type, reason, code, log_id, message, "
+    "at) VALUES (:approval_id, :action, :operator, :outcome, :approval_type, :reason, :code, :log_id, :message, "
+    ":at) RETURNING id")
+LAST_SUCCESS = Statement(
+    "SELECT id, approval_id, action, operator, outcome, approval_type, reason, code, log_id, message, at "
+    "FROM bot_audit WHERE approval_id = :approval_id AND outcome = 'done' ORDER BY id DESC LIMIT 1")
+HISTORY = Statement(
+    "SELECT id, approval_id, action, operator, outcome, approval_type, reason, code, log_id, message, at "
+    "FROM bot_audit WHERE approval_id = :approval_id ORDER BY id")
+COPY_OF = Statement('SELECT "view" FROM bot_card_copies WHERE message_id = :message_id')
+REMEMBER_COPY = Statement(
+    'INSERT INTO bot_card_copies (message_id, "view", created) VALUES (:message_id, :view, :now) '
+    'ON CONFLICT (message_id) DO UPDATE SET "view" = excluded."view"')
+CARDS_FOR = Statement("SELECT message_id FROM bot_cards WHERE approval_id = :approval_id ORDER BY created, message_id")
+REMEMBER_CARD = Statement("INSERT INTO bot_cards (approval_id, message_id, created) "
+                          "VALUES (:approval_id, :message_id, :now) ON CONFLICT (approval_id, message_id) DO NOTHING")
+PRUNE_CARDS = Statement(  # all but the newest :kept copies
+    "DELETE FROM bot_cards WHERE approval_id = :approval_id AND message_id NOT IN (SELECT message_id FROM bot_cards "
+    "WHERE approval_id = :approval_id ORDER BY created DESC, message_id DESC LIMIT :kept)")
+SERIAL_UPSERT = Statement(
+    "INSERT INTO bot_serials (serial, instance_code, created) VALUES (:serial, :instance_code, :now) "
+    "ON CONFLICT (serial) DO UPDATE SET instance_code = excluded.instance_code")
+SERIAL_OF = Statement("SELECT instance_code FROM bot_serials WHERE serial = :serial")
+REMEMBER_APPROVER = Statement(
+    "INSERT INTO bot_approvers (open_id, last_seen) VALUES (:open_id, :last_seen) "
+    "ON CONFLICT (open_id) DO UPDATE SET last_seen = excluded.last_seen")
+APPROVERS = Statement("SELECT open_id FROM bot_approvers WHERE last_seen >= :seen_since ORDER BY open_id")
+REMEMBER_RECORD = Statement(
+    "INSERT INTO bot_attendance_records (approval_id, ref, created) VALUES (:approval_id, :ref, :created) "
+    "ON CONFLICT (approval_id) DO UPDATE SET ref = excluded.ref, created = excluded.created")
+RECORD_REF = Statement("SELECT ref FROM bot_attendance_records WHERE approval_id = :approval_id")
+HEALTH_UPSERT = Statement("INSERT INTO bot_locks (name, owner, expires) VALUES (:name, :owner, 0.0) "
+                          "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner")
+HEALTH_DELETE = Statement("DELETE FROM bot_locks WHERE name = :name")
+SWEEP_SEEN = Statement("DELETE FROM bot_seen_events WHERE expires < :horizon")
+SWEEP_LOCKS = Statement("DELETE FROM bot_locks WHERE expires < :now")
+SWEEP_INTENTS = Statement("DELETE FROM bot_intents WHERE state != 'sending' AND updated < :horizon")
+SWEEP_COPIES = Statement("DELETE FROM bot_card_copies WHERE created < :horizon")
+SCHEMA_VERSIONS = Statement("SELECT version FROM bot_schema_version ORDER BY version")
+ADD_VERSION = Statement("INSERT INTO bot_schema_version (version, applied) VALUES (:version, :applied)")
+UNSETTLED_DETAILS = Statement("SELECT intent_id, detail FROM bot_intents WHERE state = 'sending'")
+SET_DETAIL = Statement("UPDATE bot_intents SET detail = :detail WHERE intent_id = :intent_id")
+
 
 def _mark_intents_before_kinds(conn: Connection) -> None:
     """v1 → v2. Intents written before the bot told the kinds of approval apart name the instance code as the
     attendance id they sent to process (docs/feishu.md: the two id spaces have no documented link). Those still
     "sending" are flagged ``"replayable": false``: the reconciler settles them without a lookup or a call and
     says so (handlers/maintenance.py). Settled intents and the audit log (append-only) are history: unchanged."""
-    rows = conn.execute(select(intents.c.intent_id, intents.c.detail).where(intents.c.state == SENDING)).all()
+    rows = conn.rows(UNSETTLED_DETAILS)
     for intent_id, raw in rows:
         try:
             detail = json.loads(raw)
@@ -206,8 +227,7 @@ def _mark_intents_before_kinds(conn: Connection) -> None:
         if "kind" in detail:  # written by this version already
             continue
         detail["replayable"] = False
-        conn.execute(update(intents).where(intents.c.intent_id == intent_id)
-                     .values(detail=json.dumps(detail, ensure_ascii=False)))
+        conn.run(SET_DETAIL, {"detail": json.dumps(detail, ensure_ascii=False), "intent_id": intent_id})
 
 
 # version reached -> the step that reaches it from the one before, in the schema's one transaction
@@ -239,37 +259,32 @@ def open_store(url: str) -> Store:
     """Open the store at `url` and create its schema. ``sqlite:///path`` (a file) or ``postgresql://…``.
 
     Raises StoreUnavailable when it cannot be used (e.g. a file the process may not write)."""
-    parsed = make_url(url)
-    backend = parsed.get_backend_name()
-    if backend == "sqlite":
-        database = parsed.database or ""
-        if database in ("", ":memory:") or "mode=memory" in str(parsed) or database.startswith("file::memory:"):
-            raise ValueError("an in-memory SQLite store is not shared across threads or workers: use a file path")
-        engine = _sqlite_engine(parsed.set(database=str(Path(database).resolve())))
-    elif backend in ("postgresql", "postgres"):
-        if parsed.drivername in ("postgresql", "postgres"):
-            parsed = parsed.set(drivername="postgresql+psycopg")
-        # 16 connections per worker, 24 in a burst, for its 32 threads (docs/serving.md, "The store's connections")
-        engine = create_engine(
-            parsed, pool_size=16, max_overflow=8, pool_pre_ping=True, pool_recycle=1800,
-            connect_args={"connect_timeout": 5},
-        )
-    else:
-        raise ValueError(f"unsupported store backend {backend!r}: expected sqlite or postgresql")
-    _guard_against_fork(engine)
-    store = Store(engine)
+    store = Store(database_for(url))
     store.create_schema()
     return store
 
 
-def _upsert_for(dialect: str) -> Any:
-    """The dialect's INSERT with ON CONFLICT. PostgreSQL's module is imported only for a PostgreSQL store (its
-    engine loaded it already): a SQLite process never holds it (docs/serving.md, "Memory and start-up")."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+def database_for(url: str) -> Database:
+    """The connection pool for `url`, with nothing opened yet; ValueError for a URL the store cannot use."""
+    backend, _, rest = url.partition("://")
+    backend = backend.split("+", 1)[0].lower()
+    if backend == "sqlite":
+        database = urlsplit(f"sqlite://{rest}").path[1:] if rest.startswith("/") else ""
+        if database in ("", ":memory:") or "mode=memory" in url or database.startswith("file::memory:"):
+            raise ValueError("an in-memory SQLite store is not shared across threads or workers: use a file path")
+        return _sqlite_database(Path(database).resolve())
+    if backend in ("postgresql", "postgres") and rest:
+        return _postgresql_database(f"postgresql://{rest}")
+    raise ValueError(f"unsupported store backend {backend!r}: expected sqlite or postgresql")
 
-        return insert
-    return sqlite.insert
+
+def hide_password(url: str) -> str:
+    """`url` as it may be shown: any password replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username or ''}:***@{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}"
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def open_store_or_exit(url: str) -> Store:
@@ -278,12 +293,10 @@ def open_store_or_exit(url: str) -> Store:
     try:
         return open_store(url)
     except StoreUnavailable as err:
-        where = err.path or make_url(url).render_as_string(hide_password=True)
-        raise SystemExit(f"approval-bot: store unavailable: {where}: {err.problem}") from None
+        raise SystemExit(f"approval-bot: store unavailable: {err.path or hide_password(url)}: {err.problem}") from None
 
 
-def _sqlite_engine(url: Any) -> Engine:
-    path = Path(url.database)
+def _sqlite_database(path: Path) -> Database:
     found = file_problem(path)
     if found is not None:
         raise StoreUnavailable(found.describe(), str(found.path))
@@ -294,12 +307,32 @@ def _sqlite_engine(url: Any) -> Engine:
     def connect() -> sqlite3.Connection:
         if not path.exists():
             raise StoreUnavailable("database file missing", str(path))
-        return sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+        # isolation_level None: sqlite3 starts no transactions of its own; the store says BEGIN (bot/database.py)
+        raw = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, check_same_thread=False, isolation_level=None)
+        try:
+            raw.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            _enable_wal(raw)
+            raw.execute("PRAGMA synchronous = NORMAL")  # durable across process crashes in WAL mode
+        except BaseException:
+            raw.close()
+            raise
+        return raw
 
-    engine = create_engine(url, creator=connect, pool_size=5, max_overflow=20)
-    _configure_sqlite(engine)
-    _guard_against_replaced_file(engine, path)
-    return engine
+    # A pooled connection keeps a deleted file's inode open and would write to it unseen: the file is checked at
+    # every checkout (one stat), and a connection whose file is gone or replaced is dropped.
+    return Database("sqlite", connect, size=5, overflow=20, timeout_s=POOL_TIMEOUT_S, path=path,
+                    tag=functools.partial(_file_id, path), valid=lambda opened_on: _file_id(path) == opened_on)
+
+
+def _postgresql_database(conninfo: str) -> Database:
+    import psycopg  # only a PostgreSQL store loads it (docs/serving.md, "Memory and start-up")
+
+    def connect() -> Any:
+        return psycopg.connect(conninfo, autocommit=True, connect_timeout=5)
+
+    # 16 connections per worker, 24 in a burst, for its 32 threads (docs/serving.md, "The store's connections")
+    return Database("postgresql", connect, size=16, overflow=8, timeout_s=POOL_TIMEOUT_S, recycle_s=PG_RECYCLE_S,
+                    ping_after_s=PG_PING_AFTER_S)
 
 
 @dataclass(frozen=True)
@@ -343,20 +376,6 @@ def _free_bytes(directory: Path) -> int | None:
     return stats.f_bavail * stats.f_frsize
 
 
-def _guard_against_replaced_file(engine: Engine, path: Path) -> None:
-    """A pooled connection keeps the deleted file's inode open and would write to it unseen: check the file
-    at every checkout (one stat) and drop connections whose file is gone or replaced."""
-
-    @event.listens_for(engine, "connect")
-    def _remember_file(_dbapi_connection: Any, record: Any) -> None:
-        record.info["file_id"] = _file_id(path)
-
-    @event.listens_for(engine, "checkout")
-    def _check_file(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
-        if _file_id(path) != record.info.get("file_id"):
-            raise exc.DisconnectionError("database file missing or replaced")
-
-
 def _file_id(path: Path) -> tuple[int, int] | None:
     try:
         found = os.stat(path)
@@ -372,27 +391,23 @@ _SQLITE_PROBLEMS = {3: "permission denied", 5: "locked past its timeout", 6: "lo
 _PG_PROBLEMS = {"53100": "disk full", "53200": "out of memory", "25006": "read-only",
                 "55P03": "locked past its timeout", "57014": "timed out", "57P01": "server shutting down",
                 "57P03": "server starting up"}
-_NOT_STORAGE = (exc.IntegrityError, exc.ProgrammingError, exc.DataError, exc.NotSupportedError)
-
-
 def storage_problem(err: BaseException) -> str | None:
     """The short problem a driver error means for the store, or None when it is a bug rather than storage."""
-    if isinstance(err, exc.TimeoutError):
+    if isinstance(err, PoolTimeout):
         return "no free connection in the pool"
-    if isinstance(err, _NOT_STORAGE) or not isinstance(err, exc.DBAPIError | sqlite3.Error | OSError):
+    if isinstance(err, not_storage_errors()) or not isinstance(err, (*driver_errors(), OSError)):
         return None
-    cause = getattr(err, "orig", None) or err
-    code = getattr(cause, "sqlite_errorcode", None)
+    code = getattr(err, "sqlite_errorcode", None)
     if isinstance(code, int) and code & 0xFF in _SQLITE_PROBLEMS:
         return _SQLITE_PROBLEMS[code & 0xFF]
-    if "no such table" in str(cause):
+    if "no such table" in str(err):
         return "tables missing (database file replaced?)"
-    state = getattr(cause, "sqlstate", None)
+    state = getattr(err, "sqlstate", None)
     if isinstance(state, str):
         return _PG_PROBLEMS.get(state) or ("unreachable" if state.startswith("08") else f"SQLSTATE {state}")
-    if isinstance(cause, OSError):
-        return f"I/O error ({cause.strerror or type(cause).__name__})"
-    return "unreachable" if isinstance(err, exc.OperationalError | exc.InterfaceError) else "database error"
+    if isinstance(err, OSError):
+        return f"I/O error ({err.strerror or type(err).__name__})"
+    return "unreachable" if isinstance(err, connection_errors()) else "database error"
 
 
 @contextmanager
@@ -407,28 +422,6 @@ def _storage_errors() -> Iterator[None]:
         if problem is None:
             raise
         raise StoreUnavailable(problem) from err
-
-
-def _configure_sqlite(engine: Engine) -> None:
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # We emit BEGIN ourselves (below), so sqlite3's own implicit transactions are switched off.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        _enable_wal(cursor)
-        cursor.execute("PRAGMA synchronous = NORMAL")  # durable across process crashes in WAL mode
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        # IMMEDIATE takes the write lock up front: a deferred transaction that upgrades later can fail with
-        # SQLITE_BUSY_SNAPSHOT, which the busy timeout does not retry. Single statements run in autocommit:
-        # SQLite makes each one atomic by itself, and skipping BEGIN/COMMIT halves the time the lock is held.
-        options = conn.get_execution_options()
-        if options.get("isolation_level") == "AUTOCOMMIT":
-            return
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("bot_write", False) else "BEGIN")
 
 
 def _enable_wal(cursor: Any) -> None:
@@ -449,27 +442,16 @@ def _enable_wal(cursor: Any) -> None:
         time.sleep(0.02)
 
 
-def _guard_against_fork(engine: Engine) -> None:
-    """Never hand a connection opened in another process (the gunicorn master) to this one."""
-
-    @event.listens_for(engine, "connect")
-    def _remember_pid(_dbapi_connection: Any, record: Any) -> None:
-        record.info["pid"] = os.getpid()
-
-    @event.listens_for(engine, "checkout")
-    def _check_pid(dbapi_connection: Any, record: Any, proxy: Any) -> None:
-        if record.info.get("pid") != os.getpid():
-            _INHERITED.append(dbapi_connection)  # kept alive: its finalizer must not close the parent's session
-            record.dbapi_connection = proxy.dbapi_connection = None
-            raise exc.DisconnectionError("connection opened in another process")
-
-
 def _audit_values(record: AuditRecord) -> dict[str, Any]:
     return {
         "approval_id": record.approval_id, "action": record.action, "operator": record.operator,
         "outcome": record.outcome, "approval_type": record.approval_type, "reason": record.reason,
         "code": record.code, "log_id": record.log_id, "message": record.message, "at": record.at,
     }
+
+
+def _audit_record(row: tuple[Any, ...]) -> AuditRecord:
+    return AuditRecord(**dict(zip(AUDIT_COLUMNS, row, strict=True)))
 
 
 def _after_fork_in_child(ref: weakref.ref[Store]) -> None:
@@ -481,11 +463,9 @@ def _after_fork_in_child(ref: weakref.ref[Store]) -> None:
 class Store:
     """All shared state of the bot. Thread-safe; one instance per process (see `after_fork`)."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._dialect = engine.dialect.name
-        database = engine.url.database if self._dialect == "sqlite" else None
-        self._sqlite_path = Path(database).resolve() if database and database != ":memory:" else None
+    def __init__(self, database: Database) -> None:
+        self._db = database
+        self._dialect = database.dialect
         os.register_at_fork(after_in_child=functools.partial(_after_fork_in_child, weakref.ref(self)))
         self._writer_lock = threading.Lock()
         self._serials: OrderedDict[str, str] = OrderedDict()
@@ -494,61 +474,11 @@ class Store:
         self.writes = 0  # of which write transactions
         self._reads = metrics.STORE_ROUND_TRIPS.labels("read")
         self._writes = metrics.STORE_ROUND_TRIPS.labels("write")
-        self._insert = _upsert_for(self._dialect)
-        # The hot-path statements are built once: building one costs more than running it on SQLite.
-        self._claim = self._claim_statement()
-        self._finish = self._insert(seen_events).values(
-            key=bindparam("key"), state=DONE, expires=bindparam("now", type_=Double), owner=""
-        ).on_conflict_do_update(index_elements=[seen_events.c.key], set_={"state": DONE, "expires": bindparam("now")})
-        self._is_done = select(seen_events.c.key).where(seen_events.c.key == bindparam("key"),
-                                                        seen_events.c.state == DONE)
-        self._lock = self._lock_statement(reentrant=True)
-        self._lease = self._lock_statement(reentrant=False)
-        # The click's statements: built once, run with parameters (building one costs more than running it).
-        self._audit_insert = audit.insert().returning(audit.c.id)
-        self._settle = (update(intents).where(intents.c.intent_id == bindparam("settles"))
-                        .values(state=bindparam("outcome"), updated=bindparam("at")))
-        self._unlock = delete(locks).where(locks.c.name == bindparam("name"), locks.c.owner == bindparam("owner"))
-        self._intent_insert = self._insert(intents).on_conflict_do_nothing(index_elements=[intents.c.intent_id])
-        self._copy_of = select(card_copies.c.view).where(card_copies.c.message_id == bindparam("message_id"))
-        self._cards_for = (select(cards.c.message_id).where(cards.c.approval_id == bindparam("approval_id"))
-                           .order_by(cards.c.created, cards.c.message_id))
-        serial = self._insert(serials).values(serial=bindparam("serial"), instance_code=bindparam("instance_code"),
-                                              created=bindparam("now", type_=Double))
-        self._serial_upsert = serial.on_conflict_do_update(index_elements=[serials.c.serial],
-                                                           set_={"instance_code": serial.excluded.instance_code})
-        self._last_success = (select(audit).where(audit.c.approval_id == bindparam("approval_id"),
-                                                  audit.c.outcome == DONE).order_by(audit.c.id.desc()).limit(1))
 
-    def _claim_statement(self) -> Any:
-        row = seen_events.c
-        stmt = self._insert(seen_events).values(
-            key=bindparam("key"), state=IN_PROGRESS, expires=bindparam("expires", type_=Double),
-            owner=bindparam("owner"),
-        )
-        takeable = and_(row.state == IN_PROGRESS, row.expires <= bindparam("now", type_=Double))
-        # Always update (to a no-op unless takeable) so RETURNING answers in the same round trip.
-        return stmt.on_conflict_do_update(
-            index_elements=[row.key],
-            set_={
-                "owner": case((takeable, stmt.excluded.owner), else_=row.owner),
-                "expires": case((takeable, stmt.excluded.expires), else_=row.expires),
-            },
-        ).returning(row.state, row.owner)
-
-    def _lock_statement(self, reentrant: bool) -> Any:
-        row = locks.c
-        stmt = self._insert(locks).values(
-            name=bindparam("name"), owner=bindparam("owner"), expires=bindparam("expires", type_=Double)
-        )
-        takeable = row.expires <= bindparam("now", type_=Double)
-        if reentrant:
-            takeable = or_(takeable, row.owner == stmt.excluded.owner)
-        return stmt.on_conflict_do_update(
-            index_elements=[row.name],
-            set_={"owner": stmt.excluded.owner, "expires": stmt.excluded.expires},
-            where=takeable,
-        ).returning(row.owner)
+    @property
+    def database(self) -> Database:
+        """The connection pool (tests look at the statements it runs)."""
+        return self._db
 
     # -- plumbing ------------------------------------------------------------------------------------------
 
@@ -561,12 +491,13 @@ class Store:
         self.round_trips += 1
         self.writes += 1
         self._writes.inc()
-        with _storage_errors(), self._local_writers(BUSY_TIMEOUT_S), self._engine.connect() as conn:
-            if single:
-                conn.execution_options(isolation_level="AUTOCOMMIT")
-            else:
-                conn.execution_options(bot_write=True)  # SQLite: BEGIN IMMEDIATE
-            with conn.begin():
+        with _storage_errors(), self._local_writers(BUSY_TIMEOUT_S), self._db.connect() as conn:
+            if single:  # SQLite makes each statement atomic by itself; skipping BEGIN halves the lock's time
+                yield conn
+                return
+            # IMMEDIATE takes SQLite's write lock up front: a deferred transaction that upgrades later can fail
+            # with SQLITE_BUSY_SNAPSHOT, which the busy timeout does not retry.
+            with conn.transaction(immediate=True):
                 yield conn
 
     @contextmanager
@@ -587,45 +518,46 @@ class Store:
         """One SELECT: autocommit, no transaction round trips (WAL readers never wait for writers)."""
         self.round_trips += 1
         self._reads.inc()
-        with _storage_errors(), self._engine.connect() as conn:
-            conn.execution_options(isolation_level="AUTOCOMMIT")
-            with conn.begin():
-                yield conn
+        with _storage_errors(), self._db.connect() as conn:
+            yield conn
 
     def create_schema(self) -> None:
         """Create the tables if missing (idempotent, safe when several workers start at once)."""
         with self._write() as conn:
             if self._dialect == "postgresql":
-                conn.execute(select(func.pg_advisory_xact_lock(_PG_SCHEMA_LOCK)))
-            metadata.create_all(conn)
-            version = conn.execute(select(func.max(schema_version.c.version))).scalar()
+                conn.execute(f"SELECT pg_advisory_xact_lock({_PG_SCHEMA_LOCK})")
+            for statement in _TABLES:
+                conn.execute(statement.format(**_TYPES[self._dialect]))
+            versions = [row[0] for row in conn.rows(SCHEMA_VERSIONS)]
+            version = versions[-1] if versions else None
             if version is None:
                 for statement in _PG_AUDIT_GUARD if self._dialect == "postgresql" else _SQLITE_AUDIT_GUARD:
-                    conn.exec_driver_sql(statement)
-                conn.execute(schema_version.insert().values(version=SCHEMA_VERSION, applied=time.time()))
+                    conn.execute(statement)
+                conn.run(ADD_VERSION, {"version": SCHEMA_VERSION, "applied": time.time()})
             elif version > SCHEMA_VERSION:
                 raise RuntimeError(f"store schema v{version} is newer than this code (v{SCHEMA_VERSION})")
             else:
                 for step in range(version + 1, SCHEMA_VERSION + 1):  # under the same lock: one worker migrates
                     MIGRATIONS[step](conn)
-                    conn.execute(schema_version.insert().values(version=step, applied=time.time()))
+                    conn.run(ADD_VERSION, {"version": step, "applied": time.time()})
 
     def ping(self) -> bool:
         try:
-            with self._engine.connect() as conn:
-                conn.exec_driver_sql("SELECT 1")
+            with self._db.connect() as conn:
+                conn.rows("SELECT 1")
             return True
-        except (exc.SQLAlchemyError, OSError):
+        except (*driver_errors(), PoolTimeout, StoreUnavailable, OSError):
             return False
 
     def health(self) -> HealthReport:
         """Whether the store works now: its files (SQLite), then a write to the real tables within
         HEALTH_TIMEOUT_S (a row upserted and deleted in one transaction). Never raises."""
-        if self._sqlite_path is not None:
-            found = file_problem(self._sqlite_path)
+        path = self._db.path
+        if path is not None:
+            found = file_problem(path)
             if found is not None:
                 return HealthReport.failed("file", found.describe())
-            if not self._sqlite_path.exists():
+            if not path.exists():
                 return HealthReport.failed("file", "database file missing")
         try:
             self._write_probe()
@@ -637,43 +569,37 @@ class Store:
 
     def _write_probe(self) -> None:
         name = f"health:{os.getpid()}:{threading.get_ident()}"
-        filler = "h" * _HEALTH_ROW_BYTES
-        upsert = self._insert(locks).values(name=name, owner=filler, expires=0.0)
-        upsert = upsert.on_conflict_do_update(index_elements=[locks.c.name], set_={"owner": filler})
         millis = int(HEALTH_TIMEOUT_S * 1000)
-        with _storage_errors(), self._local_writers(HEALTH_TIMEOUT_S), self._engine.connect() as conn:
-            conn.execution_options(bot_write=True)
-            with self._sqlite_busy_timeout(conn, millis), conn.begin():
+        with _storage_errors(), self._local_writers(HEALTH_TIMEOUT_S), self._db.connect() as conn:
+            with self._sqlite_busy_timeout(conn, millis), conn.transaction(immediate=True):
                 if self._dialect == "postgresql":
-                    conn.exec_driver_sql(f"SET LOCAL statement_timeout = {millis}")
-                    conn.exec_driver_sql(f"SET LOCAL lock_timeout = {millis}")
-                conn.execute(upsert)
-                conn.execute(delete(locks).where(locks.c.name == name))
+                    conn.execute(f"SET LOCAL statement_timeout = {millis}")
+                    conn.execute(f"SET LOCAL lock_timeout = {millis}")
+                conn.run(HEALTH_UPSERT, {"name": name, "owner": "h" * _HEALTH_ROW_BYTES})
+                conn.run(HEALTH_DELETE, {"name": name})
 
     @contextmanager
     def _sqlite_busy_timeout(self, conn: Connection, millis: int) -> Iterator[None]:
-        """A shorter busy timeout on this pooled connection for a while, set on the driver's connection so that
-        it holds for the BEGIN IMMEDIATE that follows (a PRAGMA through SQLAlchemy would begin first)."""
+        """A shorter busy timeout on this pooled connection for a while, so that it holds for the BEGIN
+        IMMEDIATE that follows."""
         if self._dialect != "sqlite":
             yield
             return
-        raw = conn.connection.dbapi_connection
-        raw.execute(f"PRAGMA busy_timeout = {millis}")
+        conn.execute(f"PRAGMA busy_timeout = {millis}")
         try:
             yield
         finally:
             with contextlib.suppress(sqlite3.Error):
-                raw.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+                conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
 
     def after_fork(self) -> None:
         """In a forked worker: forget (never close) the connections inherited from the parent. Idempotent;
         runs by itself after os.fork, and gunicorn's post_fork may call it again."""
-        _INHERITED.append(self._engine.pool)  # kept alive so no finalizer touches the parent's connections
-        self._engine.dispose(close=False)
+        self._db.after_fork()
         self._writer_lock = threading.Lock()  # another thread of the parent may have held it at fork time
 
     def close(self) -> None:
-        self._engine.dispose()
+        self._db.dispose()
 
     # -- seen events (claims) --------------------------------------------------------------------------------
 
@@ -682,13 +608,11 @@ class Store:
 
         A re-delivery of a finished event is answered by a read, without queueing for the write lock."""
         with self._read() as conn:
-            if conn.execute(self._is_done, {"key": key}).first() is not None:
+            if conn.first(IS_DONE, {"key": key}) is not None:
                 return ClaimResult.DONE
         token = uuid.uuid4().hex
         with self._write(single=True) as conn:
-            state, owner = conn.execute(
-                self._claim, {"key": key, "expires": now + lease_s, "owner": token, "now": now}
-            ).one()
+            state, owner = conn.rows(CLAIM, {"key": key, "expires": now + lease_s, "owner": token, "now": now})[0]
         if owner == token:
             return ClaimResult.NEW
         return ClaimResult.DONE if state == DONE else ClaimResult.BUSY
@@ -701,60 +625,57 @@ class Store:
         the read (docs/architecture.md, "The path of one click")."""
         token = uuid.uuid4().hex
         with self._write(single=True) as conn:
-            state, owner = conn.execute(
-                self._claim, {"key": key, "expires": now + lease_s, "owner": token, "now": now}
-            ).one()
-            view = conn.execute(self._copy_of, {"message_id": message_id}).scalar() if message_id else None
+            state, owner = conn.rows(CLAIM, {"key": key, "expires": now + lease_s, "owner": token, "now": now})[0]
+            view = conn.scalar(COPY_OF, {"message_id": message_id}) if message_id else None
         result = ClaimResult.NEW if owner == token else ClaimResult.DONE if state == DONE else ClaimResult.BUSY
         return result, json.loads(view) if view is not None else None
 
     def finish(self, key: str, now: float) -> None:
         """Mark `key` processed; later deliveries get DONE until `sweep` forgets it."""
         with self._write(single=True) as conn:
-            conn.execute(self._finish, {"key": key, "now": now})
+            conn.run(FINISH, {"key": key, "now": now})
 
     def release(self, key: str) -> None:
         """Processing failed: drop the claim so a re-delivery processes the event. A done key stays done."""
         with self._write(single=True) as conn:
-            conn.execute(delete(seen_events).where(seen_events.c.key == key, seen_events.c.state == IN_PROGRESS))
+            conn.run(RELEASE, {"key": key})
 
     def sweep(self, now: float, keep_s: float = 48 * 3600) -> int:
         """Forget seen events older than `keep_s` (≥ Feishu's 7.1 h retry window), expired locks and
         leases, and settled intents; returns how many seen events were deleted."""
         horizon = now - keep_s
         with self._write() as conn:
-            deleted = conn.execute(delete(seen_events).where(seen_events.c.expires < horizon)).rowcount
-            conn.execute(delete(locks).where(locks.c.expires < now))
-            conn.execute(delete(intents).where(intents.c.state != SENDING, intents.c.updated < horizon))
-            conn.execute(delete(card_copies).where(card_copies.c.created < now - COPY_KEEP_S))
-        return int(deleted or 0)
+            deleted = conn.run(SWEEP_SEEN, {"horizon": horizon})
+            conn.run(SWEEP_LOCKS, {"now": now})
+            conn.run(SWEEP_INTENTS, {"horizon": horizon})
+            conn.run(SWEEP_COPIES, {"horizon": now - COPY_KEEP_S})
+        return deleted
 
     def count_seen(self) -> int:
         with self._read() as conn:
-            return int(conn.execute(select(func.count()).select_from(seen_events)).scalar() or 0)
+            return int(conn.scalar("SELECT count(*) FROM bot_seen_events") or 0)
 
     # -- locks and leases ------------------------------------------------------------------------------------
 
-    def _take(self, statement: Any, name: str, owner: str, expires: float, now: float) -> bool:
+    def _take(self, statement: Statement, name: str, owner: str, expires: float, now: float) -> bool:
         with self._write(single=True) as conn:
-            row = conn.execute(statement, {"name": name, "owner": owner, "expires": expires, "now": now}).first()
+            row = conn.first(statement, {"name": name, "owner": owner, "expires": expires, "now": now})
         return row is not None
 
     def acquire_lock(self, name: str, owner: str, ttl_s: float, now: float) -> bool:
         """Take the lock `name` for `ttl_s` s; an expired lock is taken over, the same owner may extend it."""
-        return self._take(self._lock, name, owner, now + ttl_s, now)
+        return self._take(LOCK, name, owner, now + ttl_s, now)
 
     def release_lock(self, name: str, owner: str) -> bool:
         """Compare-and-delete: only the owner's own lock goes (not one taken over after it expired)."""
         with self._write(single=True) as conn:
-            result = conn.execute(delete(locks).where(locks.c.name == name, locks.c.owner == owner))
-        return result.rowcount == 1
+            return conn.run(UNLOCK, {"name": name, "owner": owner}) == 1
 
     def take_lease(self, name: str, owner: str, until: float, now: float) -> bool:
         """True for exactly one caller per `name` until `until` passes (e.g. "digest:2026-11-25").
 
         Pass an `until` later than anyone will ask for that name; after it the lease may be taken again."""
-        return self._take(self._lease, name, owner, until, now)
+        return self._take(LEASE, name, owner, until, now)
 
     # -- intents (T10) -----------------------------------------------------------------------------------------
 
@@ -765,7 +686,7 @@ class Store:
         """Write down an action about to be sent (state "sending"), before the process call."""
         values = self._intent_values(Intent(intent_id, approval_id, action, operator, detail or {}), now)
         with self._write(single=True) as conn:
-            conn.execute(self._intent_insert, values)
+            conn.run(INTENT_INSERT, values)
 
     def begin_action(self, lock: str, owner: str, ttl_s: float, now: float, intent: Intent,
                      fresh_since: float) -> ActionStart:
@@ -773,14 +694,13 @@ class Store:
         success and, unless that is at or after `fresh_since` (someone acted after the lookup the decision rests
         on), write `intent` (as `record_intent`). Nothing is written when the lock is held."""
         with self._write() as conn:
-            taken = conn.execute(self._lock, {"name": lock, "owner": owner, "expires": now + ttl_s, "now": now})
-            if taken.first() is None:
+            if conn.first(LOCK, {"name": lock, "owner": owner, "expires": now + ttl_s, "now": now}) is None:
                 return ActionStart(False)
-            row = conn.execute(self._last_success, {"approval_id": intent.approval_id}).mappings().first()
-            previous = AuditRecord(**row) if row is not None else None
+            row = conn.first(LAST_SUCCESS, {"approval_id": intent.approval_id})
+            previous = _audit_record(row) if row is not None else None
             if previous is not None and previous.at >= fresh_since:
                 return ActionStart(True, previous, False)
-            conn.execute(self._intent_insert, self._intent_values(intent, now))
+            conn.run(INTENT_INSERT, self._intent_values(intent, now))
         return ActionStart(True, previous, True)
 
     def end_action(self, record: AuditRecord, *, settles: str = "", lock: str = "", owner: str = "",
@@ -791,14 +711,14 @@ class Store:
         serial = serial if serial is not None and not self.knows_serial(*serial) else None
         with self._write() as conn:
             if settles:
-                conn.execute(self._settle, {"settles": settles, "outcome": record.outcome, "at": record.at})
-            found = int(conn.execute(self._audit_insert, _audit_values(record)).scalar_one())
+                conn.run(SETTLE, {"settles": settles, "outcome": record.outcome, "at": record.at})
+            found = int(conn.scalar(AUDIT_INSERT, _audit_values(record)))
             if lock:
-                conn.execute(self._unlock, {"name": lock, "owner": owner})
+                conn.run(UNLOCK, {"name": lock, "owner": owner})
             if claim:
-                conn.execute(self._finish, {"key": claim, "now": record.at})
+                conn.run(FINISH, {"key": claim, "now": record.at})
             if serial is not None:
-                conn.execute(self._serial_upsert, {"serial": serial[0], "instance_code": serial[1], "now": record.at})
+                conn.run(SERIAL_UPSERT, {"serial": serial[0], "instance_code": serial[1], "now": record.at})
         if serial is not None:
             self._known_serial(*serial)
         return found
@@ -811,15 +731,13 @@ class Store:
 
     def finish_intent(self, intent_id: str, outcome: str, now: float) -> None:
         with self._write(single=True) as conn:
-            conn.execute(update(intents).where(intents.c.intent_id == intent_id).values(state=outcome, updated=now))
+            conn.run(SETTLE, {"settles": intent_id, "outcome": outcome, "at": now})
 
     def open_intents(self, older_than: float) -> list[dict[str, Any]]:
         """Intents still "sending" that were recorded at or before `older_than`, oldest first."""
-        stmt = (select(intents).where(intents.c.state == SENDING, intents.c.created <= older_than)
-                .order_by(intents.c.created, intents.c.intent_id))
         with self._read() as conn:
-            rows = conn.execute(stmt).mappings().all()
-        return [{**row, "detail": json.loads(row["detail"])} for row in rows]
+            rows = conn.rows(OPEN_INTENTS, {"older_than": older_than})
+        return [{**dict(zip(INTENT_COLUMNS, row, strict=True)), "detail": json.loads(row[-1])} for row in rows]
 
     # -- approvers (daily digest) ---------------------------------------------------------------------------------
 
@@ -827,52 +745,40 @@ class Store:
         rows = [{"open_id": o, "last_seen": now} for o in dict.fromkeys(open_ids) if o]
         if not rows:
             return
-        stmt = self._insert(approvers)
-        stmt = stmt.on_conflict_do_update(index_elements=[approvers.c.open_id],
-                                          set_={"last_seen": stmt.excluded.last_seen})
         with self._write() as conn:
-            conn.execute(stmt, rows)
+            conn.run_many(REMEMBER_APPROVER, rows)
 
     def approvers(self, seen_since: float) -> list[str]:
-        stmt = select(approvers.c.open_id).where(approvers.c.last_seen >= seen_since).order_by(approvers.c.open_id)
         with self._read() as conn:
-            return list(conn.execute(stmt).scalars())
+            return [row[0] for row in conn.rows(APPROVERS, {"seen_since": seen_since})]
 
     # -- cards ---------------------------------------------------------------------------------------------------
 
     def remember_card(self, approval_id: str, message_id: str, now: float) -> None:
         """A card the bot sent for this approval; of its copies only the newest CARDS_KEPT are kept."""
-        row = cards.c
-        insert = self._insert(cards).values(approval_id=approval_id, message_id=message_id, created=now)
-        newest = (select(row.message_id).where(row.approval_id == approval_id)
-                  .order_by(row.created.desc(), row.message_id.desc()).limit(CARDS_KEPT))
-        prune = delete(cards).where(row.approval_id == approval_id, row.message_id.not_in(newest))
         with self._write() as conn:
-            conn.execute(insert.on_conflict_do_nothing(index_elements=[row.approval_id, row.message_id]))
-            conn.execute(prune)
+            conn.run(REMEMBER_CARD, {"approval_id": approval_id, "message_id": message_id, "now": now})
+            conn.run(PRUNE_CARDS, {"approval_id": approval_id, "kept": CARDS_KEPT})
 
     def cards_for(self, approval_id: str) -> list[str]:
         with self._read() as conn:
-            return list(conn.execute(self._cards_for, {"approval_id": approval_id}).scalars())
+            return [row[0] for row in conn.rows(CARDS_FOR, {"approval_id": approval_id})]
 
     def remember_copy(self, message_id: str, view: Mapping[str, Any], now: float) -> None:
         """Who this message was sent to and what it shows (the latest wins: a list turns to its next page)."""
-        stmt = self._insert(card_copies).values(message_id=message_id, view=json.dumps(dict(view)), created=now)
-        stmt = stmt.on_conflict_do_update(index_elements=[card_copies.c.message_id],
-                                          set_={"view": stmt.excluded.view})
         with self._write(single=True) as conn:
-            conn.execute(stmt)
+            conn.run(REMEMBER_COPY, {"message_id": message_id, "view": json.dumps(dict(view)), "now": now})
 
     def copy_of(self, message_id: str) -> dict[str, Any] | None:
         with self._read() as conn:
-            view = conn.execute(self._copy_of, {"message_id": message_id}).scalar()
+            view = conn.scalar(COPY_OF, {"message_id": message_id})
         return json.loads(view) if view is not None else None
 
     # -- serial numbers --------------------------------------------------------------------------------------------
 
     def remember_serial(self, serial: str, instance_code: str, now: float) -> None:
         with self._write(single=True) as conn:
-            conn.execute(self._serial_upsert, {"serial": serial, "instance_code": instance_code, "now": now})
+            conn.run(SERIAL_UPSERT, {"serial": serial, "instance_code": instance_code, "now": now})
         self._known_serial(serial, instance_code)
 
     def instance_for_serial(self, serial: str) -> str | None:
@@ -883,9 +789,8 @@ class Store:
             known = self._serials.get(serial)
         if known is not None:
             return known
-        stmt = select(serials.c.instance_code).where(serials.c.serial == serial)
         with self._read() as conn:
-            found = conn.execute(stmt).scalar()
+            found = conn.scalar(SERIAL_OF, {"serial": serial})
         if found is not None:
             self._known_serial(serial, found)
         return found
@@ -906,18 +811,15 @@ class Store:
 
     def append_audit(self, record: AuditRecord, *, settles: str = "") -> int:
         """Append `record`; with `settles`, also mark that intent with the record's outcome, atomically."""
-        values = _audit_values(record)
         with self._write(single=not settles) as conn:
             if settles:
-                conn.execute(update(intents).where(intents.c.intent_id == settles)
-                             .values(state=record.outcome, updated=record.at))
-            return int(conn.execute(audit.insert().values(**values).returning(audit.c.id)).scalar_one())
+                conn.run(SETTLE, {"settles": settles, "outcome": record.outcome, "at": record.at})
+            return int(conn.scalar(AUDIT_INSERT, _audit_values(record)))
 
     def history(self, approval_id: str) -> list[AuditRecord]:
         """Every record for `approval_id`, in the order they were appended."""
-        stmt = select(audit).where(audit.c.approval_id == approval_id).order_by(audit.c.id)
         with self._read() as conn:
-            return [AuditRecord(**row) for row in conn.execute(stmt).mappings()]
+            return [_audit_record(row) for row in conn.rows(HISTORY, {"approval_id": approval_id})]
 
     # -- attendance records found ----------------------------------------------------------------------------------
 
@@ -925,20 +827,16 @@ class Store:
         """Attendance records found (approval_id → type, requester, day), in one transaction."""
         if not refs:
             return
-        stmt = self._insert(attendance_records).values(
-            [{"approval_id": k, "ref": json.dumps(dict(v)), "created": now} for k, v in refs.items()])
-        stmt = stmt.on_conflict_do_update(index_elements=[attendance_records.c.approval_id],
-                                          set_={"ref": stmt.excluded.ref, "created": stmt.excluded.created})
-        with self._write(single=True) as conn:
-            conn.execute(stmt)
+        rows = [{"approval_id": k, "ref": json.dumps(dict(v)), "created": now} for k, v in refs.items()]
+        with self._write(single=len(rows) == 1) as conn:
+            conn.run_many(REMEMBER_RECORD, rows)
 
     def record_ref(self, approval_id: str) -> dict[str, Any] | None:
-        stmt = select(attendance_records.c.ref).where(attendance_records.c.approval_id == approval_id)
         with self._read() as conn:
-            ref = conn.execute(stmt).scalar()
+            ref = conn.scalar(RECORD_REF, {"approval_id": approval_id})
         return json.loads(ref) if ref is not None else None
 
     def last_success(self, approval_id: str) -> AuditRecord | None:
         with self._read() as conn:
-            row = conn.execute(self._last_success, {"approval_id": approval_id}).mappings().first()
-        return AuditRecord(**row) if row is not None else None
+            row = conn.first(LAST_SUCCESS, {"approval_id": approval_id})
+        return _audit_record(row) if row is not None else None

@@ -110,13 +110,11 @@ def shared_store(request, tmp_path) -> Iterator[str]:
         return
     if not PG_URL:
         pytest.skip("BOT_TEST_POSTGRES_URL is not set (.ci/run starts PostgreSQL and sets it)")
-    from sqlalchemy import create_engine, text
+    import psycopg
 
-    engine = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
-    with engine.begin() as conn:  # a clean schema for this test
-        for table in conn.execute(text("select tablename from pg_tables where schemaname = current_schema()")):
-            conn.execute(text(f'drop table if exists "{table[0]}" cascade'))
-    engine.dispose()
+    with psycopg.connect(PG_URL, autocommit=True) as conn:  # a clean schema for this test
+        for (table,) in conn.execute("select tablename from pg_tables where schemaname = current_schema()").fetchall():
+            conn.execute(f'drop table if exists "{table}" cascade')
     yield PG_URL
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
-from sqlalchemy.engine import make_url
 
 from bot.store import Store, open_store
 
@@ -27,13 +27,13 @@ def _postgres_url() -> Iterator[str]:
     import psycopg
 
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    plain = make_url(base).set(drivername="postgresql").render_as_string(hide_password=False)
+    parts = urlsplit(base)
+    plain = urlunsplit(parts._replace(scheme="postgresql"))
     with psycopg.connect(plain, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     try:
-        yield make_url(base).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-            hide_password=False
-        )
+        query = urlencode([*parse_qsl(parts.query), ("options", f"-csearch_path={schema}")])
+        yield urlunsplit(parts._replace(query=query))
     finally:
         with psycopg.connect(plain, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')

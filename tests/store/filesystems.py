@@ -13,8 +13,6 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import event
-
 from bot.store import Store
 
 
@@ -57,11 +55,11 @@ def fill(directory: Path, max_bytes: int = 64 * 1024 * 1024) -> Path:
 
 def limit_pages(store: Store) -> None:
     """Without a mount: cap the database at its current size on every connection, as a full disk would."""
-    with store._engine.connect() as conn:
-        pages = conn.exec_driver_sql("PRAGMA page_count").scalar()
+    with store.database.connect() as conn:
+        pages = conn.scalar("PRAGMA page_count")
 
-    @event.listens_for(store._engine, "connect")
-    def _cap(dbapi_connection, _record) -> None:  # noqa: ANN001
-        dbapi_connection.execute(f"PRAGMA max_page_count = {pages}")
+    def _cap(raw) -> None:  # noqa: ANN001
+        raw.execute(f"PRAGMA max_page_count = {pages}")
 
-    store._engine.dispose()  # pooled connections reconnect with the cap
+    store.database.on_connect.append(_cap)
+    store.database.dispose()  # pooled connections reconnect with the cap

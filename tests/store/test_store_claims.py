@@ -10,7 +10,6 @@ from collections import Counter
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import event
 
 from bot.store import ClaimResult, Store, open_store
 
@@ -183,12 +182,11 @@ def test_a_worker_that_vanished_after_claiming_is_taken_over_after_the_lease(sto
 def test_sqlite_runs_in_wal_with_begin_immediate_for_writes(tmp_path) -> None:  # noqa: ANN001
     store = open_store(f"sqlite:///{tmp_path / 'wal.sqlite3'}")
     statements: list[str] = []
-    event.listen(store._engine, "before_cursor_execute",
-                 lambda _c, _cur, statement, *_rest: statements.append(statement))
+    store.database.observers.append(statements.append)
     try:
-        with store._engine.connect() as conn:
-            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+        with store.database.connect() as conn:
+            assert conn.scalar("PRAGMA journal_mode") == "wal"
+            assert conn.scalar("PRAGMA busy_timeout") >= 5000
         statements.clear()
         store.claim("evt:1", 10, T)
         # single statements run in autocommit: no BEGIN/COMMIT holding the write lock around them
@@ -208,11 +206,11 @@ def test_claim_is_one_write_on_every_dialect(store: Store) -> None:
     """A claim is one read and one atomic write; a finished key is answered by the read alone."""
     statements: list[str] = []
 
-    def record(_conn, _cursor, statement, *_rest) -> None:  # noqa: ANN001
+    def record(statement: str) -> None:
         if not statement.upper().startswith(("BEGIN", "SELECT 1", "PRAGMA")):
             statements.append(statement)
 
-    event.listen(store._engine, "before_cursor_execute", record)
+    store.database.observers.append(record)
     for now in (T, T + 1, T + 20):
         statements.clear()
         store.claim("evt:one", 10, now)

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy.exc import IntegrityError, OperationalError
 
 import bot.store as store_module
 from bot.app import create_app
@@ -220,7 +219,7 @@ def test_a_lock_held_past_its_timeout_is_unavailable(tmp_path: Path, healthz, mo
         with pytest.raises(StoreUnavailable) as raised:
             store.claim("evt:1", 10, T)
         assert raised.value.problem == "locked past its timeout"
-        assert isinstance(raised.value.__cause__, OperationalError)  # the driver's error, kept for the log
+        assert isinstance(raised.value.__cause__, sqlite3.OperationalError)  # the driver's error, for the log
         assert healthz(store) == (503, {"status": "store unavailable", "store": "write: locked past its timeout"})
     finally:
         other.execute("ROLLBACK")
@@ -250,8 +249,8 @@ def test_bugs_are_not_storage_failures(tmp_path: Path) -> None:
     """Only storage failures become StoreUnavailable: a broken rule (the append-only audit) stays an error."""
     store = open_store(f"sqlite:///{tmp_path / 'bot.sqlite3'}")
     store.append_audit(AuditRecord("123", "approve", "ou_x", "done", at=T))
-    with pytest.raises(IntegrityError), store._write() as conn:
-        conn.exec_driver_sql("UPDATE bot_audit SET outcome = 'x'")
+    with pytest.raises(sqlite3.IntegrityError), store._write() as conn:
+        conn.run("UPDATE bot_audit SET outcome = 'x'")
     store.close()
 
 
@@ -268,23 +267,19 @@ def test_sigbus_guard_runs_before_the_app_starts(tmp_path: Path) -> None:
     assert result.stderr.strip() == f"approval-bot: store unavailable: {directory}: directory missing"
 
 
-class _PgError(Exception):
-    def __init__(self, sqlstate: str) -> None:
-        super().__init__(sqlstate)
-        self.sqlstate = sqlstate
-
-
 @pytest.mark.parametrize(("sqlstate", "problem"), [
     ("53100", "disk full"), ("25006", "read-only"), ("55P03", "locked past its timeout"),
     ("57014", "timed out"), ("08006", "unreachable"), ("08001", "unreachable"), ("XX000", "SQLSTATE XX000"),
 ])
 def test_postgresql_failures_are_named_by_their_sqlstate(sqlstate: str, problem: str) -> None:
-    err = OperationalError("SELECT 1", {}, _PgError(sqlstate))
+    import psycopg.errors
+
+    err = psycopg.errors.lookup(sqlstate)("as the server says it")  # the class psycopg raises for that state
     assert store_module.storage_problem(err) == problem
 
 
 def test_only_storage_errors_are_storage_problems() -> None:
-    assert store_module.storage_problem(IntegrityError("INSERT", {}, Exception("UNIQUE"))) is None
+    assert store_module.storage_problem(sqlite3.IntegrityError("UNIQUE constraint failed")) is None
     assert store_module.storage_problem(ValueError("a bug")) is None
     assert store_module.storage_problem(OSError(28, "No space left on device")) == \
         "I/O error (No space left on device)"

@@ -8,10 +8,8 @@ from __future__ import annotations
 import logging
 import time
 
-from sqlalchemy import create_engine, select
-
 import bot.store as store_module
-from bot.store import SCHEMA_VERSION, AuditRecord, open_store, schema_version
+from bot.store import SCHEMA_VERSION, AuditRecord, database_for, open_store
 from handlers import maintenance
 from handlers.pipeline import dispatch
 from tests import samples
@@ -25,12 +23,12 @@ T = 1_795_000_000.0
 
 
 def versions(url: str) -> list[int]:
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    database = database_for(url)
     try:
-        with engine.connect() as conn:
-            return sorted(conn.execute(select(schema_version.c.version)).scalars())
+        with database.connect() as conn:
+            return sorted(row[0] for row in conn.rows("SELECT version FROM bot_schema_version"))
     finally:
-        engine.dispose()
+        database.dispose()
 
 
 def old_store(url: str, monkeypatch) -> None:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sqlite3
 import threading
 import time
 
 import pytest
-from sqlalchemy import create_engine, exc, text
 
 import bot.store as store_module
+from bot import database
+from bot.database import Database, Statement, driver_errors
 from bot.store import CARDS_KEPT, SCHEMA_VERSION, AuditRecord, ClaimResult, Store, open_store
 
 T = 1_700_000_000.0
@@ -51,8 +53,8 @@ def test_audit_record_round_trips_every_field(store: Store) -> None:
 def test_audit_is_append_only_in_the_database(store: Store) -> None:
     store.append_audit(AuditRecord("A1", "approve", "ou", "done", at=T))
     for statement in ("UPDATE bot_audit SET outcome = 'forged'", "DELETE FROM bot_audit"):
-        with pytest.raises(exc.DBAPIError), store._engine.begin() as conn:
-            conn.execute(text(statement))
+        with pytest.raises(driver_errors()), store.database.connect() as conn, conn.transaction():
+            conn.run(statement)
     assert store.history("A1")[0].outcome == "done"
 
 
@@ -198,8 +200,8 @@ def test_schema_creation_is_idempotent_and_versioned(store: Store, store_url: st
     again = open_store(store_url)
     try:
         again.create_schema()
-        with again._engine.connect() as conn:
-            assert conn.execute(text("SELECT version FROM bot_schema_version")).scalars().all() == [SCHEMA_VERSION]
+        with again.database.connect() as conn:
+            assert conn.rows("SELECT version FROM bot_schema_version") == [(SCHEMA_VERSION,)]
     finally:
         again.close()
 
@@ -251,24 +253,27 @@ def test_sqlite_first_open_races_are_safe(tmp_path) -> None:  # noqa: ANN001
 
 
 def test_a_newer_schema_is_refused(store: Store, store_url: str) -> None:
-    with store._engine.begin() as conn:
-        conn.execute(text("INSERT INTO bot_schema_version (version, applied) VALUES (:v, 0)"),
-                     {"v": SCHEMA_VERSION + 1})
+    with store.database.connect() as conn:
+        conn.run(Statement("INSERT INTO bot_schema_version (version, applied) VALUES (:v, 0)"),
+                 {"v": SCHEMA_VERSION + 1})
     with pytest.raises(RuntimeError, match="newer"):
         open_store(store_url)
 
 
 def test_ping(store: Store, tmp_path) -> None:  # noqa: ANN001
     assert store.ping()
-    unreachable = Store(create_engine(f"sqlite:///{tmp_path / 'missing-dir' / 'x.sqlite3'}"))
+    missing = tmp_path / "missing-dir" / "x.sqlite3"
+    unreachable = Store(Database("sqlite", lambda: sqlite3.connect(f"file:{missing}?mode=rw", uri=True), size=1,
+                                 overflow=0, path=missing))
     assert not unreachable.ping()
-    refused = Store(create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 2}))
+    refused = Store(store_module.database_for("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2"))
     assert not refused.ping()
 
 
 def test_postgres_urls_use_psycopg(store: Store, store_url: str) -> None:
     if store_url.startswith("postgresql"):
-        assert store._engine.dialect.driver == "psycopg"
+        with store.database.connect() as conn:
+            assert type(conn.raw).__module__.startswith("psycopg")
 
 
 def _child_claims(store: Store, key: str, call_after_fork: bool, out: multiprocessing.Queue) -> None:
@@ -299,16 +304,16 @@ def test_a_connection_from_another_process_is_never_checked_out(
 ) -> None:
     """The second line of fork safety: pooled connections remember the pid that opened them."""
     assert store.claim("evt:1", 10, T) is ClaimResult.NEW
-    inherited = len(store_module._INHERITED)
+    inherited = len(database._INHERITED)
     real_pid = os.getpid()
-    monkeypatch.setattr(store_module.os, "getpid", lambda: real_pid + 1)  # as if we were a forked child
+    monkeypatch.setattr(database.os, "getpid", lambda: real_pid + 1)  # as if we were a forked child
     assert store.claim("evt:1", 10, T) is ClaimResult.BUSY
-    assert len(store_module._INHERITED) == inherited + 1  # set aside, not closed, not used
+    assert len(database._INHERITED) == inherited + 1  # set aside, not closed, not used
 
 
 def test_ping_is_false_when_the_database_is_unreachable() -> None:
-    engine = create_engine("postgresql+psycopg://bot@127.0.0.1:9/none", connect_args={"connect_timeout": 2})
+    database = store_module.database_for("postgresql://bot@127.0.0.1:9/none?connect_timeout=2")
     try:
-        assert Store(engine).ping() is False
+        assert Store(database).ping() is False
     finally:
-        engine.dispose()
+        database.dispose()

@@ -7,10 +7,10 @@ import multiprocessing
 import time
 from typing import Any
 
-from bot.store import open_store, seen_events
+from bot.store import open_store
 
 # Fresh processes as spawn starts them (no thread, engine, connection or lock of the test process), forked from
-# one server process that imported this module once: spawn pays a Python start and the SQLAlchemy import for
+# one server process that imported this module once: spawn pays a Python start and the store's imports for
 # every child, about 1 s of CPU each.
 PROCESSES = multiprocessing.get_context("forkserver")
 PROCESSES.set_forkserver_preload([__name__])
@@ -38,7 +38,8 @@ def die_inside_a_write(url: str, key: str, ready: Any) -> None:
     """Open a write transaction that claims `key`, then hang until killed: the kill -9 mid-transaction case."""
     store = open_store(url)
     with store._write() as conn:
-        conn.execute(seen_events.insert().values(key=key, state="in_progress", expires=1e12, owner="dead"))
+        conn.run("INSERT INTO bot_seen_events (\"key\", state, expires, owner) "
+                 f"VALUES ('{key}', 'in_progress', 1e12, 'dead')")
         ready.set()
         time.sleep(120)
 

@@ -26,9 +26,9 @@ MAY_IMPORT = {
 }
 COMPOSITION_ROOTS = {"bot/app.py": {"handlers"}, "bot/cli.py": {"handlers", "sandbox"}}
 THIRD_PARTY_BANNED = {
-    "core": {"flask", "sqlalchemy", "lark_oapi", "jinja2", "requests", "werkzeug", "prometheus_client"},
-    "cards": {"flask", "sqlalchemy", "lark_oapi", "requests", "werkzeug"},
-    "handlers": {"flask", "sqlalchemy", "lark_oapi", "requests", "werkzeug", "prometheus_client"},
+    "core": {"flask", "sqlite3", "psycopg", "lark_oapi", "jinja2", "requests", "werkzeug", "prometheus_client"},
+    "cards": {"flask", "sqlite3", "psycopg", "lark_oapi", "requests", "werkzeug"},
+    "handlers": {"flask", "sqlite3", "psycopg", "lark_oapi", "requests", "werkzeug", "prometheus_client"},
 }
 
 
@@ -124,7 +124,7 @@ def test_only_the_gateway_and_the_long_connection_import_lark_oapi():
 def test_importing_the_application_does_not_load_the_sdk():
     code = ("import sys; import core.rules, core.approval, core.inbound, cards, handlers, handlers.pipeline, "
             "bot.config, bot.security; "
-            "print(sorted(m for m in ('lark_oapi', 'flask', 'sqlalchemy') if m in sys.modules))")
+            "print(sorted(m for m in ('lark_oapi', 'flask', 'sqlite3', 'psycopg') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
