@@ -24,7 +24,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-_NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+_NAMED = re.compile(r"'[^']*'|(?<![:\w]):([A-Za-z_]\w*)")  # a quoted literal is skipped whole; `::` is a cast
 
 # Pools and connections of a parent process: never used, never closed, here (closing a connection the parent
 # still uses would end its session; a finalizer would do the same).
@@ -44,7 +44,7 @@ class Statement:
 
     def __init__(self, text: str) -> None:
         self.sqlite = text
-        self.postgresql = _NAMED.sub(r"%(\1)s", text)
+        self.postgresql = _NAMED.sub(lambda m: f"%({m[1]})s" if m[1] else m[0].replace("%", "%%"), text)
 
     def __str__(self) -> str:
         return self.sqlite
@@ -88,8 +88,12 @@ class Connection:
     def execute(self, statement: Statement | str, params: Params = None) -> Any:
         """Run one statement; the driver's cursor. Prefer `rows`, `first`, `scalar` and `run`, which read the
         whole answer: SQLite keeps a statement (and its write lock) open until its rows are read."""
-        text = statement if isinstance(statement, str) else (
-            statement.postgresql if self._postgresql else statement.sqlite)
+        if isinstance(statement, str):  # as the driver takes it: no parameters, nothing to escape
+            text = statement
+        elif self._postgresql:
+            text, params = statement.postgresql, params if params is not None else {}  # so `%%` reads as `%`
+        else:
+            text = statement.sqlite
         for observe in self._observers:
             observe(text)
         return self.raw.execute(text, params) if params is not None else self.raw.execute(text)
