@@ -18,11 +18,10 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import urlencode
 
 import requests
-import urllib3
 
+from bot.http_pool import HttpPool
 from bot.sdk import loading_sdk
 from core.errors import FeishuError
 from core.inbound import ApprovalEvent, CardClick, Inbound, Mention, MessageIn, OtherEvent, Unreadable
@@ -90,85 +89,10 @@ USERS_PER_BATCH = 50  # contact-v3_user_batch: at most 50 user_ids a call
 CONTACT_TIMEOUT_S = 0.8  # names are a nicety on a card: a slow contact API must not eat the answer budget
 CONTACT_USER_ID_TYPES = ("open_id", "user_id", "union_id")
 CONTACT_DEPARTMENT_ID_TYPES = ("open_department_id", "department_id")
-POOL_CONNECTIONS = 64  # kept-alive connections per Feishu host and process: more than the threads that call at once
-_DEFAULT_HEADERS = {"Accept": "*/*", "Accept-Encoding": "gzip, deflate"}  # what requests sends unasked
 DEPARTMENT_ID = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_\-@.]{0,63}$")  # contact-v3_department_get: the path id
 
 
-class _Answer:
-    """What lark-oapi's transport reads of a `requests.Response`: status_code, headers, content."""
-
-    __slots__ = ("status_code", "headers", "content")
-
-    def __init__(self, status_code: int, headers: Mapping[str, str], content: bytes) -> None:
-        self.status_code = status_code
-        self.headers = headers
-        self.content = content
-
-
-class _PooledRequests:
-    """Stands in for the `requests` module inside lark-oapi's transport, whose one call is
-    `requests.request(method, url, headers=, params=, data=, timeout=)`: with the real module that is a new
-    session, TCP connection and TLS handshake for every Open API call, plus requests' per-call reading of the
-    environment, netrc and cookies. One urllib3 pool per process instead (requests' own HTTP layer), shared by
-    every thread: connections are kept alive; proxy and CA bundle come from the environment as requests reads
-    them, once per host. Failures are raised as requests' exceptions, which the gateway maps."""
-
-    def __init__(self) -> None:
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._pools: dict[str, urllib3.PoolManager] = {}
-
-    def request(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
-                params: Any = None, data: bytes | None = None, timeout: float | None = None,
-                **unexpected: Any) -> _Answer:
-        if unexpected:  # a newer SDK sending more (files, json): fail loudly rather than drop it
-            raise TypeError(f"lark-oapi's transport passed {sorted(unexpected)}, which this stand-in does not send")
-        self._local.last = None
-        if params:
-            url = f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
-        limit = urllib3.Timeout(connect=timeout, read=timeout) if timeout else urllib3.Timeout()
-        try:
-            raw = self._pool(url).request(method, url, body=data, headers={**_DEFAULT_HEADERS, **(headers or {})},
-                                          timeout=limit,
-                                          retries=False, redirect=False)
-        except urllib3.exceptions.NewConnectionError as exc:  # a ConnectTimeoutError subclass, but refused
-            raise requests.ConnectionError(str(exc)) from None
-        except urllib3.exceptions.TimeoutError as exc:
-            raise requests.Timeout(str(exc)) from None
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise requests.ConnectionError(str(exc)) from None
-        answer = _Answer(raw.status, raw.headers, raw.data)
-        self._local.last = answer
-        return answer
-
-    def last_response(self) -> _Answer | None:
-        """This thread's newest answer: its status and headers when the SDK could not read the body."""
-        return getattr(self._local, "last", None)
-
-    def _pool(self, url: str) -> urllib3.PoolManager:
-        origin = url.split("/", 3)[2] if "://" in url else url
-        pool = self._pools.get(origin)
-        if pool is None:
-            with self._lock:
-                pool = self._pools.get(origin) or self._new_pool(url)
-                self._pools[origin] = pool
-        return pool
-
-    @staticmethod
-    def _new_pool(url: str) -> urllib3.PoolManager:
-        settings = requests.Session().merge_environment_settings(url, {}, None, None, None)
-        verify = settings.get("verify")
-        tls = {"cert_reqs": "CERT_NONE"} if verify is False else {
-            "cert_reqs": "CERT_REQUIRED", "ca_certs": verify if isinstance(verify, str) else requests.certs.where()}
-        proxies = settings.get("proxies") or {}
-        proxy = proxies.get(url.split(":", 1)[0]) or proxies.get("all")
-        if proxy:
-            return urllib3.ProxyManager(proxy, num_pools=4, maxsize=POOL_CONNECTIONS, **tls)
-        return urllib3.PoolManager(num_pools=4, maxsize=POOL_CONNECTIONS, **tls)
-
-
-_POOLED = _PooledRequests()
+_POOLED = HttpPool()
 
 
 def _pool_sdk_connections() -> None:

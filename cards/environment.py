@@ -8,6 +8,7 @@ in Feishu markdown goes through :func:`md` first (docs/security.md T13).
 from __future__ import annotations
 
 import functools
+import json
 import re
 import tomllib
 import unicodedata
@@ -32,6 +33,8 @@ LOCALES_DIR = _HERE / "locales"
 
 def normalize_locale(locale: str | None) -> str:
     """"en-US", "EN_us" and "en_us" are one locale; anything unknown reads as the default (zh_cn)."""
+    if locale in LOCALES:  # already normal: every text of a card asks again
+        return locale  # type: ignore[return-value]
     cleaned = (locale or "").strip().lower().replace("-", "_")
     return cleaned if cleaned in LOCALES else DEFAULT_LOCALE
 
@@ -261,10 +264,28 @@ def md_rows(rows: Iterable[Row], locale: str) -> str:
 # --- the environment ---------------------------------------------------------------------------------------------
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def tojson(value: Any) -> str:
+    """A value as JSON inside the template's JSON. Jinja's own filter also escapes ``< > & '`` for HTML
+    script tags, which this output never goes into: the render is read back by ``json.loads``."""
+    return _JSON(value)
+
+
+class _Environment(jinja2.Environment):
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """``v.title`` on a view (a dict) reads the key first: Jinja tries the attribute first, and the failed
+        lookup raised and caught an AttributeError for every field of every card."""
+        if type(obj) is dict and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
 @functools.cache
 def environment() -> jinja2.Environment:
     """The one Environment (cached per process): StrictUndefined, no HTML autoescape (the output is JSON)."""
-    env = jinja2.Environment(
+    env = _Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
         undefined=jinja2.StrictUndefined,
         autoescape=False,  # noqa: S701 - JSON output; every value goes through tojson, markdown through md
@@ -274,6 +295,6 @@ def environment() -> jinja2.Environment:
         extensions=["jinja2.ext.do"],
         auto_reload=False,  # templates are code: no stat of the file before every render
     )
-    env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": False}
-    env.filters.update(md=md, md_line=md_line, md_row=md_row, md_rows=md_rows, plain=clean, one_line=one_line)
+    env.filters.update(tojson=tojson, md=md, md_line=md_line, md_row=md_row, md_rows=md_rows, plain=clean,
+                       one_line=one_line)
     return env

@@ -1,8 +1,9 @@
-"""The gateway's HTTP layer (bot.feishu._PooledRequests, under lark-oapi's transport): kept-alive connections
+"""The gateway's HTTP layer (bot.http_pool.HttpPool, under lark-oapi's transport): kept-alive connections
 shared by threads, timeouts and refused connections as FeishuError, and the environment's proxy honoured."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 import threading
@@ -13,7 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bot.feishu import FeishuGateway, _PooledRequests
+from bot.feishu import FeishuGateway
+from bot.http_pool import HttpPool
 from core.errors import FeishuError
 
 TOKEN = {"code": 0, "msg": "ok", "tenant_access_token": "t-test", "expire": 7200}
@@ -25,9 +27,11 @@ class _Feishu(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, delay_s: float = 0.0) -> None:
+    def __init__(self, delay_s: float = 0.0, encoding: str = "", idle_close_s: float | None = None) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.delay_s = delay_s
+        self.encoding = encoding  # "gzip" | "chunked" | "": how the answer's body is sent
+        self.idle_close_s = idle_close_s  # the server closes a kept-alive connection idle this long
         self.connections = 0
         self.lines: list[str] = []
 
@@ -38,6 +42,10 @@ class _Feishu(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as Feishu's gateway
+
+    def setup(self) -> None:
+        self.timeout = self.server.idle_close_s  # type: ignore[attr-defined]
+        super().setup()
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         self._answer(INSTANCE)
@@ -50,8 +58,20 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.lines.append(self.requestline)  # type: ignore[attr-defined]
         time.sleep(self.server.delay_s)  # type: ignore[attr-defined]
         data = json.dumps(body).encode()
+        encoding = self.server.encoding  # type: ignore[attr-defined]
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
+        self.send_header("X-Tt-Logid", "log-transport-1")
+        if encoding == "gzip":
+            data = gzip.compress(data)
+            self.send_header("Content-Encoding", "gzip")
+        if encoding == "chunked":
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            half = len(data) // 2
+            for piece in (data[:half], data[half:], b""):
+                self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+            return
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -136,4 +156,57 @@ def test_the_environments_proxy_carries_the_calls(feishu, monkeypatch):
 
 def test_an_argument_the_stand_in_does_not_send_fails_loudly():
     with pytest.raises(TypeError, match="files"):
-        _PooledRequests().request("POST", "http://127.0.0.1:9/x", files={"a": b""})
+        HttpPool().request("POST", "http://127.0.0.1:9/x", files={"a": b""})
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "chunked"])
+def test_compressed_and_chunked_answers_are_read_whole(encoding):
+    for served in _serve(_Feishu(encoding=encoding)):
+        gateway = FeishuGateway("cli_a", "secret", _url(served), timeout_s=5.0)
+        assert gateway.get_instance("ic-1")["instance_code"] == "ic-1"
+        assert gateway.get_instance("ic-1")["instance_code"] == "ic-1"
+        assert served.connections == 1  # and the connection stays usable after it
+
+
+def test_a_connection_the_server_closed_while_idle_is_replaced_before_use():
+    for served in _serve(_Feishu(idle_close_s=0.2)):
+        pool = HttpPool()  # no gateway: nothing retries a failed call here
+        url = f"{_url(served)}/open-apis/approval/v4/instances/ic-1"
+        assert pool.request("GET", url, timeout=5.0).status_code == 200
+        time.sleep(0.6)  # the server has closed the kept-alive connection meanwhile
+        assert pool.request("POST", url, data=b"{}", timeout=5.0).status_code == 200  # a new connection, no error
+        assert served.connections == 2
+        assert served.lines == ["GET /open-apis/approval/v4/instances/ic-1 HTTP/1.1",
+                                "POST /open-apis/approval/v4/instances/ic-1 HTTP/1.1"]  # each sent once
+
+
+def test_the_answers_log_id_reaches_the_caller(feishu):
+    pool = HttpPool()
+    answer = pool.request("GET", f"{_url(feishu)}/open-apis/approval/v4/instances/ic-1", timeout=5.0)
+    assert answer.status_code == 200 and json.loads(answer.content)["data"]["instance_code"] == "ic-1"
+    assert dict(answer.headers)["X-Tt-Logid"] == "log-transport-1"  # lark-oapi reads it from dict(headers)
+    assert pool.last_response() is answer
+
+
+def test_a_server_that_hangs_up_without_answering_is_a_network_error():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        listener.settimeout(3.0)
+
+        def hang_up() -> None:  # every connection: read the request, close without a word (retries included)
+            for _ in range(20):
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    return
+                conn.recv(65536)
+                conn.close()
+
+        thread = threading.Thread(target=hang_up, daemon=True)
+        thread.start()
+        gateway = FeishuGateway("cli_a", "secret", f"http://127.0.0.1:{listener.getsockname()[1]}", timeout_s=2.0)
+        with pytest.raises(FeishuError) as caught:
+            gateway.get_instance("ic-1", deadline=time.monotonic() + 0.5)
+        thread.join(5)
+    assert caught.value.kind == "network"

@@ -20,7 +20,7 @@ PG_ENV = "BOT_TEST_POSTGRES_URL"
 PG_BASE_URL = os.environ.get(PG_ENV, "")
 
 
-def _postgres_url() -> Iterator[str]:
+def postgres_schema_url() -> Iterator[str]:
     base = PG_BASE_URL
     if not base:
         pytest.skip(f"PostgreSQL variant: set {PG_ENV}=postgresql://user@127.0.0.1:port/db (tests/store/POSTGRES.md)")
@@ -39,12 +39,18 @@ def _postgres_url() -> Iterator[str]:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """For a test of PostgreSQL alone (a server that ends a session, psycopg's parameter style)."""
+    yield from postgres_schema_url()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # noqa: ANN001
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'store.sqlite3'}"
     else:
-        yield from _postgres_url()
+        yield from postgres_schema_url()
 
 
 @pytest.fixture

@@ -84,13 +84,6 @@ def _terminate(store_url: str, pid: int) -> None:
         admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
 
 
-@pytest.fixture
-def postgres_url(store_url: str) -> str:
-    if not store_url.startswith("postgres"):
-        pytest.skip("a server that ends a session: PostgreSQL only")
-    return store_url
-
-
 def test_an_idle_connection_the_server_ended_is_replaced_before_use(postgres_url: str, monkeypatch) -> None:
     monkeypatch.setattr(store_module, "PG_PING_AFTER_S", 0.05)
     store = open_store(postgres_url)
