@@ -24,7 +24,8 @@ def merge(default_locale: str, renders: Mapping[str, Any]) -> Any:
     """
     if default_locale not in renders:
         raise KeyError(default_locale)
-    card = _merge(default_locale, dict(renders))
+    locales = tuple(renders)
+    card = _merge(locales, locales.index(default_locale), tuple(renders.values()))
     if isinstance(card, dict) and isinstance(card.get("header"), dict):
         _header_tags(card["header"], {loc: r.get("header") or {} for loc, r in renders.items()})
     return card
@@ -39,43 +40,45 @@ def _header_tags(header: dict[str, Any], headers: Mapping[str, Mapping[str, Any]
         header["i18n_text_tag_list"] = {loc: h.get("text_tag_list") for loc, h in headers.items()}
 
 
-def _merge(default: str, nodes: dict[str, Any]) -> Any:
-    base = nodes[default]
-    others = [n for loc, n in nodes.items() if loc != default]
-    if others == [base] * len(others):  # most of a card reads the same in every locale: one C comparison
+# One node of the card in every locale: `values` in the order of `locales`, `d` the default's index. json.loads made
+# the renders: plain dicts and lists (the ABCs' isinstance would cost more than the merge).
+
+
+def _merge(locales: tuple[str, ...], d: int, values: tuple[Any, ...]) -> Any:
+    base = values[d]
+    if values.count(base) == len(values):  # most of a card reads the same in every locale: C comparisons
         return base
-    # json.loads made the renders: plain dicts and lists (the ABCs' isinstance would cost more than the merge)
     if isinstance(base, dict):
-        return _merge_object(default, nodes)
+        return _merge_object(locales, d, values)
     if isinstance(base, list):
-        for n in others:
-            if not isinstance(n, list) or len(n) != len(base):
+        for v in values:
+            if not isinstance(v, list) or len(v) != len(base):
                 raise LocaleMismatch("list lengths differ")
-        return [_merge(default, {loc: n[i] for loc, n in nodes.items()}) for i in range(len(base))]
+        return [_merge(locales, d, column) for column in zip(*values, strict=True)]
     return base
 
 
-def _merge_object(default: str, nodes: dict[str, Any]) -> dict[str, Any]:
-    base = nodes[default]
-    for n in nodes.values():
-        if not isinstance(n, dict) or n.keys() != base.keys():
+def _merge_object(locales: tuple[str, ...], d: int, values: tuple[Any, ...]) -> dict[str, Any]:
+    base = values[d]
+    for v in values:
+        if not isinstance(v, dict) or v.keys() != base.keys():
             raise LocaleMismatch("object keys differ")
     out: dict[str, Any] = {}
     for key, value in base.items():
+        column = tuple(v[key] for v in values)
         if key == "content" and isinstance(value, str):
             out[key] = value
-            contents = {loc: n[key] for loc, n in nodes.items()}
-            for c in contents.values():
+            for c in column:
                 if not isinstance(c, str):
                     raise LocaleMismatch("a content is not text in every locale")
-            if len(set(contents.values())) > 1:
-                out["i18n_content"] = contents
+            if len(set(column)) > 1:
+                out["i18n_content"] = dict(zip(locales, column, strict=True))
             continue
         if key in ("behaviors", "value"):  # callback values are data: identical in every locale by construction
-            for n in nodes.values():
-                if n[key] != value:
+            for c in column:
+                if c != value:
                     raise LocaleMismatch(f"{key} differs")
             out[key] = value
             continue
-        out[key] = _merge(default, {loc: n[key] for loc, n in nodes.items()})
+        out[key] = _merge(locales, d, column)
     return out

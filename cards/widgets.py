@@ -8,6 +8,7 @@ clipped JSON value. A known type whose value does not have the documented shape 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -107,10 +108,14 @@ def format_ms(ms: Any, tz: str = DEFAULT_TZ) -> str:
         value = int(str(ms).strip())
     except (TypeError, ValueError):
         return ""
-    if value <= 0:
-        return ""
+    return _local_minute(value, tz) if value > 0 else ""
+
+
+@functools.lru_cache(maxsize=4096)
+def _local_minute(ms: int, tz: str) -> str:
+    """Each card shows its times once per locale, a list the same times on every page: made once each."""
     try:
-        when = datetime.fromtimestamp(value / 1000, tz=UTC).astimezone(zone(tz))
+        when = datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone(zone(tz))
     except (OverflowError, OSError, ValueError):
         return ""
     return when.strftime("%Y-%m-%d %H:%M")
