@@ -26,6 +26,7 @@ import jinja2
 from cards.bilingual import LocaleMismatch, merge
 from cards.environment import (
     LOCALES,
+    TEMPLATES_DIR,
     Msg,
     Name,
     Worded,
@@ -84,6 +85,8 @@ def preload() -> None:
     (preload_app), so the workers share them instead of each compiling its own copy on its first card."""
     for name in VIEWS:
         _template(name)
+    for partial in TEMPLATES_DIR.glob("_*.json.j2"):  # imported by the cards at their first render: here instead
+        environment().get_template(partial.name)
     for locale in LOCALES:
         catalogue(locale)
 

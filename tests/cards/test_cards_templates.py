@@ -254,3 +254,22 @@ def test_the_environment_is_built_once() -> None:
     assert environment() is environment()
     env = environment()
     assert env.autoescape is False and env.undefined.__name__ == "StrictUndefined"
+
+
+def test_preload_compiles_every_template_a_card_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """gunicorn's master preloads the cards: a worker's first card must compile nothing (its own copy of a
+    template would cost the worker memory and its first click the time)."""
+    env = environment()
+    env.cache.clear()
+    cards.preload()
+    compiled: list[str] = []
+    real = type(env).compile
+
+    def counting(self, source, name=None, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        compiled.append(name)
+        return real(self, source, name, *args, **kwargs)
+
+    monkeypatch.setattr(type(env), "compile", counting)
+    cards.render("notice", "en_us", title="t", text="x")
+    cards.render("help", "zh_cn", commands=[])
+    assert compiled == []
