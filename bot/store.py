@@ -25,7 +25,6 @@ import contextlib
 import functools
 import json
 import os
-import re
 import sqlite3
 import threading
 import time
@@ -111,7 +110,6 @@ _TABLES = (
 )
 _TYPES = {"sqlite": {"double": "DOUBLE", "audit_id": "INTEGER"},
           "postgresql": {"double": "DOUBLE PRECISION", "audit_id": "BIGSERIAL"}}
-TABLE_NAMES = tuple(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", " ".join(_TABLES)))
 
 # The audit log is append-only in the database itself, not just by the absence of an update method.
 _SQLITE_AUDIT_GUARD = (
@@ -148,14 +146,11 @@ FINISH = Statement(
     "ON CONFLICT (\"key\") DO UPDATE SET state = 'done', expires = :now")
 IS_DONE = Statement("SELECT \"key\" FROM bot_seen_events WHERE \"key\" = :key AND state = 'done'")
 RELEASE = Statement("DELETE FROM bot_seen_events WHERE \"key\" = :key AND state = 'in_progress'")
-LOCK = Statement(  # an expired lock is taken over; the same owner may extend it
-    "INSERT INTO bot_locks (name, owner, expires) VALUES (:name, :owner, :expires) "
-    "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires = excluded.expires "
-    "WHERE bot_locks.expires <= :now OR bot_locks.owner = excluded.owner RETURNING bot_locks.owner")
-LEASE = Statement(  # only an expired lease is taken, by anyone
-    "INSERT INTO bot_locks (name, owner, expires) VALUES (:name, :owner, :expires) "
-    "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires = excluded.expires "
-    "WHERE bot_locks.expires <= :now RETURNING bot_locks.owner")
+_TAKE = ("INSERT INTO bot_locks (name, owner, expires) VALUES (:name, :owner, :expires) "
+         "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires = excluded.expires "
+         "WHERE bot_locks.expires <= :now")
+LEASE = Statement(_TAKE + " RETURNING bot_locks.owner")  # only an expired lease is taken, by anyone
+LOCK = Statement(_TAKE + " OR bot_locks.owner = excluded.owner RETURNING bot_locks.owner")  # its owner may extend it
 UNLOCK = Statement("DELETE FROM bot_locks WHERE name = :name AND owner = :owner")
 INTENT_INSERT = Statement(
     "INSERT INTO bot_intents (intent_id, approval_id, action, operator, state, created, updated, detail) "

@@ -283,3 +283,11 @@ def test_only_storage_errors_are_storage_problems() -> None:
     assert store_module.storage_problem(ValueError("a bug")) is None
     assert store_module.storage_problem(OSError(28, "No space left on device")) == \
         "I/O error (No space left on device)"
+
+
+def test_an_unreachable_postgresql_ends_start_up_without_showing_its_password() -> None:
+    with pytest.raises(SystemExit) as raised:
+        open_store_or_exit("postgresql://bot:hunter2@127.0.0.1:9/none?connect_timeout=1")
+    said = str(raised.value)
+    assert said == ("approval-bot: store unavailable: postgresql://bot:***@127.0.0.1:9/none?connect_timeout=1: "
+                    "unreachable")
