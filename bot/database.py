@@ -50,29 +50,27 @@ class Statement:
         return self.sqlite
 
 
-def driver_errors() -> tuple[type[BaseException], ...]:
-    """The base error class of each driver loaded in this process (psycopg only where a PostgreSQL store is)."""
+def _driver_classes(*names: str) -> tuple[type[BaseException], ...]:
+    """The DB-API exception classes `names` of each driver loaded here (psycopg only where a PostgreSQL store
+    is)."""
     psycopg = sys.modules.get("psycopg")
-    return (sqlite3.Error, psycopg.Error) if psycopg is not None else (sqlite3.Error,)
+    drivers = (sqlite3, psycopg) if psycopg is not None else (sqlite3,)
+    return tuple(getattr(driver, name) for driver in drivers for name in names)
+
+
+def driver_errors() -> tuple[type[BaseException], ...]:
+    """The base error class of each driver."""
+    return _driver_classes("Error")
 
 
 def not_storage_errors() -> tuple[type[BaseException], ...]:
     """Driver errors that mean a bug in a statement or its values, not a store that cannot be used."""
-    found: list[type[BaseException]] = [sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.DataError,
-                                        sqlite3.NotSupportedError]
-    psycopg = sys.modules.get("psycopg")
-    if psycopg is not None:
-        found += [psycopg.IntegrityError, psycopg.ProgrammingError, psycopg.DataError, psycopg.NotSupportedError]
-    return tuple(found)
+    return _driver_classes("IntegrityError", "ProgrammingError", "DataError", "NotSupportedError")
 
 
 def connection_errors() -> tuple[type[BaseException], ...]:
     """Driver errors about the connection or the server rather than the data."""
-    found: list[type[BaseException]] = [sqlite3.OperationalError, sqlite3.InterfaceError]
-    psycopg = sys.modules.get("psycopg")
-    if psycopg is not None:
-        found += [psycopg.OperationalError, psycopg.InterfaceError]
-    return tuple(found)
+    return _driver_classes("OperationalError", "InterfaceError")
 
 
 class Connection:
@@ -88,15 +86,14 @@ class Connection:
     def execute(self, statement: Statement | str, params: Params = None) -> Any:
         """Run one statement; the driver's cursor. Prefer `rows`, `first`, `scalar` and `run`, which read the
         whole answer: SQLite keeps a statement (and its write lock) open until its rows are read."""
-        if isinstance(statement, str):  # as the driver takes it: no parameters, nothing to escape
+        if isinstance(statement, str):  # as the driver takes it: nothing to convert or escape
             text = statement
-        elif self._postgresql:
-            text, params = statement.postgresql, params if params is not None else {}  # so `%%` reads as `%`
+            self._observe(text)
         else:
-            text = statement.sqlite
-        for observe in self._observers:
-            observe(text)
-        return self.raw.execute(text, params) if params is not None else self.raw.execute(text)
+            text = self._text(statement)
+            if self._postgresql and params is None:
+                params = {}  # psycopg reads `%%` as `%` only in a statement that has parameters
+        return self.raw.execute(text) if params is None else self.raw.execute(text, params)
 
     def rows(self, statement: Statement | str, params: Params = None) -> list[tuple[Any, ...]]:
         cursor = self.execute(statement, params)
@@ -115,14 +112,22 @@ class Connection:
         return int(self.execute(statement, params).rowcount or 0)
 
     def run_many(self, statement: Statement, params: Iterable[Mapping[str, Any]]) -> None:
-        text = statement.postgresql if self._postgresql else statement.sqlite
-        for observe in self._observers:
-            observe(text)
+        text = self._text(statement)
         if self._postgresql:
             with self.raw.cursor() as cursor:
                 cursor.executemany(text, list(params))
         else:
             self.raw.executemany(text, list(params))
+
+    def _text(self, statement: Statement) -> str:
+        """The statement as this driver takes it, shown to the observers."""
+        text = statement.postgresql if self._postgresql else statement.sqlite
+        self._observe(text)
+        return text
+
+    def _observe(self, text: str) -> None:
+        for observe in self._observers:
+            observe(text)
 
     @contextmanager
     def transaction(self, immediate: bool = False) -> Iterator[Connection]:

@@ -159,18 +159,15 @@ INTENT_INSERT = Statement(
 SETTLE = Statement("UPDATE bot_intents SET state = :outcome, updated = :at WHERE intent_id = :settles")
 INTENT_COLUMNS = ("intent_id", "approval_id", "action", "operator", "state", "created", "updated", "detail")
 OPEN_INTENTS = Statement(
-    "SELECT intent_id, approval_id, action, operator, state, created, updated, detail FROM bot_intents "
+    "SELECT " + ", ".join(INTENT_COLUMNS) + " FROM bot_intents "  # noqa: S608 - this module's own column names
     "WHERE state = 'sending' AND created <= :older_than ORDER BY created, intent_id")
 AUDIT_INSERT = Statement(
     "INSERT INTO bot_audit (approval_id, action, operator, outcome, approval_type, reason, code, log_id, message, "
     "at) VALUES (:approval_id, :action, :operator, :outcome, :approval_type, :reason, :code, :log_id, :message, "
     ":at) RETURNING id")
-LAST_SUCCESS = Statement(
-    "SELECT id, approval_id, action, operator, outcome, approval_type, reason, code, log_id, message, at "
-    "FROM bot_audit WHERE approval_id = :approval_id AND outcome = 'done' ORDER BY id DESC LIMIT 1")
-HISTORY = Statement(
-    "SELECT id, approval_id, action, operator, outcome, approval_type, reason, code, log_id, message, at "
-    "FROM bot_audit WHERE approval_id = :approval_id ORDER BY id")
+_AUDIT_ROWS = "SELECT " + ", ".join(AUDIT_COLUMNS) + " FROM bot_audit WHERE approval_id = :approval_id"  # noqa: S608
+LAST_SUCCESS = Statement(_AUDIT_ROWS + " AND outcome = 'done' ORDER BY id DESC LIMIT 1")
+HISTORY = Statement(_AUDIT_ROWS + " ORDER BY id")
 COPY_OF = Statement('SELECT "view" FROM bot_card_copies WHERE message_id = :message_id')
 REMEMBER_COPY = Statement(
     'INSERT INTO bot_card_copies (message_id, "view", created) VALUES (:message_id, :view, :now) '

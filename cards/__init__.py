@@ -36,6 +36,7 @@ from cards.environment import (
     msg,
     normalize_locale,
     text,
+    tojson,
     worded,
 )
 from cards.views import CARD_VERSION, LADDER, VIEWS, Budget
@@ -59,7 +60,7 @@ class CardRenderError(Exception):
 
 def card_size(card: Mapping[str, Any]) -> int:
     """UTF-8 bytes of the compact JSON, as Feishu measures the 30 KB limit."""
-    return len(json.dumps(card, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    return len(tojson(card).encode("utf-8"))
 
 
 def count_elements(node: Any) -> int:
